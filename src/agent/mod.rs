@@ -1,0 +1,3 @@
+//! The headless agent loop: drives a model's tool calls through the pipeline.
+
+pub mod provider;

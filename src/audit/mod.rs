@@ -1,0 +1,1 @@
+//! See the crate docs: this stage is being built.

@@ -1,0 +1,255 @@
+//! The result of judging one action: outcome, category, the layer that
+//! decided, where the deciding rule lives, and the trace of every layer the
+//! action passed. Produced by [`crate::policy::pipeline`], consumed by the
+//! executor, the audit log, the breaker and every report.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// What happens to the action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Inside the sandbox, no review needed: it runs sandboxed.
+    Run,
+    /// A boundary crossing that a rule, a reviewer or a human approved.
+    Approve,
+    /// Refused.
+    Deny,
+    /// Nobody could decide here; a human must (reached through the report).
+    Escalate,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Run => "run",
+            Outcome::Approve => "approve",
+            Outcome::Deny => "deny",
+            Outcome::Escalate => "escalate",
+        }
+    }
+
+    /// Whether the action may go ahead.
+    pub fn is_allowed(self) -> bool {
+        matches!(self, Outcome::Run | Outcome::Approve)
+    }
+
+    /// Whether the circuit breaker counts it as a denial.
+    pub fn counts_as_denial(self) -> bool {
+        matches!(self, Outcome::Deny | Outcome::Escalate)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The granular approval category of a boundary crossing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Escalation out of the sandbox: write outside writable roots, blocked
+    /// network, reading a deny-read path, an unsandboxed retry.
+    SandboxApproval,
+    /// A command rule says `prompt`.
+    Rules,
+    /// An MCP tool call with side effects, or any tool of an untrusted server.
+    McpElicitations,
+    /// A request for more permissions for the rest of the run.
+    RequestPermissions,
+    /// A skill script.
+    SkillApproval,
+}
+
+impl Category {
+    pub const ALL: [Category; 5] = [
+        Category::SandboxApproval,
+        Category::Rules,
+        Category::McpElicitations,
+        Category::RequestPermissions,
+        Category::SkillApproval,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::SandboxApproval => "sandbox_approval",
+            Category::Rules => "rules",
+            Category::McpElicitations => "mcp_elicitations",
+            Category::RequestPermissions => "request_permissions",
+            Category::SkillApproval => "skill_approval",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stage of the pipeline that produced the final outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// A managed requirement (command rule or review rule) decided.
+    Requirements,
+    /// A profile/project command rule decided (forbidden, or an allow that
+    /// pre-approved what the command needs).
+    CommandRules,
+    /// The action stays inside the sandbox: runs without review.
+    Sandbox,
+    /// The action's category is `false`: rejected without review.
+    AutoReject,
+    /// A structured review rule decided.
+    ReviewRules,
+    /// The LLM auto-reviewer decided.
+    AutoReview,
+    /// The reviewer failed (timeout, error, malformed output): denied.
+    ReviewerFailed,
+    /// Reviewer `user`: nobody answers in CI, the request escalates.
+    User,
+    /// Reviewer `rules`: no rule decided, the request escalates.
+    NoRule,
+    /// The same action was decided earlier in this run.
+    Cache,
+    /// The same action was denied earlier in this run: denied again without
+    /// asking the reviewer.
+    RepeatedDenial,
+    /// A human approved a kept denial (`--approve D2`).
+    Override,
+}
+
+impl Layer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Requirements => "requirements",
+            Layer::CommandRules => "command_rules",
+            Layer::Sandbox => "sandbox",
+            Layer::AutoReject => "auto_reject",
+            Layer::ReviewRules => "review_rules",
+            Layer::AutoReview => "auto_review",
+            Layer::ReviewerFailed => "reviewer_failed",
+            Layer::User => "user",
+            Layer::NoRule => "no_rule",
+            Layer::Cache => "cache",
+            Layer::RepeatedDenial => "repeated_denial",
+            Layer::Override => "override",
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a rule or setting was written: `file:line[:col]`. `file` is the
+/// path as the user gave it, or `builtin:profiles/ci.toml` for embedded
+/// profiles, or `-c` for command-line overrides.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Source {
+    pub file: String,
+    pub line: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.column {
+            Some(c) => write!(f, "{}:{}:{}", self.file, self.line, c),
+            None => write!(f, "{}:{}", self.file, self.line),
+        }
+    }
+}
+
+/// What an approval lets one command do beyond the sandbox. Recorded in the
+/// audit log exactly as granted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grants {
+    /// Network access for this command (hosts named for the record; the
+    /// sandbox enforces network on/off, see docs/threat-model.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<String>,
+    /// Network on for any host (a rule said `network = true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub any_network: bool,
+    /// Extra writable paths for this command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write: Vec<PathBuf>,
+    /// No sandbox at all for this command.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsandboxed: bool,
+}
+
+impl Grants {
+    pub fn is_empty(&self) -> bool {
+        self.network.is_empty() && !self.any_network && self.write.is_empty() && !self.unsandboxed
+    }
+
+    pub fn wants_network(&self) -> bool {
+        self.any_network || !self.network.is_empty()
+    }
+}
+
+/// One layer's contribution, for `--explain` and fixture mismatch output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceStep {
+    pub layer: Layer,
+    /// What this layer concluded, in a few words (e.g. "prompt", "no match").
+    pub result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// The LLM reviewer's structured answer, after warden applied the risk
+/// tiers. Present only when the auto-reviewer was consulted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewerVerdict {
+    pub risk_level: String,
+    pub user_authorization: String,
+    /// What the model answered, before warden's risk tiers.
+    pub model_outcome: String,
+    pub rationale: String,
+    /// Time the reviewer took, in milliseconds.
+    pub latency_ms: u64,
+}
+
+/// The verdict on one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// Set for every boundary crossing; `None` for routine actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
+    pub layer: Layer,
+    /// The rule (or setting) that decided, as `file:line`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Why, in one sentence; shown to the agent on denial and in reports.
+    pub reason: String,
+    /// What an approval grants beyond the sandbox.
+    #[serde(default, skip_serializing_if = "Grants::is_empty")]
+    pub grants: Grants,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<ReviewerVerdict>,
+    /// Every layer the action passed, in order.
+    #[serde(default)]
+    pub trace: Vec<TraceStep>,
+}
+
+impl Decision {
+    /// Whether this decision was a boundary crossing that got reviewed or
+    /// auto-rejected, i.e. whether the circuit breaker sees it.
+    pub fn is_review(&self) -> bool {
+        self.category.is_some() && self.outcome != Outcome::Run
+    }
+}

@@ -1,0 +1,29 @@
+//! warden: run a coding agent headless in CI under a fail-closed permission
+//! profile.
+//!
+//! The modules follow the flow of one action (see `docs/architecture.md`):
+//!
+//! 1. [`config`]: layered TOML profiles, managed requirements, diagnostics.
+//! 2. [`action`]: what the agent asks for.
+//! 3. [`policy`]: command rules, shell splitting, categories, the pipeline.
+//! 4. [`review`]: structured review rules, the LLM reviewer, the breaker.
+//! 5. [`sandbox`]: Landlock + seccomp execution with a scrubbed environment.
+//! 6. [`audit`]: the hash-chained write-ahead log, verification, stats.
+//! 7. [`report`]: Markdown/JSON/SARIF and the GitHub views of the log.
+//!
+//! [`agent`] drives that flow from a model's tool calls; [`mcp`] brings MCP
+//! servers' tools into it; [`cli`] is the command line.
+
+pub mod action;
+pub mod agent;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod decision;
+pub mod error;
+pub mod mcp;
+pub mod policy;
+pub mod redact;
+pub mod report;
+pub mod review;
+pub mod sandbox;

@@ -1,0 +1,4 @@
+//! Policy: command rules, shell splitting, wrappers, categories, and the
+//! decision pipeline that ties them to the reviewer.
+
+pub mod command_rules;
