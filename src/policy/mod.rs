@@ -6,3 +6,4 @@ pub mod paths;
 pub mod pipeline;
 pub mod shell;
 pub mod wrappers;
+pub mod fixtures;

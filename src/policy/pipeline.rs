@@ -118,6 +118,17 @@ impl Pipeline {
         }
     }
 
+    /// What `action` asks for beyond the sandbox (what an approval of it
+    /// would grant). Used for human overrides of a kept denial.
+    pub fn requested_grants(&self, action: &Action) -> Grants {
+        let mut trace = Vec::new();
+        let mut facts = Facts::default();
+        match self.classify(action, &mut facts, &mut trace) {
+            Classified::Crosses(c) => c.requested,
+            Classified::Decided(d) => d.grants,
+        }
+    }
+
     /// Every deterministic layer. Never blocks, never calls out.
     pub fn prejudge(&self, action: &Action) -> Prejudged {
         let mut trace = Vec::new();

@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 use crate::action::Action;
 use crate::decision::{Category, Layer, Outcome, ReviewerVerdict};
 
+pub mod breaker;
+pub mod denials;
+pub mod llm;
+pub mod memory;
 pub mod rules;
 
 /// One message of the recent transcript shown to a reviewer as evidence.

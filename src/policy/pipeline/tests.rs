@@ -342,3 +342,67 @@ fn auto_review_without_reviewer_fails_closed() {
     ));
     assert_eq!((d.outcome, d.layer), (Outcome::Deny, Layer::ReviewerFailed));
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Script fragments mixing what the splitter understands with what it
+    /// must refuse to vouch for.
+    fn fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "cargo", "fetch", "test", "build", "git", "push", "curl", "-T", "x", "sh", "|", "&&",
+            "||", ";", "$X", "$(cargo fetch)", "`id`", ">", "out", "2>&1", "(", ")", "'q'", "\"d\"",
+            "<<EOF", "eval", "env", "A=1", "LD_PRELOAD=x", "{", "}", "\n", "#", "\\",
+        ])
+    }
+
+    fn script() -> impl Strategy<Value = String> {
+        prop::collection::vec(fragment(), 1..12).prop_map(|v| v.join(" "))
+    }
+
+    proptest! {
+        #[test]
+        fn splitter_never_panics(s in any::<String>()) {
+            let _ = crate::policy::shell::split_script(&s);
+            let _ = crate::policy::wrappers::analyze_exec(&["bash".into(), "-c".into(), s]);
+        }
+
+        #[test]
+        fn not_understood_is_never_preapproved(s in script(), escalate in any::<bool>()) {
+            let p = pipeline(&config());
+            let command = vec!["bash".to_owned(), "-c".to_owned(), s.clone()];
+            let analysis = crate::policy::wrappers::analyze_exec(&command);
+            let action = Action::Exec {
+                command,
+                cwd: None,
+                escalate: escalate.then(|| Escalation { network: vec!["crates.io".into()], ..Default::default() }),
+            };
+            let d = judge(&p, &action);
+            if !analysis.fully_understood() || analysis.has_wrapper() {
+                prop_assert!(
+                    !(d.outcome == Outcome::Approve && d.layer == Layer::CommandRules),
+                    "{s:?} was pre-approved: {d:?}"
+                );
+                if d.layer == Layer::CommandRules || d.layer == Layer::Sandbox {
+                    prop_assert!(d.grants.is_empty(), "{s:?} got grants: {d:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn strictest_wins_for_any_rule_order(s in script(), seed in any::<u64>()) {
+            let cfg = config();
+            let mut shuffled = cfg.clone();
+            let mut rng = fastrand::Rng::with_seed(seed);
+            rng.shuffle(&mut shuffled.command_rules);
+            rng.shuffle(&mut shuffled.review_rules);
+            let action = exec(&["bash", "-c", &s]);
+            let a = judge(&pipeline(&cfg), &action);
+            let b = judge(&pipeline(&shuffled), &action);
+            prop_assert_eq!(a.outcome, b.outcome);
+            prop_assert_eq!(a.category, b.category);
+            prop_assert_eq!(a.grants, b.grants);
+        }
+    }
+}
