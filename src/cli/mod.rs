@@ -19,6 +19,7 @@ pub mod profiles;
 pub mod report;
 pub mod run;
 pub mod sandbox;
+pub mod run_report;
 pub mod session;
 
 const AFTER_HELP: &str = "\

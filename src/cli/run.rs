@@ -247,13 +247,13 @@ fn build_provider(config: &Config, args: &RunArgs) -> Result<Provider, Error> {
         }
         ProviderKind::Openai => {
             require_model(config)?;
-            OpenAiClient::new(settings(crate::agent::provider::openai::DEFAULT_BASE_URL, ApiKeyFor::OpenAi))
+            OpenAiClient::new(settings(crate::agent::provider::openai::DEFAULT_BASE_URL, ApiKeyFor::Agent(ProviderKind::Openai)))
                 .map(Provider::OpenAi)
                 .map_err(|e| Error::infra(e.to_string()))
         }
         ProviderKind::Anthropic => {
             require_model(config)?;
-            AnthropicClient::new(settings(crate::agent::provider::anthropic::DEFAULT_BASE_URL, ApiKeyFor::Anthropic))
+            AnthropicClient::new(settings(crate::agent::provider::anthropic::DEFAULT_BASE_URL, ApiKeyFor::Agent(ProviderKind::Anthropic)))
                 .map(Provider::Anthropic)
                 .map_err(|e| Error::infra(e.to_string()))
         }
