@@ -24,6 +24,9 @@ pub enum ExitStatus {
     /// 5: infrastructure: model API, GitHub API when required, kernel
     /// without the sandbox features the profile needs.
     Infrastructure,
+    /// `warden sandbox`: the sandboxed command's own exit status (a signal
+    /// is reported as 128 + its number, like a shell).
+    Command(i32),
 }
 
 impl ExitStatus {
@@ -35,6 +38,7 @@ impl ExitStatus {
             ExitStatus::Breaker => 3,
             ExitStatus::Human => 4,
             ExitStatus::Infrastructure => 5,
+            ExitStatus::Command(code) => code,
         }
     }
 }

@@ -1,1 +1,144 @@
-//! See the crate docs: this stage is being built.
+//! The sandbox: every command warden runs goes through [`execute`] (or
+//! [`run_inherited`] for `warden sandbox`), which re-executes warden as the
+//! hidden `__sandbox-exec` helper; the helper applies Landlock (filesystem,
+//! TCP, signal scoping) and seccomp (non-unix sockets, io_uring, ptrace…)
+//! to itself, single-threaded, and then starts the command.
+//!
+//! Unprivileged by design: no user namespaces, no setuid, nothing a hosted
+//! runner or a container does not allow. Fail closed: a kernel that cannot
+//! enforce the requested features is a refusal ([`SandboxError::Unsupported`],
+//! exit 5) unless the profile says `sandbox_fallback = "warn"`.
+//!
+//! Map of the module:
+//! - [`policy`]: profile settings → absolute paths ([`SandboxPolicy`]);
+//! - [`prepare`] and [`plan`]: one command's writable set and Landlock rules;
+//! - [`env`]: the scrubbed child environment;
+//! - [`helper`], [`landlock_apply`], [`seccomp`], [`spec`]: the helper side;
+//! - [`exec`], [`output`]: warden's side (spawn, timeout, capture);
+//! - [`enforcement`]: what was enforced and the fail-closed verdict;
+//! - [`refusal`]: escalation detection; [`guard`]: protected-path snapshots.
+//!
+//! What it stops and what it does not: docs/threat-model.md.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub mod enforcement;
+pub mod env;
+mod error;
+pub mod exec;
+pub mod guard;
+pub mod helper;
+pub mod landlock_apply;
+pub mod output;
+pub mod plan;
+pub mod policy;
+pub mod prepare;
+pub mod refusal;
+pub mod seccomp;
+pub mod spec;
+
+pub use enforcement::{Enforcement, LandlockState};
+pub use error::SandboxError;
+pub use exec::{execute, run_inherited};
+pub use guard::ProtectedChange;
+pub use policy::SandboxPolicy;
+pub use refusal::{Refusal, RefusalKind};
+
+/// Where the warden executable is (the helper is warden itself). Library
+/// tests point this at `env!("CARGO_BIN_EXE_warden")`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxRuntime {
+    pub warden_exe: PathBuf,
+}
+
+impl SandboxRuntime {
+    /// The running executable.
+    pub fn current() -> Result<Self, SandboxError> {
+        let warden_exe = std::env::current_exe()
+            .map_err(|e| SandboxError::Helper(format!("cannot find the warden executable: {e}")))?;
+        Ok(SandboxRuntime { warden_exe })
+    }
+}
+
+/// One command to run sandboxed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecRequest {
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    /// What an approval or allow rule grants this one command.
+    pub grants: crate::decision::Grants,
+    /// Overrides the profile's `sandbox.timeout`.
+    pub timeout: Option<Duration>,
+    /// Bytes for stdin; `None` gives the command `/dev/null`.
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl ExecRequest {
+    /// A request with no grants, no stdin and the profile's timeout.
+    pub fn new(argv: Vec<String>, cwd: impl Into<PathBuf>) -> Self {
+        ExecRequest {
+            argv,
+            cwd: cwd.into(),
+            grants: Default::default(),
+            timeout: None,
+            stdin: None,
+        }
+    }
+}
+
+/// What happened, for the agent and the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecOutput {
+    /// The command's exit code (`None` when a signal ended it).
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Output went over `sandbox.output_limit` and was cut (marker added).
+    pub truncated: bool,
+    /// The timeout fired; the command and everything it started were killed.
+    pub timed_out: bool,
+    #[serde(with = "duration_ms")]
+    pub duration: Duration,
+    /// Accesses the sandbox refused, as far as the output shows: each is a
+    /// candidate `sandbox_approval` boundary crossing.
+    pub refusals: Vec<Refusal>,
+    /// What the kernel enforced (and any degradation), for the audit log.
+    pub enforcement: Enforcement,
+    /// Guarded protected paths the command changed (all restored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected_changes: Vec<ProtectedChange>,
+}
+
+impl ExecOutput {
+    /// Exit status the way a shell reports it (128 + signal).
+    pub fn shell_status(&self) -> i32 {
+        match (self.exit_code, self.signal) {
+            (Some(c), _) => c,
+            (None, Some(s)) => 128 + s,
+            (None, None) => 1,
+        }
+    }
+
+    /// Whether the command succeeded.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out
+    }
+}
+
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}

@@ -1,0 +1,41 @@
+//! Errors of the sandbox layer and the exit status each maps to.
+//!
+//! A kernel that cannot enforce the requested sandbox is an infrastructure
+//! failure (exit 5), never a silent downgrade; a profile whose paths or
+//! globs make no sense is a configuration error (exit 2).
+
+use crate::error::Error;
+
+/// Why a sandboxed command could not be run (its own failure is not an
+/// error: it is an [`super::ExecOutput`] with a non-zero exit code).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The kernel cannot enforce what the profile asks for and the profile
+    /// does not allow a fallback. Names the missing kernel feature.
+    #[error(
+        "refusing to run `{command}`: {feature}\n  help: run on a kernel with Landlock enabled \
+         (Linux 5.13+, `lsm=...,landlock` on the kernel command line), or set \
+         `sandbox_fallback = \"warn\"` in the profile to run with a weaker sandbox (recorded)"
+    )]
+    Unsupported { command: String, feature: String },
+    /// The profile's sandbox settings cannot be resolved (bad path or glob).
+    #[error("sandbox configuration: {0}")]
+    Config(String),
+    /// The request itself is unusable (empty argv, missing cwd).
+    #[error("{0}")]
+    Request(String),
+    /// Spawning or talking to the sandbox helper failed.
+    #[error("sandbox helper: {0}")]
+    Helper(String),
+}
+
+impl From<SandboxError> for Error {
+    fn from(e: SandboxError) -> Self {
+        match e {
+            SandboxError::Config(_) | SandboxError::Request(_) => Error::Usage(e.to_string()),
+            SandboxError::Unsupported { .. } | SandboxError::Helper(_) => {
+                Error::Infrastructure(e.to_string())
+            }
+        }
+    }
+}

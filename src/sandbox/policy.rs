@@ -1,0 +1,377 @@
+//! [`SandboxPolicy`]: a profile's `[sandbox]` settings resolved against one
+//! workspace into absolute paths, ready to be sent to the helper process.
+//!
+//! Resolution rules (also in docs/threat-model.md):
+//! - `~` expands against `$HOME`; relative writable roots are relative to the
+//!   workspace; existing paths are canonicalised (symlinks resolved) so a
+//!   deny or protect entry names the real inode, not an alias.
+//! - `.git`, `.warden` and `.github/workflows` are always protected (besides
+//!   any configured entries), in the workspace and in every extra writable
+//!   root; a worktree's real gitdir (and its common dir) is protected too.
+//! - The GitHub runner's command files (`GITHUB_ENV`, `GITHUB_OUTPUT`, …) are
+//!   protected wherever they are, so no writable root can reach them.
+//! - deny-read entries with glob characters stay patterns here; the helper
+//!   expands them when the sandbox starts (see [`super::plan`]).
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::SandboxError;
+use crate::config::{Config, NetworkMode, SandboxConfig, SandboxFallback, SandboxMode};
+
+/// Paths every profile protects inside writable roots.
+pub const BUILTIN_PROTECTED: [&str; 3] = [".git", ".warden", ".github/workflows"];
+
+/// Environment variables naming the GitHub runner's command files: writing
+/// `LD_PRELOAD=…` into `GITHUB_ENV` would run code in every later step.
+pub const RUNNER_COMMAND_FILES: [&str; 5] = [
+    "GITHUB_ENV",
+    "GITHUB_OUTPUT",
+    "GITHUB_PATH",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_STATE",
+];
+
+/// One deny-read entry after `~` expansion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenyRead {
+    /// A literal path (canonical when it exists).
+    Path(PathBuf),
+    /// A glob, matched against absolute paths under `base` (the workspace for
+    /// relative patterns, else the pattern's literal prefix).
+    Glob { base: PathBuf, pattern: String },
+}
+
+/// The sandbox one workspace gets under one profile: absolute paths only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxPolicy {
+    pub mode: SandboxMode,
+    /// Canonical workspace directory (writable in `workspace-write`).
+    pub workspace: PathBuf,
+    /// Extra writable roots (not including the workspace or the temp dir).
+    pub writable_roots: Vec<PathBuf>,
+    pub deny_read: Vec<DenyRead>,
+    /// Paths that stay read-only even inside a writable root.
+    pub protected: Vec<PathBuf>,
+    /// Network allowed for every command of this profile (`network = "on"`).
+    pub network: bool,
+    pub fallback: SandboxFallback,
+    pub timeout: Duration,
+    pub output_limit: usize,
+    /// Extra variable names passed to children (credentials still removed).
+    pub env_pass: Vec<String>,
+    pub env_set: BTreeMap<String, String>,
+}
+
+impl SandboxPolicy {
+    /// Resolve the profile's sandbox for `workspace`.
+    pub fn from_config(cfg: &Config, workspace: &Path) -> Result<Self, SandboxError> {
+        Self::from_sandbox_config(cfg.sandbox_mode, &cfg.sandbox, workspace)
+    }
+
+    /// Same as [`Self::from_config`] from the two pieces it reads.
+    pub fn from_sandbox_config(
+        mode: SandboxMode,
+        sb: &SandboxConfig,
+        workspace: &Path,
+    ) -> Result<Self, SandboxError> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let workspace = std::fs::canonicalize(workspace)
+            .ok()
+            .filter(|p| p.is_dir())
+            .ok_or_else(|| {
+                SandboxError::Config(format!(
+                    "workspace `{}` is not an existing directory",
+                    workspace.display()
+                ))
+            })?;
+        let resolve = |raw: &str, what: &str| -> Result<PathBuf, SandboxError> {
+            let expanded = expand_tilde(raw, home.as_deref()).ok_or_else(|| {
+                SandboxError::Config(format!(
+                    "{what} `{raw}` starts with `~` but HOME is not set"
+                ))
+            })?;
+            Ok(canonical_or_normal(&workspace.join(expanded)))
+        };
+
+        let mut writable_roots = Vec::new();
+        for raw in &sb.writable_roots {
+            let p = resolve(raw, "sandbox.writable_roots entry")?;
+            if !writable_roots.contains(&p) && p != workspace {
+                writable_roots.push(p);
+            }
+        }
+
+        let mut deny_read = Vec::new();
+        for raw in &sb.deny_read {
+            let expanded = expand_tilde(raw, home.as_deref()).ok_or_else(|| {
+                SandboxError::Config(format!("sandbox.deny_read `{raw}`: HOME is not set"))
+            })?;
+            let entry = if has_glob_chars(&expanded) {
+                globset::Glob::new(&expanded.to_string_lossy()).map_err(|e| {
+                    SandboxError::Config(format!(
+                        "sandbox.deny_read `{raw}` is not a valid glob: {e}"
+                    ))
+                })?;
+                let (base, pattern) = glob_base(&workspace, &expanded);
+                DenyRead::Glob { base, pattern }
+            } else {
+                DenyRead::Path(canonical_or_normal(&workspace.join(expanded)))
+            };
+            if !deny_read.contains(&entry) {
+                deny_read.push(entry);
+            }
+        }
+
+        let mut protected = Vec::new();
+        let mut push = |p: PathBuf| {
+            if !protected.contains(&p) {
+                protected.push(p);
+            }
+        };
+        let roots: Vec<PathBuf> = std::iter::once(workspace.clone())
+            .chain(writable_roots.iter().cloned())
+            .collect();
+        let entries = BUILTIN_PROTECTED
+            .iter()
+            .map(|s| s.to_string())
+            .chain(sb.protected.iter().cloned());
+        for raw in entries {
+            let expanded = expand_tilde(&raw, home.as_deref()).ok_or_else(|| {
+                SandboxError::Config(format!("sandbox.protected `{raw}`: HOME is not set"))
+            })?;
+            if expanded.is_absolute() {
+                push(canonical_or_normal(&expanded));
+                continue;
+            }
+            for root in &roots {
+                let p = root.join(&expanded);
+                for gitdir in real_gitdirs(&p) {
+                    push(gitdir);
+                }
+                push(canonical_or_normal(&p));
+            }
+        }
+        for var in RUNNER_COMMAND_FILES {
+            if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+                push(canonical_or_normal(Path::new(&v)));
+            }
+        }
+
+        Ok(SandboxPolicy {
+            mode,
+            workspace,
+            writable_roots,
+            deny_read,
+            protected,
+            network: sb.network == NetworkMode::On,
+            fallback: sb.fallback,
+            timeout: sb.timeout,
+            output_limit: sb.output_limit,
+            env_pass: sb.env_pass.clone(),
+            env_set: sb.env_set.clone(),
+        })
+    }
+
+    /// Whether commands run without Landlock and seccomp at all.
+    pub fn is_full_access(&self) -> bool {
+        self.mode == SandboxMode::DangerFullAccess
+    }
+}
+
+/// `~` and `~/x` against `home`; other paths unchanged. `None` when a `~`
+/// path meets a missing HOME (the caller reports it).
+pub fn expand_tilde(raw: &str, home: Option<&Path>) -> Option<PathBuf> {
+    if raw == "~" {
+        return home.map(Path::to_path_buf);
+    }
+    match raw.strip_prefix("~/") {
+        Some(rest) => home.map(|h| h.join(rest)),
+        None => Some(PathBuf::from(raw)),
+    }
+}
+
+/// Canonical path when it exists; otherwise the longest existing prefix
+/// canonicalised and the rest appended lexically (so a protected path that
+/// does not exist yet still sits under the real workspace path).
+pub fn canonical_or_normal(p: &Path) -> PathBuf {
+    let normal = normalize(p);
+    let mut existing = normal.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(existing) {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return normal,
+        }
+    }
+}
+
+/// Lexical normalisation: drop `.`, resolve `..` against the path itself.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+pub(crate) fn has_glob_chars(p: &Path) -> bool {
+    p.to_string_lossy().contains(['*', '?', '[', '{'])
+}
+
+/// Split a glob into the directory to walk and the absolute pattern.
+fn glob_base(workspace: &Path, expanded: &Path) -> (PathBuf, String) {
+    let absolute = if expanded.is_absolute() {
+        expanded.to_path_buf()
+    } else {
+        workspace.join(expanded)
+    };
+    let mut base = PathBuf::new();
+    for c in absolute.components() {
+        if has_glob_chars(Path::new(c.as_os_str())) {
+            break;
+        }
+        base.push(c.as_os_str());
+    }
+    let base = if base == absolute {
+        base.parent().map(Path::to_path_buf).unwrap_or(base)
+    } else {
+        base
+    };
+    (
+        canonical_or_normal(&base),
+        absolute.to_string_lossy().into_owned(),
+    )
+}
+
+/// For a `.git` that is a file (worktree or submodule: `gitdir: PATH`), the
+/// real gitdir and its common dir; empty otherwise.
+fn real_gitdirs(dot_git: &Path) -> Vec<PathBuf> {
+    if dot_git.file_name().is_none_or(|n| n != ".git") || !dot_git.is_file() {
+        return Vec::new();
+    }
+    let Ok(text) = std::fs::read_to_string(dot_git) else {
+        return Vec::new();
+    };
+    let Some(target) = text.lines().find_map(|l| l.strip_prefix("gitdir:")) else {
+        return Vec::new();
+    };
+    let base = dot_git.parent().unwrap_or(Path::new("/"));
+    let gitdir = canonical_or_normal(&base.join(target.trim()));
+    let mut out = vec![gitdir.clone()];
+    if let Ok(common) = std::fs::read_to_string(gitdir.join("commondir")) {
+        out.push(canonical_or_normal(&gitdir.join(common.trim())));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox_config() -> SandboxConfig {
+        SandboxConfig {
+            writable_roots: vec!["extra".into()],
+            deny_read: vec!["~/.ssh".into(), "**/.env".into()],
+            protected: vec!["infra".into()],
+            network: NetworkMode::Off,
+            fallback: SandboxFallback::Refuse,
+            timeout: Duration::from_secs(60),
+            output_limit: 1 << 20,
+            env_pass: vec![],
+            env_set: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn resolves_paths_against_the_workspace() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("ws");
+        std::fs::create_dir_all(ws.join("extra")).unwrap();
+        let p =
+            SandboxPolicy::from_sandbox_config(SandboxMode::WorkspaceWrite, &sandbox_config(), &ws)
+                .unwrap();
+        let ws = std::fs::canonicalize(&ws).unwrap();
+        assert_eq!(p.workspace, ws);
+        assert_eq!(p.writable_roots, vec![ws.join("extra")]);
+        for rel in [".git", ".warden", ".github/workflows", "infra"] {
+            assert!(p.protected.contains(&ws.join(rel)), "{rel} not protected");
+            assert!(p.protected.contains(&ws.join("extra").join(rel)));
+        }
+        assert!(p.deny_read.contains(&DenyRead::Glob {
+            base: ws.clone(),
+            pattern: format!("{}/**/.env", ws.display()),
+        }));
+    }
+
+    #[test]
+    fn worktree_gitdir_is_protected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("ws");
+        let real = tmp.path().join("main/.git/worktrees/ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::write(real.join("commondir"), "../..\n").unwrap();
+        std::fs::write(ws.join(".git"), format!("gitdir: {}\n", real.display())).unwrap();
+        let p =
+            SandboxPolicy::from_sandbox_config(SandboxMode::WorkspaceWrite, &sandbox_config(), &ws)
+                .unwrap();
+        let real = std::fs::canonicalize(&real).unwrap();
+        assert!(p.protected.contains(&real));
+        assert!(
+            p.protected
+                .contains(&real.parent().unwrap().parent().unwrap().to_path_buf())
+        );
+    }
+
+    #[test]
+    fn missing_workspace_is_a_config_error() {
+        let err = SandboxPolicy::from_sandbox_config(
+            SandboxMode::ReadOnly,
+            &sandbox_config(),
+            Path::new("/nonexistent/warden/ws"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SandboxError::Config(_)), "{err}");
+    }
+
+    #[test]
+    fn tilde_expansion() {
+        let home = Path::new("/home/u");
+        assert_eq!(expand_tilde("~", Some(home)).unwrap(), home);
+        assert_eq!(
+            expand_tilde("~/.ssh", Some(home)).unwrap(),
+            home.join(".ssh")
+        );
+        assert_eq!(expand_tilde("a/~", Some(home)).unwrap(), Path::new("a/~"));
+        assert!(expand_tilde("~/.ssh", None).is_none());
+    }
+
+    #[test]
+    fn missing_paths_resolve_under_the_real_parent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(tmp.path()).unwrap();
+        let p = canonical_or_normal(&tmp.path().join("a/../b/c"));
+        assert_eq!(p, real.join("b/c"));
+    }
+}

@@ -1,0 +1,310 @@
+//! Escalation detection: did a failed command fail because the sandbox
+//! refused something? If so, what — so the pipeline can review a widened
+//! or unsandboxed retry (category `sandbox_approval`).
+//!
+//! The kernel does not tell the parent which access Landlock or seccomp
+//! refused (Landlock's audit records need privileges to read), so this is a
+//! heuristic over the command's output, made sound where it can be by
+//! checking each candidate against the sandbox that was actually applied:
+//! 1. Only a failed command (non-zero exit or signal) is examined.
+//! 2. Lines with a refusal errno text (`Permission denied`, `Operation not
+//!    permitted`, `Invalid cross-device link`, `EACCES`, `EPERM`, Python's
+//!    `[Errno 13]`/`[Errno 1]`) are scanned for path-like tokens (absolute,
+//!    `./…`, `~/…` or quoted; relative ones resolved against the cwd).
+//! 3. A path under a deny-read entry is a `read` refusal. A path the plan
+//!    does not make writable, that warden itself could write, is a `write`
+//!    refusal. Anything else (the file's permissions refused it too) is not
+//!    the sandbox's doing and is not reported.
+//! 4. With the network off, lines with a socket/DNS/connection failure
+//!    (`Could not resolve host`, `Temporary failure in name resolution`,
+//!    `Network is unreachable`, `Couldn't connect`, `socket:` …) are a
+//!    `network` refusal; URLs or `host:port` in the argv or the line are
+//!    named as the target.
+//!
+//! Limits: messages are matched in English (a non-English `LANG` defeats
+//! step 2 and 4); a program that swallows the error or prints no path gives
+//! no refusal; a path printed in an unrelated error line can be reported.
+//! A missing refusal never widens anything: it only means no escalation is
+//! proposed.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::{PlanRule, allows_write};
+
+/// What kind of access was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    Read,
+    Write,
+    Network,
+}
+
+/// One access the sandbox refused, as far as the output shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Host, URL or `host:port` for network refusals, when visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The output line that shows it (redacted, at most 240 characters).
+    pub evidence: String,
+}
+
+/// What the detector needs to know about the applied sandbox.
+pub struct DetectContext<'a> {
+    pub argv: &'a [String],
+    pub cwd: &'a Path,
+    pub rules: &'a [PlanRule],
+    pub deny: &'a [PathBuf],
+    pub network_denied: bool,
+}
+
+const DENIED_MARKERS: &[&str] = &[
+    "permission denied",
+    "operation not permitted",
+    "invalid cross-device link",
+    "eacces",
+    "eperm",
+    "[errno 13]",
+    "[errno 1]",
+    "read-only file system",
+];
+
+const NETWORK_MARKERS: &[&str] = &[
+    "could not resolve host",
+    "temporary failure in name resolution",
+    "name or service not known",
+    "network is unreachable",
+    "couldn't connect",
+    "failed to connect",
+    "connection refused",
+    "getaddrinfo",
+    "enotfound",
+    "eai_again",
+    "socket:",
+    "socket.socket",
+    "/dev/tcp",
+    "network access",
+];
+
+const MAX_REFUSALS: usize = 10;
+
+/// Find refusals in `output` (stderr then stdout tail) of a failed command.
+pub fn detect(ctx: &DetectContext<'_>, output: &str) -> Vec<Refusal> {
+    let mut out: Vec<Refusal> = Vec::new();
+    for line in output.lines() {
+        if out.len() >= MAX_REFUSALS {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        let denied = DENIED_MARKERS.iter().any(|m| lower.contains(m));
+        if denied {
+            for path in path_tokens(line, ctx.cwd) {
+                if let Some(kind) = classify(ctx, &path) {
+                    if !out.iter().any(|r| r.path.as_ref() == Some(&path)) {
+                        out.push(Refusal {
+                            kind,
+                            path: Some(path),
+                            target: None,
+                            evidence: evidence(line),
+                        });
+                    }
+                }
+            }
+        }
+        let networky = NETWORK_MARKERS.iter().any(|m| lower.contains(m))
+            || (denied && (lower.contains("connect") || lower.contains("socket")));
+        if ctx.network_denied && networky && !out.iter().any(|r| r.kind == RefusalKind::Network) {
+            out.push(Refusal {
+                kind: RefusalKind::Network,
+                path: None,
+                target: network_target(ctx.argv, line),
+                evidence: evidence(line),
+            });
+        }
+    }
+    out
+}
+
+fn evidence(line: &str) -> String {
+    let red = crate::redact::redact(line.trim());
+    match red.char_indices().nth(240) {
+        Some((i, _)) => format!("{}…", &red[..i]),
+        None => red,
+    }
+}
+
+/// Is `path` refused by the sandbox (and not by ordinary permissions)?
+fn classify(ctx: &DetectContext<'_>, path: &Path) -> Option<RefusalKind> {
+    if ctx.deny.iter().any(|d| path.starts_with(d)) {
+        return Some(RefusalKind::Read);
+    }
+    if allows_write(ctx.rules, path) {
+        return None;
+    }
+    // Would warden itself (unsandboxed) be allowed to write it? If not, the
+    // file's own permissions refused it: no escalation would help.
+    let target = if path.exists() {
+        path.to_path_buf()
+    } else {
+        path.ancestors().find(|p| p.exists())?.to_path_buf()
+    };
+    let c = CString::new(target.as_os_str().as_bytes()).ok()?;
+    // SAFETY: access(2) with a valid NUL-terminated path.
+    let writable = unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0;
+    writable.then_some(RefusalKind::Write)
+}
+
+/// Path-like tokens in a line: absolute, `./`, `../`, `~/` or quoted.
+fn path_tokens(line: &str, cwd: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut push = |raw: &str| {
+        let raw = raw.trim_matches(|c: char| {
+            matches!(
+                c,
+                ':' | ',' | ';' | '(' | ')' | '"' | '\'' | '`' | '‘' | '’' | '.'
+            ) && c != '/'
+        });
+        if raw.is_empty() || raw.contains("://") {
+            return;
+        }
+        let p = if let Some(rest) = raw.strip_prefix("~/") {
+            match std::env::var_os("HOME") {
+                Some(h) => Path::new(&h).join(rest),
+                None => return,
+            }
+        } else if raw.starts_with('/') {
+            PathBuf::from(raw)
+        } else if raw.starts_with("./") || raw.starts_with("../") {
+            cwd.join(raw)
+        } else {
+            return;
+        };
+        let p = super::policy::canonical_or_normal(&p);
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    // Quoted segments may contain spaces; bare tokens are whitespace-split.
+    for quote in ['\'', '"', '`', '‘'] {
+        let close = if quote == '‘' { '’' } else { quote };
+        let mut rest = line;
+        while let Some(start) = rest.find(quote) {
+            let after = &rest[start + quote.len_utf8()..];
+            let Some(end) = after.find(close) else { break };
+            let inner = &after[..end];
+            if inner.starts_with(['/', '.', '~']) {
+                push(inner);
+            }
+            rest = &after[end + close.len_utf8()..];
+        }
+    }
+    for tok in line.split_whitespace() {
+        push(tok);
+    }
+    // A bare relative name right before ": Permission denied" (bash, cat).
+    if let Some(idx) = line.find(": Permission denied") {
+        let head = &line[..idx];
+        if let Some(name) = head.rsplit(": ").next() {
+            let name = name.trim();
+            if !name.is_empty() && !name.contains(char::is_whitespace) && !name.starts_with('/') {
+                push(&format!("./{name}"));
+            }
+        }
+    }
+    out
+}
+
+/// A URL or `host:port` from the argv, else from the line.
+fn network_target(argv: &[String], line: &str) -> Option<String> {
+    let url = |s: &str| {
+        s.split_whitespace()
+            .map(|t| t.trim_matches(|c| matches!(c, '\'' | '"' | '(' | ')')))
+            .find(|t| t.contains("://") || t.starts_with("/dev/tcp/") || t.starts_with("/dev/udp/"))
+            .map(str::to_string)
+    };
+    argv.iter().find_map(|a| url(a)).or_else(|| url(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::plan::Rights;
+
+    fn ctx<'a>(
+        rules: &'a [PlanRule],
+        deny: &'a [PathBuf],
+        argv: &'a [String],
+    ) -> DetectContext<'a> {
+        DetectContext {
+            argv,
+            cwd: Path::new("/"),
+            rules,
+            deny,
+            network_denied: true,
+        }
+    }
+
+    #[test]
+    fn classifies_write_read_and_network() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let ws = root.join("ws");
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&ws).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        let rules = vec![PlanRule {
+            path: ws.clone(),
+            rights: Rights::Write,
+            required: true,
+        }];
+        let deny = vec![root.join("secret")];
+        let argv = vec!["curl".to_string(), "https://example.test/x".to_string()];
+        let output = format!(
+            "touch: cannot touch '{o}/f': Permission denied\n\
+             cat: {s}/key: Permission denied\n\
+             echo hi > {w}/ok: Permission denied\n\
+             curl: (6) Could not resolve host: example.test\n",
+            o = outside.display(),
+            s = root.join("secret").display(),
+            w = ws.display(),
+        );
+        let got = detect(&ctx(&rules, &deny, &argv), &output);
+        let kinds: Vec<_> = got.iter().map(|r| (r.kind, r.path.clone())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (RefusalKind::Write, Some(outside.join("f"))),
+                (RefusalKind::Read, Some(root.join("secret/key"))),
+                (RefusalKind::Network, None),
+            ]
+        );
+        assert_eq!(got[2].target.as_deref(), Some("https://example.test/x"));
+    }
+
+    #[test]
+    fn python_permission_error_is_parsed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let line = format!(
+            "PermissionError: [Errno 13] Permission denied: '{}'",
+            root.join("x y").display()
+        );
+        let got = detect(&ctx(&[], &[], &[]), &line);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].path.as_deref(), Some(root.join("x y").as_path()));
+    }
+
+    #[test]
+    fn unrelated_output_yields_nothing() {
+        let got = detect(&ctx(&[], &[], &[]), "error[E0425]: cannot find value `x`\n");
+        assert!(got.is_empty());
+    }
+}

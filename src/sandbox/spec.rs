@@ -1,0 +1,127 @@
+//! The wire between warden and its `__sandbox-exec` helper.
+//!
+//! warden writes one [`HelperSpec`] (length-prefixed JSON) into an inherited
+//! pipe and keeps that pipe open: closing it is the helper's signal to kill
+//! the command and everything it started (timeouts, and warden dying). The
+//! helper answers with [`HelperMessage`] JSON lines on a second pipe.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::enforcement::Enforcement;
+use super::plan::PlanRule;
+use crate::config::SandboxFallback;
+
+/// Everything the helper needs; computed by warden when the sandbox starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HelperSpec {
+    pub argv: Vec<String>,
+    /// Apply Landlock and seccomp (false: `danger-full-access` or an
+    /// `unsandboxed` grant; the environment is scrubbed either way).
+    pub sandboxed: bool,
+    pub deny_network: bool,
+    pub fallback: SandboxFallback,
+    pub rules: Vec<PlanRule>,
+}
+
+/// What the helper reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HelperMessage {
+    /// The sandbox is in place (possibly degraded, see the record).
+    Enforced { enforcement: Enforcement },
+    /// Fail closed: the kernel cannot enforce the sandbox.
+    Refused { feature: String },
+    /// The helper could not set things up (bad rule path, bad spec).
+    SetupFailed { message: String },
+    /// The command could not be started (not found, not executable).
+    ExecFailed { message: String, code: i32 },
+    /// The command ended.
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+}
+
+/// Write a length-prefixed JSON value.
+pub fn write_framed<W: Write, T: Serialize>(mut w: W, value: &T) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(value)?;
+    w.write_all(&(bytes.len() as u64).to_le_bytes())?;
+    w.write_all(&bytes)?;
+    w.flush()
+}
+
+/// Largest spec accepted (a plan has thousands of rules at most).
+const MAX_SPEC: u64 = 64 << 20;
+
+/// Read one length-prefixed JSON value.
+pub fn read_framed<R: Read, T: for<'de> Deserialize<'de>>(mut r: R) -> std::io::Result<T> {
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len)?;
+    let len = u64::from_le_bytes(len);
+    if len > MAX_SPEC {
+        return Err(std::io::Error::other(format!(
+            "spec of {len} bytes is too large"
+        )));
+    }
+    let mut buf = vec![0u8; len as usize];
+    r.read_exact(&mut buf)?;
+    serde_json::from_slice(&buf).map_err(std::io::Error::other)
+}
+
+/// Parse the helper's JSON lines, skipping garbage (never trusted for more
+/// than reporting: the child cannot reach this pipe, it is close-on-exec).
+pub fn parse_messages(bytes: &[u8]) -> Vec<HelperMessage> {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect()
+}
+
+/// Paths of the devices every sandbox may write (when they exist).
+pub fn writable_devices() -> Vec<PathBuf> {
+    [
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+        "/dev/ptmx",
+        "/dev/pts",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_round_trips() {
+        let spec = HelperSpec {
+            argv: vec!["true".into()],
+            sandboxed: true,
+            deny_network: true,
+            fallback: SandboxFallback::Refuse,
+            rules: vec![],
+        };
+        let mut buf = Vec::new();
+        write_framed(&mut buf, &spec).unwrap();
+        let back: HelperSpec = read_framed(buf.as_slice()).unwrap();
+        assert_eq!(back.argv, spec.argv);
+        let msgs = parse_messages(b"{\"type\":\"exited\",\"code\":3,\"signal\":null}\nnoise\n");
+        assert_eq!(
+            msgs,
+            vec![HelperMessage::Exited {
+                code: Some(3),
+                signal: None
+            }]
+        );
+    }
+}
