@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::decision::Grants;
-use crate::sandbox::{ExecOutput, ExecRequest, SandboxPolicy, SandboxRuntime, execute};
+use crate::sandbox::{
+    ExecOutput, ExecRequest, Refusal, RefusalKind, SandboxPolicy, SandboxRuntime, execute,
+};
 
 /// What the model gets back, plus the facts the audit log records.
 #[derive(Debug, Clone)]
@@ -250,7 +252,7 @@ impl Executor {
             content.push_str(
                 &out.refusals
                     .iter()
-                    .map(|r| r.to_string())
+                    .map(describe_refusal)
                     .collect::<Vec<_>>()
                     .join("; "),
             );
@@ -278,13 +280,27 @@ fn status_line(out: &ExecOutput) -> String {
     }
 }
 
+/// `write /etc/hosts`, `network x.example:443`.
+fn describe_refusal(r: &Refusal) -> String {
+    let kind = match r.kind {
+        RefusalKind::Read => "read",
+        RefusalKind::Write => "write",
+        RefusalKind::Network => "network",
+    };
+    match (&r.path, &r.target) {
+        (Some(p), _) => format!("{kind} {}", p.display()),
+        (None, Some(t)) => format!("{kind} {t}"),
+        (None, None) => kind.to_owned(),
+    }
+}
+
 fn facts(out: &ExecOutput) -> ExecFacts {
     ExecFacts {
         exit_code: out.exit_code,
         timed_out: out.timed_out,
         truncated: out.truncated,
         duration_ms: out.duration.as_millis() as u64,
-        refusals: out.refusals.iter().map(|r| r.to_string()).collect(),
+        refusals: out.refusals.iter().map(describe_refusal).collect(),
     }
 }
 
