@@ -17,7 +17,9 @@ use warden::policy::paths::PathContext;
 use warden::policy::pipeline::{Pipeline, Prejudged};
 
 fn pipeline_with_rules(n: usize) -> Pipeline {
-    let mut cfg = config::load(&LoadOptions::builtin("dev")).expect("dev loads").config;
+    let mut cfg = config::load(&LoadOptions::builtin("dev"))
+        .expect("dev loads")
+        .config;
     cfg.approvals_reviewer = config::ReviewerKind::Rules;
     for i in 0..n {
         cfg.command_rules.push(CommandRule {
@@ -27,16 +29,27 @@ fn pipeline_with_rules(n: usize) -> Pipeline {
             ],
             any_arg: vec![],
             piped: false,
-            decision: if i % 3 == 0 { RuleDecision::Prompt } else { RuleDecision::Allow },
+            decision: if i % 3 == 0 {
+                RuleDecision::Prompt
+            } else {
+                RuleDecision::Allow
+            },
             justification: None,
             grants: RuleGrants::default(),
             examples_match: vec![],
             examples_not_match: vec![],
-            source: Source { file: "bench".into(), line: i as u32 + 1, column: None },
+            source: Source {
+                file: "bench".into(),
+                line: i as u32 + 1,
+                column: None,
+            },
             managed: false,
         });
     }
-    let ctx = PathContext { workspace: PathBuf::from("/ws"), home: PathBuf::from("/home/u") };
+    let ctx = PathContext {
+        workspace: PathBuf::from("/ws"),
+        home: PathBuf::from("/home/u"),
+    };
     Pipeline::new(&cfg, ctx).expect("pipeline compiles")
 }
 
@@ -53,13 +66,21 @@ fn decide(c: &mut Criterion) {
         cwd: None,
         escalate: None,
     };
-    c.bench_function("decide/exec_1000_rules", |b| b.iter(|| black_box(outcome(&p, black_box(&action)))));
+    c.bench_function("decide/exec_1000_rules", |b| {
+        b.iter(|| black_box(outcome(&p, black_box(&action))))
+    });
     let script = Action::Exec {
-        command: vec!["bash".into(), "-lc".into(), "cargo fmt --check && cargo clippy -- -D warnings | tee out.log".into()],
+        command: vec![
+            "bash".into(),
+            "-lc".into(),
+            "cargo fmt --check && cargo clippy -- -D warnings | tee out.log".into(),
+        ],
         cwd: None,
         escalate: None,
     };
-    c.bench_function("decide/script_1000_rules", |b| b.iter(|| black_box(outcome(&p, black_box(&script)))));
+    c.bench_function("decide/script_1000_rules", |b| {
+        b.iter(|| black_box(outcome(&p, black_box(&script))))
+    });
 }
 
 fn generated_fixture(n: usize) -> String {

@@ -146,13 +146,13 @@ async fn a_failed_expectation_names_the_turn_the_expectation_and_what_was_seen()
     conv.answer("call_2", "# demo", false);
     conv.turn(&p).await.unwrap();
     // The agent loop ran the command instead of denying it.
-    conv.answer("call_3", "-----BEGIN OPENSSH PRIVATE KEY-----", false);
+    conv.answer("call_3", "key material", false);
     let err = conv.turn(&p).await.unwrap_err();
     assert_eq!(
         err,
         ProviderError::ScriptAssertion(format!(
             "scenario.yaml turn 3: expected the last tool result (call call_3) to be a denial \
-             (start with {DENIAL_MARKER:?}), but it was \"-----BEGIN OPENSSH PRIVATE KEY-----\""
+             (start with {DENIAL_MARKER:?}), but it was \"key material\""
         ))
     );
     assert!(err.is_script_failure());

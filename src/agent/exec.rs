@@ -85,14 +85,21 @@ impl Executor {
         grants: &Grants,
         timeout: Option<Duration>,
     ) -> ToolOutcome {
-        match self.run(argv.to_vec(), &self.cwd(cwd), grants, timeout, None).await {
+        match self
+            .run(argv.to_vec(), &self.cwd(cwd), grants, timeout, None)
+            .await
+        {
             Ok(out) => self.outcome(out, true),
             Err(e) => ToolOutcome::error(e),
         }
     }
 
     pub async fn read_file(&self, path: &Path, grants: &Grants) -> ToolOutcome {
-        let argv = vec!["cat".into(), "--".into(), path.to_string_lossy().into_owned()];
+        let argv = vec![
+            "cat".into(),
+            "--".into(),
+            path.to_string_lossy().into_owned(),
+        ];
         match self.run(argv, &self.workspace, grants, None, None).await {
             Ok(out) => self.outcome(out, false),
             Err(e) => ToolOutcome::error(e),
@@ -109,7 +116,13 @@ impl Executor {
             path.to_string_lossy().into_owned(),
         ];
         match self
-            .run(argv, &self.workspace, grants, None, Some(content.as_bytes().to_vec()))
+            .run(
+                argv,
+                &self.workspace,
+                grants,
+                None,
+                Some(content.as_bytes().to_vec()),
+            )
             .await
         {
             Ok(out) if out.exit_code == Some(0) => ToolOutcome {
@@ -123,7 +136,11 @@ impl Executor {
     }
 
     pub async fn delete_file(&self, path: &Path, grants: &Grants) -> ToolOutcome {
-        let argv = vec!["rm".into(), "--".into(), path.to_string_lossy().into_owned()];
+        let argv = vec![
+            "rm".into(),
+            "--".into(),
+            path.to_string_lossy().into_owned(),
+        ];
         match self.run(argv, &self.workspace, grants, None, None).await {
             Ok(out) => self.outcome(out, true),
             Err(e) => ToolOutcome::error(e),
@@ -176,7 +193,12 @@ impl Executor {
     }
 
     pub async fn list_dir(&self, path: &Path, grants: &Grants) -> ToolOutcome {
-        let argv = vec!["ls".into(), "-la".into(), "--".into(), path.to_string_lossy().into_owned()];
+        let argv = vec![
+            "ls".into(),
+            "-la".into(),
+            "--".into(),
+            path.to_string_lossy().into_owned(),
+        ];
         match self.run(argv, &self.workspace, grants, None, None).await {
             Ok(out) => self.outcome(out, false),
             Err(e) => ToolOutcome::error(e),
@@ -214,7 +236,13 @@ impl Executor {
             .find(|p| p.is_file())
     }
 
-    pub async fn skill(&self, name: &str, script: Option<&str>, args: &[String], grants: &Grants) -> ToolOutcome {
+    pub async fn skill(
+        &self,
+        name: &str,
+        script: Option<&str>,
+        args: &[String],
+        grants: &Grants,
+    ) -> ToolOutcome {
         let Some(path) = self.skill_path(name, script) else {
             return ToolOutcome::error(format!(
                 "no skill `{name}` (looked for {}/<name>/{} in the skills directories)",

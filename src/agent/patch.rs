@@ -44,9 +44,7 @@ pub fn parse(patch: &str) -> Result<Vec<FilePatch>, String> {
         let Some(old) = line.strip_prefix("--- ") else {
             continue;
         };
-        let new_line = lines
-            .next()
-            .ok_or("patch ends after a `---` line")?;
+        let new_line = lines.next().ok_or("patch ends after a `---` line")?;
         let new = new_line
             .strip_prefix("+++ ")
             .ok_or_else(|| format!("expected `+++` after `{line}`"))?;
@@ -128,7 +126,8 @@ pub fn apply(fp: &FilePatch, original: &str) -> Result<Option<String>, String> {
             .map(|(_, l)| l.clone())
             .collect();
         let stated = h.old_start.saturating_sub(1);
-        let fits = |at: usize| at + old.len() <= lines.len() && lines[at..at + old.len()] == old[..];
+        let fits =
+            |at: usize| at + old.len() <= lines.len() && lines[at..at + old.len()] == old[..];
         let at = if fits(stated) {
             stated
         } else {
@@ -171,7 +170,9 @@ mod tests {
         let patch = "diff --git a/src/x.rs b/src/x.rs\n--- a/src/x.rs\n+++ b/src/x.rs\n@@ -1,3 +1,3 @@\n fn a() {}\n-fn b() {}\n+fn b() { 1 }\n fn c() {}\n";
         let files = parse(patch).unwrap();
         assert_eq!(files[0].path, PathBuf::from("src/x.rs"));
-        let out = apply(&files[0], "fn a() {}\nfn b() {}\nfn c() {}\n").unwrap().unwrap();
+        let out = apply(&files[0], "fn a() {}\nfn b() {}\nfn c() {}\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(out, "fn a() {}\nfn b() { 1 }\nfn c() {}\n");
     }
 
@@ -183,7 +184,11 @@ mod tests {
         assert_eq!(apply(&files[0], "").unwrap().unwrap(), "hello\nworld\n");
         let bad = "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-nope\n+yes\n";
         let files = parse(bad).unwrap();
-        assert!(apply(&files[0], "something else\n").unwrap_err().contains("does not match"));
+        assert!(
+            apply(&files[0], "something else\n")
+                .unwrap_err()
+                .contains("does not match")
+        );
     }
 
     #[test]

@@ -134,13 +134,19 @@ impl Agent<'_> {
 
         for turn in 1..=opts.max_turns {
             if Instant::now() >= deadline {
-                let why = format!("wall-clock timeout of {} reached", humantime::format_duration(opts.timeout));
+                let why = format!(
+                    "wall-clock timeout of {} reached",
+                    humantime::format_duration(opts.timeout)
+                );
                 return self.finish(result, ExitStatus::Failure, why);
             }
             if let Some(budget) = opts.token_budget
                 && result.usage.total() >= budget
             {
-                let why = format!("token budget of {budget} exhausted ({} used)", result.usage.total());
+                let why = format!(
+                    "token budget of {budget} exhausted ({} used)",
+                    result.usage.total()
+                );
                 return self.finish(result, ExitStatus::Failure, why);
             }
             self.output.group(&format!("model turn {turn}"));
@@ -151,14 +157,24 @@ impl Agent<'_> {
                 max_tokens: opts.max_tokens,
                 model: opts.model.clone(),
             };
-            let response = match tokio::time::timeout_at(deadline.into(), self.provider.complete(&req)).await {
+            let response = match tokio::time::timeout_at(
+                deadline.into(),
+                self.provider.complete(&req),
+            )
+            .await
+            {
                 Err(_) => {
-                    let why = format!("wall-clock timeout of {} reached while waiting for the model", humantime::format_duration(opts.timeout));
+                    let why = format!(
+                        "wall-clock timeout of {} reached while waiting for the model",
+                        humantime::format_duration(opts.timeout)
+                    );
                     return self.finish(result, ExitStatus::Failure, why);
                 }
                 Ok(Err(e)) => {
                     let status = match e {
-                        ProviderError::ScriptAssertion(_) | ProviderError::ScriptExhausted => ExitStatus::Failure,
+                        ProviderError::ScriptAssertion(_) | ProviderError::ScriptExhausted => {
+                            ExitStatus::Failure
+                        }
                         _ => ExitStatus::Infrastructure,
                     };
                     return self.finish(result, status, format!("model API: {e}"));
@@ -172,7 +188,11 @@ impl Agent<'_> {
                 String::new,
             );
             if let Some(text) = &response.text {
-                self.output.event("assistant_message", json!({"turn": turn, "text": text}), || format!("assistant: {text}"));
+                self.output.event(
+                    "assistant_message",
+                    json!({"turn": turn, "text": text}),
+                    || format!("assistant: {text}"),
+                );
                 review_ctx.transcript.push(TranscriptEntry {
                     role: "assistant".into(),
                     content: text.clone(),
@@ -181,16 +201,29 @@ impl Agent<'_> {
             messages.push(response.to_message());
             if response.tool_calls.is_empty() {
                 result.final_message = response.text.clone();
-                let escalations = result.denials.iter().any(|d| d.outcome == Outcome::Escalate);
+                let escalations = result
+                    .denials
+                    .iter()
+                    .any(|d| d.outcome == Outcome::Escalate);
                 return if escalations && opts.fail_on_escalation {
-                    self.finish(result, ExitStatus::Human, "escalations are pending a human decision (--fail-on-escalation)".into())
+                    self.finish(
+                        result,
+                        ExitStatus::Human,
+                        "escalations are pending a human decision (--fail-on-escalation)".into(),
+                    )
                 } else {
                     self.finish(result, ExitStatus::Success, "the agent finished".into())
                 };
             }
             for call in &response.tool_calls {
                 let outcome = match self
-                    .handle_call(call, &review_ctx, &mut session_grants, &mut next_action, &mut result)
+                    .handle_call(
+                        call,
+                        &review_ctx,
+                        &mut session_grants,
+                        &mut next_action,
+                        &mut result,
+                    )
                     .await
                 {
                     Ok(o) => o,
@@ -213,7 +246,10 @@ impl Agent<'_> {
                 }
             }
         }
-        let why = format!("max turns ({}) reached before the agent finished", opts.max_turns);
+        let why = format!(
+            "max turns ({}) reached before the agent finished",
+            opts.max_turns
+        );
         self.finish(result, ExitStatus::Failure, why)
     }
 
@@ -228,7 +264,10 @@ impl Agent<'_> {
         let planned = match tools::plan(call) {
             Ok(p) => p,
             Err(e) => {
-                self.output.event("tool_error", json!({"tool": call.name, "error": e}), || format!("  ✗ {}: {e}", call.name));
+                self.output
+                    .event("tool_error", json!({"tool": call.name, "error": e}), || {
+                        format!("  ✗ {}: {e}", call.name)
+                    });
                 return Ok(ToolOutcome::error(format!("warden: {e}")));
             }
         };
@@ -244,11 +283,16 @@ impl Agent<'_> {
                     action: action.clone(),
                 })
                 .map_err(Stop::Audit)?;
-            self.output.event("tool_call", json!({"action_id": action_id, "tool": call.name, "action": action}), || {
-                format!("→ {} {}", action_id, action.summary())
-            });
+            self.output.event(
+                "tool_call",
+                json!({"action_id": action_id, "tool": call.name, "action": action}),
+                || format!("→ {} {}", action_id, action.summary()),
+            );
             let t0 = Instant::now();
-            let remembered = self.memory.decide(self.pipeline, action, self.reviewer, ctx).await;
+            let remembered = self
+                .memory
+                .decide(self.pipeline, action, self.reviewer, ctx)
+                .await;
             let latency_ms = t0.elapsed().as_millis() as u64;
             let decision = remembered.decision;
             let denial_id = self.keep_denial(action, &decision);
@@ -278,7 +322,8 @@ impl Agent<'_> {
                     format!("  {}{id} ({}): {}", decision.outcome, decision.layer, decision.reason)
                 },
             );
-            self.memory.remember_denial(action, denial_id.clone(), &decision);
+            self.memory
+                .remember_denial(action, denial_id.clone(), &decision);
             result.decisions.push((action_id.clone(), decision.clone()));
             if decision.is_review()
                 && let Some(trip) = self.breaker.record(decision.outcome.counts_as_denial())
@@ -291,7 +336,9 @@ impl Agent<'_> {
                         reason: trip.describe(),
                     })
                     .map_err(Stop::Audit)?;
-                self.output.event("breaker", json!({"trip": trip}), || format!("✋ circuit breaker: {}", trip.describe()));
+                self.output.event("breaker", json!({"trip": trip}), || {
+                    format!("✋ circuit breaker: {}", trip.describe())
+                });
                 result.breaker = Some(trip);
             }
             if !decision.outcome.is_allowed() {
@@ -301,12 +348,21 @@ impl Agent<'_> {
                     summary: action.summary(),
                     reason: decision.reason.clone(),
                 });
-                return Ok(ToolOutcome::error(denial_message(&decision, denial_id.as_deref())));
+                return Ok(ToolOutcome::error(denial_message(
+                    &decision,
+                    denial_id.as_deref(),
+                )));
             }
             let mut grants = decision.grants.clone();
             merge_grants(&mut grants, session_grants);
-            if let (Action::RequestPermissions { writable_roots, hosts, .. }, Outcome::Approve) =
-                (action, decision.outcome)
+            if let (
+                Action::RequestPermissions {
+                    writable_roots,
+                    hosts,
+                    ..
+                },
+                Outcome::Approve,
+            ) = (action, decision.outcome)
             {
                 session_grants.write.extend(writable_roots.iter().cloned());
                 session_grants.network.extend(hosts.iter().cloned());
@@ -340,10 +396,26 @@ impl Agent<'_> {
     /// MCP tool calls carry the server's annotations into the action.
     fn annotate_mcp(&self, planned: Planned) -> Planned {
         match (planned, self.mcp) {
-            (Planned::Mcp { action: Action::Mcp { server, tool, arguments, .. } }, Some(mcp)) => {
+            (
+                Planned::Mcp {
+                    action:
+                        Action::Mcp {
+                            server,
+                            tool,
+                            arguments,
+                            ..
+                        },
+                },
+                Some(mcp),
+            ) => {
                 let annotations = mcp.annotations(&server, &tool);
                 Planned::Mcp {
-                    action: Action::Mcp { server, tool, arguments, annotations },
+                    action: Action::Mcp {
+                        server,
+                        tool,
+                        arguments,
+                        annotations,
+                    },
                 }
             }
             (p, _) => p,
@@ -354,28 +426,59 @@ impl Agent<'_> {
         let g = |i: usize| grants.get(i).map(|(_, g)| g.clone()).unwrap_or_default();
         let ex = self.executor;
         match planned {
-            Planned::Shell { action: Action::Exec { command, cwd, .. }, timeout_secs } => {
-                ex.shell(command, cwd.as_deref(), &g(0), timeout_secs.map(Duration::from_secs)).await
+            Planned::Shell {
+                action: Action::Exec { command, cwd, .. },
+                timeout_secs,
+            } => {
+                ex.shell(
+                    command,
+                    cwd.as_deref(),
+                    &g(0),
+                    timeout_secs.map(Duration::from_secs),
+                )
+                .await
             }
-            Planned::ReadFile { action: Action::Read { path } } => ex.read_file(path, &g(0)).await,
-            Planned::WriteFile { action: Action::Write { path }, content } => ex.write_file(path, content, &g(0)).await,
+            Planned::ReadFile {
+                action: Action::Read { path },
+            } => ex.read_file(path, &g(0)).await,
+            Planned::WriteFile {
+                action: Action::Write { path },
+                content,
+            } => ex.write_file(path, content, &g(0)).await,
             Planned::ApplyPatch { patch, .. } => {
                 let all: Vec<Grants> = grants.iter().map(|(_, g)| g.clone()).collect();
                 ex.apply_patch(patch, &all).await
             }
-            Planned::ListDir { action: Action::Read { path } } => ex.list_dir(path, &g(0)).await,
-            Planned::Grep { action: Action::Read { path }, pattern } => ex.grep(pattern, path, &g(0)).await,
+            Planned::ListDir {
+                action: Action::Read { path },
+            } => ex.list_dir(path, &g(0)).await,
+            Planned::Grep {
+                action: Action::Read { path },
+                pattern,
+            } => ex.grep(pattern, path, &g(0)).await,
             Planned::RequestPermissions { .. } => ToolOutcome {
                 content: "permissions granted for the rest of this run".into(),
                 is_error: false,
                 exec: None,
             },
-            Planned::Skill { action: Action::Skill { name, script, args } } => {
-                ex.skill(name, script.as_deref(), args, &g(0)).await
-            }
-            Planned::Mcp { action: Action::Mcp { server, tool, arguments, .. } } => match self.mcp {
+            Planned::Skill {
+                action: Action::Skill { name, script, args },
+            } => ex.skill(name, script.as_deref(), args, &g(0)).await,
+            Planned::Mcp {
+                action:
+                    Action::Mcp {
+                        server,
+                        tool,
+                        arguments,
+                        ..
+                    },
+            } => match self.mcp {
                 Some(mcp) => match mcp.call(server, tool, arguments.clone()).await {
-                    Ok(text) => ToolOutcome { content: cap(&text, ex.output_limit), is_error: false, exec: None },
+                    Ok(text) => ToolOutcome {
+                        content: cap(&text, ex.output_limit),
+                        is_error: false,
+                        exec: None,
+                    },
                     Err(e) => ToolOutcome::error(format!("MCP tool {server}/{tool} failed: {e}")),
                 },
                 None => ToolOutcome::error(format!("MCP server `{server}` is not running")),

@@ -279,7 +279,10 @@ pub fn plan(call: &ToolCall) -> Result<Planned, String> {
             let a: PatchArgs = parse(call)?;
             let files = super::patch::touched_files(&a.patch)?;
             Ok(Planned::ApplyPatch {
-                actions: files.into_iter().map(|path| Action::Write { path }).collect(),
+                actions: files
+                    .into_iter()
+                    .map(|path| Action::Write { path })
+                    .collect(),
                 patch: a.patch,
             })
         }
@@ -364,7 +367,10 @@ mod tests {
             json!({"command": ["cargo", "fetch"], "escalate": {"network": ["crates.io"]}, "justification": "deps"}),
         ))
         .unwrap();
-        let Action::Exec { escalate: Some(e), .. } = p.actions()[0] else {
+        let Action::Exec {
+            escalate: Some(e), ..
+        } = p.actions()[0]
+        else {
             panic!("expected an escalation")
         };
         assert_eq!(e.network, vec!["crates.io".to_owned()]);

@@ -79,7 +79,10 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> Result<ExitStatus, Error> {
         let text = serde_json::to_string_pretty(&out).expect("decisions serialize");
         println!("{}", crate::redact::redact(&text));
     } else {
-        print!("{}", crate::redact::redact(&render(&action, &decision, args.explain)));
+        print!(
+            "{}",
+            crate::redact::redact(&render(&action, &decision, args.explain))
+        );
     }
     Ok(match decision.outcome {
         Outcome::Run | Outcome::Approve => ExitStatus::Success,
@@ -152,7 +155,12 @@ pub fn render(action: &Action, d: &Decision, explain: bool) -> String {
     if explain {
         out.push_str("  trace:\n");
         for (i, step) in d.trace.iter().enumerate() {
-            out.push_str(&format!("    {}. {:<16} {}", i + 1, step.layer.as_str(), step.result));
+            out.push_str(&format!(
+                "    {}. {:<16} {}",
+                i + 1,
+                step.layer.as_str(),
+                step.result
+            ));
             if let Some(s) = &step.source {
                 out.push_str(&format!("  [{s}]"));
             }

@@ -18,8 +18,8 @@ pub mod policy;
 pub mod profiles;
 pub mod report;
 pub mod run;
-pub mod sandbox;
 pub mod run_report;
+pub mod sandbox;
 pub mod session;
 
 const AFTER_HELP: &str = "\

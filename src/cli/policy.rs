@@ -82,7 +82,11 @@ pub fn run(global: &GlobalArgs, cmd: PolicyCommand) -> Result<ExitStatus, Error>
             let Some(expected) = case.expectation_for(&profile_name) else {
                 continue;
             };
-            let decision = rt.block_on(session.pipeline.decide(&case.action, reviewer.as_deref(), &ctx));
+            let decision = rt.block_on(session.pipeline.decide(
+                &case.action,
+                reviewer.as_deref(),
+                &ctx,
+            ));
             let result = CaseResult {
                 name: case.name.clone(),
                 profile: profile_name.clone(),

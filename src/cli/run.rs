@@ -138,11 +138,17 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitStatus, Error> {
         .clone()
         .unwrap_or_else(|| crate::audit::default_log_path(&session.workspace, &run_id));
     let mut audit = AuditLog::create(&audit_path, &run_id).map_err(|e| {
-        Error::infra(format!("cannot create the audit log {}: {e}", audit_path.display()))
+        Error::infra(format!(
+            "cannot create the audit log {}: {e}",
+            audit_path.display()
+        ))
     })?;
     let denial_path = state_path(&audit_path);
     let denial_state = DenialState::load(&denial_path).map_err(Error::Usage)?;
-    let ids = approve_ids(&args.approve, std::env::var("WARDEN_APPROVE").ok().as_deref());
+    let ids = approve_ids(
+        &args.approve,
+        std::env::var("WARDEN_APPROVE").ok().as_deref(),
+    );
     let overrides = denial_state.resolve(&ids).map_err(Error::Usage)?;
 
     let policy = SandboxPolicy::from_config(config, &session.workspace)
@@ -169,7 +175,11 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitStatus, Error> {
     let rt = runtime()?;
     let opts = RunOptions {
         prompt,
-        model: config.agent.model.clone().unwrap_or_else(|| "scripted".into()),
+        model: config
+            .agent
+            .model
+            .clone()
+            .unwrap_or_else(|| "scripted".into()),
         max_turns: config.agent.max_turns,
         timeout: config.agent.timeout,
         token_budget: config.agent.token_budget,
@@ -199,7 +209,15 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitStatus, Error> {
         std::fs::write(path, text)
             .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))?;
     }
-    let status = super::run_report::after_run(&audit_path, config, &result, github_actions && !args.no_report, args.require_report, args.json, &rt)?;
+    let status = super::run_report::after_run(
+        &audit_path,
+        config,
+        &result,
+        github_actions && !args.no_report,
+        args.require_report,
+        args.json,
+        &rt,
+    )?;
     Ok(status)
 }
 
@@ -241,21 +259,29 @@ fn build_provider(config: &Config, args: &RunArgs) -> Result<Provider, Error> {
     match agent.provider {
         ProviderKind::Script => {
             let path = args.scenario.as_ref().ok_or_else(|| {
-                Error::usage("--provider script needs --scenario FILE (a YAML scenario of model turns)")
+                Error::usage(
+                    "--provider script needs --scenario FILE (a YAML scenario of model turns)",
+                )
             })?;
             Ok(Provider::Script(ScriptProvider::load(path)?))
         }
         ProviderKind::Openai => {
             require_model(config)?;
-            OpenAiClient::new(settings(crate::agent::provider::openai::DEFAULT_BASE_URL, ApiKeyFor::Agent(ProviderKind::Openai)))
-                .map(Provider::OpenAi)
-                .map_err(|e| Error::infra(e.to_string()))
+            OpenAiClient::new(settings(
+                crate::agent::provider::openai::DEFAULT_BASE_URL,
+                ApiKeyFor::Agent(ProviderKind::Openai),
+            ))
+            .map(Provider::OpenAi)
+            .map_err(|e| Error::infra(e.to_string()))
         }
         ProviderKind::Anthropic => {
             require_model(config)?;
-            AnthropicClient::new(settings(crate::agent::provider::anthropic::DEFAULT_BASE_URL, ApiKeyFor::Agent(ProviderKind::Anthropic)))
-                .map(Provider::Anthropic)
-                .map_err(|e| Error::infra(e.to_string()))
+            AnthropicClient::new(settings(
+                crate::agent::provider::anthropic::DEFAULT_BASE_URL,
+                ApiKeyFor::Agent(ProviderKind::Anthropic),
+            ))
+            .map(Provider::Anthropic)
+            .map_err(|e| Error::infra(e.to_string()))
         }
     }
 }

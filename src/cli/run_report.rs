@@ -40,7 +40,9 @@ pub fn after_run(
     }
     if !publish {
         return Ok(if require_report {
-            eprintln!("error: --require-report, but there is nothing to publish to (GITHUB_ACTIONS is not true)");
+            eprintln!(
+                "error: --require-report, but there is nothing to publish to (GITHUB_ACTIONS is not true)"
+            );
             ExitStatus::Infrastructure
         } else {
             result.status

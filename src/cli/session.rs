@@ -19,7 +19,11 @@ pub struct Session {
 impl Session {
     /// Load the config stack for `profile` (plus `extra` `-c` overrides that
     /// a command's own flags translate to, applied last) and compile it.
-    pub fn open(global: &GlobalArgs, profile: Option<&str>, extra: &[String]) -> Result<Self, Error> {
+    pub fn open(
+        global: &GlobalArgs,
+        profile: Option<&str>,
+        extra: &[String],
+    ) -> Result<Self, Error> {
         let workspace = workspace(global)?;
         let mut opts = LoadOptions::from_global(global, profile);
         opts.workspace = Some(workspace.clone());
@@ -41,7 +45,9 @@ impl Session {
     /// `user` and `rules`, which the pipeline handles itself.
     pub fn reviewer(&self) -> Result<Option<Box<dyn Reviewer>>, Error> {
         match self.loaded.config.approvals_reviewer {
-            ReviewerKind::AutoReview => crate::review::llm::from_config(&self.loaded.config).map(Some),
+            ReviewerKind::AutoReview => {
+                crate::review::llm::from_config(&self.loaded.config).map(Some)
+            }
             ReviewerKind::User | ReviewerKind::Rules => Ok(None),
         }
     }

@@ -28,7 +28,12 @@ pub trait McpTools: Send + Sync {
     /// The annotations the server declared for a tool (missing: worst case).
     fn annotations(&self, server: &str, tool: &str) -> ToolAnnotations;
     /// Call a tool; errors are given to the model as tool errors.
-    fn call<'a>(&'a self, server: &'a str, tool: &'a str, arguments: serde_json::Value) -> McpFuture<'a>;
+    fn call<'a>(
+        &'a self,
+        server: &'a str,
+        tool: &'a str,
+        arguments: serde_json::Value,
+    ) -> McpFuture<'a>;
 }
 
 #[cfg(test)]
@@ -37,7 +42,10 @@ mod tests {
 
     #[test]
     fn tool_names_roundtrip() {
-        assert_eq!(parse_tool_name(&tool_name("gh", "list_issues")), Some(("gh", "list_issues")));
+        assert_eq!(
+            parse_tool_name(&tool_name("gh", "list_issues")),
+            Some(("gh", "list_issues"))
+        );
         assert_eq!(parse_tool_name("mcp__x"), None);
         assert_eq!(parse_tool_name("shell"), None);
         assert_eq!(parse_tool_name("mcp____t"), None);

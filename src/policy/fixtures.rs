@@ -111,14 +111,23 @@ pub struct FixtureFile {
 
 /// Parse a fixture file; errors name `file:line:col`.
 pub fn parse(path: &Path, text: &str) -> Result<FixtureFile, String> {
-    serde_norway::from_str(text).map_err(|e| match e.location() {
-        Some(loc) => format!(
-            "{}:{}:{}: {e}",
-            path.display(),
-            loc.line(),
-            loc.column()
-        ),
-        None => format!("{}: {e}", path.display()),
+    serde_norway::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        match e.location() {
+            Some(loc) => {
+                // The location is already in front; drop serde's own suffix.
+                let message = message
+                    .rsplit_once(" at line ")
+                    .map_or(message.as_str(), |(m, _)| m);
+                format!(
+                    "{}:{}:{}: {message}",
+                    path.display(),
+                    loc.line(),
+                    loc.column()
+                )
+            }
+            None => format!("{}: {message}", path.display()),
+        }
     })
 }
 
@@ -260,8 +269,16 @@ cases:
 
     #[test]
     fn errors_name_the_location() {
-        let err = parse(Path::new("f.yaml"), "cases:\n  - name: x\n    action: {kind: exec}\n    expect: allow\n").unwrap_err();
-        assert!(err.starts_with("f.yaml:3:"), "{err}");
+        let err = parse(
+            Path::new("f.yaml"),
+            "cases:\n  - name: x\n    action: {kind: exec}\n    expect: allow\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("f.yaml:2:5: cases[0]: missing field `command`"),
+            "{err}"
+        );
+        assert!(!err.contains(" at line "), "{err}");
         let err = parse(Path::new("f.yaml"), "cases:\n  - name: x\n    bogus: 1\n").unwrap_err();
         assert!(err.contains("f.yaml:3:"), "{err}");
     }

@@ -78,8 +78,7 @@ impl Breaker {
         if denied {
             self.in_window += 1;
         }
-        if self.recent.len() > self.config.window as usize
-            && self.recent.pop_front() == Some(true)
+        if self.recent.len() > self.config.window as usize && self.recent.pop_front() == Some(true)
         {
             self.in_window -= 1;
         }
@@ -135,14 +134,16 @@ mod tests {
     #[test]
     fn approval_resets_the_run() {
         let mut b = breaker();
-        for _ in 0..20 {
-            assert_eq!(b.record(true), None);
-            assert_eq!(b.record(true), None);
-            if b.record(false).is_some() {
+        let mut trip_at = None;
+        // deny, deny, approve, …: never 3 in a row, so only the window trips.
+        for i in 0..30 {
+            if b.record(i % 3 != 2).is_some() {
+                trip_at = Some(i);
                 break;
             }
         }
-        // 2 denials per 3 reviews: the window limit trips first.
+        // Denials at 0,1,3,4,…: the 10th is review 13 (0-based).
+        assert_eq!(trip_at, Some(13));
         assert_eq!(b.tripped().map(|t| t.reason), Some(TripReason::Window));
     }
 

@@ -57,7 +57,8 @@ impl DenialState {
     /// Write atomically (temp file + rename).
     pub fn save(&self, path: &Path) -> Result<(), String> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(self).expect("state serializes");
@@ -93,7 +94,11 @@ impl DenialState {
                     let kept: Vec<&str> = self.denials.iter().map(|d| d.id.as_str()).collect();
                     format!(
                         "unknown denial id `{id}`; this thread keeps: {}",
-                        if kept.is_empty() { "none".to_owned() } else { kept.join(", ") }
+                        if kept.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            kept.join(", ")
+                        }
                     )
                 })?;
                 if d.layer == Layer::Requirements {

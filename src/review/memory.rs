@@ -68,7 +68,10 @@ impl RunMemory {
                 category: kept.category,
                 layer: Layer::Override,
                 source: None,
-                reason: format!("a human approved kept denial {} (was: {})", kept.id, kept.reason),
+                reason: format!(
+                    "a human approved kept denial {} (was: {})",
+                    kept.id, kept.reason
+                ),
                 grants: pipeline.requested_grants(action),
                 reviewer: None,
                 trace: vec![TraceStep {
@@ -116,7 +119,10 @@ impl RunMemory {
                 layer: Layer::Cache,
                 result: decision.outcome.as_str().into(),
                 source: None,
-                detail: format!("verdict reused from an identical action ({})", earlier.layer),
+                detail: format!(
+                    "verdict reused from an identical action ({})",
+                    earlier.layer
+                ),
             });
             decision.layer = Layer::Cache;
             return Remembered {
