@@ -11,8 +11,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Transport, scrub, truncate_chars};
+use super::http::Transport;
 use super::structured::{StructuredRequest, expect_object, tool_description};
+use super::text::{scrub, truncate_chars};
 use super::{
     ChatRequest, ChatResponse, ClientSettings, Message, ProviderError, StopReason, ToolCall, Usage,
 };
