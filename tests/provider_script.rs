@@ -355,3 +355,16 @@ fn the_documented_example_scenario_is_valid() {
     assert_eq!(scenario.turns.len(), 3);
     assert_eq!(scenario.reviews.len(), 1);
 }
+
+/// The agent loop and the reviewer share providers across tokio tasks.
+#[test]
+fn providers_and_their_futures_can_cross_tasks() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    fn assert_send<T: Send>(_: &T) {}
+    let p = script("turns: []\n");
+    assert_send_sync(&p);
+    let req = ChatRequest::default();
+    assert_send(&p.complete(&req));
+    let schema = json!({});
+    assert_send(&p.complete_structured("s", "u", "n", &schema, "m"));
+}

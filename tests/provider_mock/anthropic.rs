@@ -177,6 +177,11 @@ fn check_messages(messages: Option<&Value>) -> Result<(), Rejection> {
                             "messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: {id}. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
                         )));
                     }
+                    if b["content"].as_str().is_some_and(|c| c.trim().is_empty()) {
+                        return Err(bad(format!(
+                            "messages.{i}.content.{j}.tool_result: content cannot be empty"
+                        )));
+                    }
                     if !b["content"].is_string()
                         || !(b.get("is_error").is_none() || b["is_error"].is_boolean())
                     {

@@ -11,8 +11,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Transport, scrub, truncate_chars};
+use super::http::Transport;
 use super::structured::{StructuredRequest, expect_object, tool_description};
+use super::text::{scrub, truncate_chars};
 use super::{
     ChatRequest, ChatResponse, ClientSettings, Message, ProviderError, StopReason, ToolCall, Usage,
 };
@@ -24,6 +25,8 @@ const OFFICIAL_HOST: &str = "api.anthropic.com";
 pub const API_VERSION: &str = "2023-06-01";
 /// Output bound for structured answers.
 pub const STRUCTURED_MAX_TOKENS: u32 = 8192;
+/// Sent in place of an empty tool result.
+pub const EMPTY_TOOL_RESULT: &str = "(no output)";
 
 /// A Messages API client.
 #[derive(Debug)]
@@ -238,7 +241,9 @@ fn wire_messages(messages: &[Message]) -> Vec<Value> {
                 vec![json!({
                     "type": "tool_result",
                     "tool_use_id": call_id,
-                    "content": content,
+                    // The API rejects an empty tool result ("content field
+                    // is empty"), so silence is said out loud.
+                    "content": if content.trim().is_empty() { EMPTY_TOOL_RESULT } else { content },
                     "is_error": is_error,
                 })],
             ),
@@ -320,6 +325,32 @@ mod tests {
                 {"type": "text", "text": "task"},
                 {"type": "text", "text": "more"},
             ]})]
+        );
+    }
+
+    #[test]
+    fn an_empty_tool_result_is_said_out_loud() {
+        let messages = vec![
+            Message::User {
+                content: "task".into(),
+            },
+            Message::Assistant {
+                content: None,
+                tool_calls: vec![crate::agent::provider::ToolCall {
+                    id: "t1".into(),
+                    name: "exec".into(),
+                    arguments: json!({}),
+                }],
+            },
+            Message::ToolResult {
+                call_id: "t1".into(),
+                content: " \n".into(),
+                is_error: true,
+            },
+        ];
+        assert_eq!(
+            wire_messages(&messages)[2]["content"][0]["content"],
+            EMPTY_TOOL_RESULT
         );
     }
 }

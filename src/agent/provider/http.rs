@@ -1,25 +1,19 @@
 //! The HTTP transport shared by the OpenAI and Anthropic clients: one JSON
-//! POST with a per-attempt timeout, retries with exponential backoff and
-//! jitter on 408/429/5xx and connection failures (honouring `Retry-After`),
-//! a response size cap, and error texts scrubbed of the API key.
+//! POST with a per-attempt timeout, retried as [`super::retry`] decides, a
+//! response size cap, no redirects, and error texts made safe by
+//! [`super::text`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
-use super::{ClientSettings, ProviderError, Secret, Usage};
-
-/// Longest wait between attempts, whatever `Retry-After` asks for: a CI job
-/// is better served by another try (bounded by `max_attempts`) than by a
-/// silent sleep of many minutes.
-pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+use super::retry::{MAX_RETRY_WAIT, backoff, is_retryable, retry_after};
+use super::text::{display_url, error_excerpt, excerpt, scrub};
+use super::{ClientSettings, ProviderError, Usage};
 
 /// Largest response body read; more is treated as malformed.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-
-/// Characters of an error body kept in an error message.
-const EXCERPT_CHARS: usize = 600;
 
 /// A configured connection to one API endpoint.
 pub(crate) struct Transport {
@@ -73,11 +67,22 @@ impl Transport {
                 "max_attempts must be at least 1".to_owned(),
             ));
         }
-        let client = reqwest::Client::builder()
+        if settings.timeout.is_zero() {
+            return Err(ProviderError::Config(
+                "the model request timeout must be more than 0".to_owned(),
+            ));
+        }
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
             // A redirect would carry the key header to wherever it points
             // (reqwest strips `Authorization` across hosts, not `x-api-key`).
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        if is_loopback(&url) {
+            // A local server (Ollama, vLLM on the runner) is never reached
+            // through the runner's HTTP(S)_PROXY.
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .build()
             .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Transport {
@@ -251,56 +256,15 @@ impl AttemptError {
     }
 }
 
-/// 408 and 429 are "try again later"; 5xx (including Anthropic's 529
-/// overloaded) are the server's fault. Other 4xx will fail the same way.
-fn is_retryable(status: u16) -> bool {
-    status == 408 || status == 429 || (500..600).contains(&status)
-}
-
-/// Delay before retry number `attempt` (1 after the first failure):
-/// `base * 2^(attempt-1)`, scaled by a random factor in [0.5, 1) so clients
-/// that failed together do not retry together.
-pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    exp.mul_f64(0.5 + fastrand::f64() * 0.5).min(MAX_RETRY_WAIT)
-}
-
-/// The wait a server asked for: `retry-after-ms` (OpenAI), else
-/// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3). A date in
-/// the past means now. Not capped here; the caller caps.
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(HeaderName::from_bytes(name.as_bytes()).ok()?)?
-            .to_str()
-            .ok()
-            .map(str::trim)
-    };
-    let millis = text("retry-after-ms")
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|ms| ms.is_finite() && *ms >= 0.0);
-    if let Some(ms) = millis {
-        return Some(Duration::from_secs_f64(ms.min(1e9) / 1000.0));
-    }
-    let value = text("retry-after")?;
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// `url` without user info, query or fragment, for messages and logs.
-pub fn display_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.set_fragment(None);
-            u.to_string()
-        }
-        Err(_) => "<unparseable URL>".to_owned(),
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host_str() {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
     }
 }
 
@@ -316,61 +280,6 @@ fn describe_reqwest_error(err: reqwest::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// Text safe to print: the key replaced, then the general redactor.
-pub(crate) fn scrub(text: &str, key: Option<&Secret>) -> String {
-    let text = match key {
-        Some(k) if !k.expose().is_empty() => text.replace(k.expose(), "[REDACTED]"),
-        _ => text.to_owned(),
-    };
-    crate::redact::redact(&text)
-}
-
-/// The start of a body, scrubbed, on one line.
-pub(crate) fn excerpt(body: &[u8], key: Option<&Secret>) -> String {
-    let text = scrub(&String::from_utf8_lossy(body), key);
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate_chars(&one_line, EXCERPT_CHARS)
-}
-
-/// An error body reduced to what helps: the API's `error.message` (with
-/// `type`/`param`/`code` when present), else the raw excerpt.
-fn error_excerpt(body: &[u8], key: Option<&Secret>) -> String {
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return if body.is_empty() {
-            "(empty body)".to_owned()
-        } else {
-            excerpt(body, key)
-        };
-    };
-    let err = json.get("error").filter(|e| e.is_object()).unwrap_or(&json);
-    let Some(message) = err.get("message").and_then(|m| m.as_str()) else {
-        return excerpt(body, key);
-    };
-    let mut text = message.to_owned();
-    let details: Vec<String> = ["type", "param", "code"]
-        .iter()
-        .filter_map(|field| {
-            let v = err.get(*field)?;
-            let v = v
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| v.to_string());
-            (!v.is_empty() && v != "null").then(|| format!("{field}: {v}"))
-        })
-        .collect();
-    if !details.is_empty() {
-        text.push_str(&format!(" ({})", details.join(", ")));
-    }
-    excerpt(text.as_bytes(), key)
-}
-
-pub(crate) fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
 }
 
 #[derive(Debug, Default)]
@@ -398,63 +307,21 @@ impl UsageCounter {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_str(v).unwrap());
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for (url, loopback) in [
+            ("http://127.0.0.1:8000/v1", true),
+            ("http://localhost:11434/v1", true),
+            ("http://[::1]:8080/v1", true),
+            ("https://api.openai.com/v1", false),
+            ("http://10.0.0.1/v1", false),
+        ] {
+            assert_eq!(
+                is_loopback(&reqwest::Url::parse(url).unwrap()),
+                loopback,
+                "{url}"
+            );
         }
-        h
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_dates_and_milliseconds() {
-        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        let h = headers(&[("retry-after", "7")]);
-        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
-        let h = headers(&[("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT")]);
-        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
-        let h = headers(&[("retry-after", "Sun, 06 Nov 1994 08:00:00 GMT")]);
-        assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
-        let h = headers(&[("retry-after-ms", "250"), ("retry-after", "9")]);
-        assert_eq!(retry_after(&h, now), Some(Duration::from_millis(250)));
-        assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
-        assert_eq!(retry_after(&HeaderMap::new(), now), None);
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_is_capped() {
-        let base = Duration::from_millis(100);
-        for attempt in 1..=4 {
-            let full = base * (1 << (attempt - 1));
-            let d = backoff(base, attempt);
-            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
-        }
-        assert_eq!(backoff(Duration::from_secs(3600), 30), MAX_RETRY_WAIT);
-    }
-
-    #[test]
-    fn error_excerpt_prefers_the_api_message_and_scrubs_the_key() {
-        let key = Secret::new("sk-secret-value");
-        let body = br#"{"error":{"message":"Incorrect API key provided: sk-secret-value","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
-        let text = error_excerpt(body, Some(&key));
-        assert_eq!(
-            text,
-            "Incorrect API key provided: [REDACTED] (type: invalid_request_error, code: invalid_api_key)"
-        );
-        assert_eq!(error_excerpt(b"", None), "(empty body)");
-        assert_eq!(
-            error_excerpt(b"<html>\n bad\n</html>", None),
-            "<html> bad </html>"
-        );
-    }
-
-    #[test]
-    fn display_url_drops_credentials_and_query() {
-        assert_eq!(
-            display_url("https://user:pw@host.example/v1?key=abc#x"),
-            "https://host.example/v1"
-        );
-        assert_eq!(display_url("not a url"), "<unparseable URL>");
     }
 
     #[test]

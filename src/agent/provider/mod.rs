@@ -13,19 +13,24 @@
 //!
 //! The wire formats are private to each client; this module owns the neutral
 //! types. Retries, timeouts and error mapping shared by the HTTP clients live
-//! in [`http`]; API keys in [`secret`].
+//! in [`http`] and [`retry`]; safe error text in [`text`]; API keys in
+//! [`secret`].
 
 pub mod anthropic;
 mod error;
 pub mod http;
 pub mod openai;
+pub mod retry;
 pub mod script;
 pub mod secret;
 pub mod structured;
+pub mod text;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::config::ProviderKind;
 
 pub use anthropic::AnthropicClient;
 pub use error::ProviderError;
@@ -187,7 +192,7 @@ pub struct ClientSettings {
 impl std::fmt::Debug for ClientSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientSettings")
-            .field("base_url", &http::display_url(&self.base_url))
+            .field("base_url", &text::display_url(&self.base_url))
             .field("api_key", &self.api_key)
             .field("timeout", &self.timeout)
             .field("max_attempts", &self.max_attempts)
@@ -218,7 +223,32 @@ pub enum Provider {
     Script(ScriptProvider),
 }
 
+/// The official API root for an HTTP provider (`None` for `script`).
+pub fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
+    match kind {
+        ProviderKind::Openai => Some(openai::DEFAULT_BASE_URL),
+        ProviderKind::Anthropic => Some(anthropic::DEFAULT_BASE_URL),
+        ProviderKind::Script => None,
+    }
+}
+
 impl Provider {
+    /// An HTTP client of `kind`. A `script` provider needs a scenario
+    /// instead: build it with [`ScriptProvider::load`].
+    pub fn connect(
+        kind: ProviderKind,
+        settings: ClientSettings,
+    ) -> Result<Provider, ProviderError> {
+        match kind {
+            ProviderKind::Openai => Ok(Provider::OpenAi(OpenAiClient::new(settings)?)),
+            ProviderKind::Anthropic => Ok(Provider::Anthropic(AnthropicClient::new(settings)?)),
+            ProviderKind::Script => Err(ProviderError::Config(
+                "the script provider replays a scenario file; load it with ScriptProvider::load"
+                    .to_owned(),
+            )),
+        }
+    }
+
     /// One tool-calling turn.
     pub async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         match self {

@@ -15,8 +15,9 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Transport, scrub, truncate_chars};
+use super::http::Transport;
 use super::structured::{StructuredRequest, expect_object, tool_description};
+use super::text::{scrub, truncate_chars};
 use super::{
     ChatRequest, ChatResponse, ClientSettings, Message, ProviderError, StopReason, ToolCall, Usage,
 };
@@ -75,6 +76,7 @@ impl OpenAiClient {
         req.check()?;
         let body = self.chat_body(req);
         let answer = self.post(&body).await?;
+        let usage = self.usage(answer.usage);
         let (message, finish) = first_choice(answer.choices)?;
         if let Some(refusal) = message.refusal.filter(|r| !r.is_empty()) {
             return Err(ProviderError::Refused(self.scrub(&refusal)));
@@ -101,7 +103,7 @@ impl OpenAiClient {
         Ok(ChatResponse {
             text: message.content.filter(|t| !t.is_empty()),
             tool_calls,
-            usage: self.usage(answer.usage),
+            usage,
             stop,
         })
     }

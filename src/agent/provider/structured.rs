@@ -106,7 +106,7 @@ pub(crate) fn expect_object(value: Value, from: &str) -> Result<Value, ProviderE
     } else {
         Err(ProviderError::Malformed(format!(
             "{from} is not a JSON object: {}",
-            super::http::truncate_chars(&crate::redact::redact(&value.to_string()), 300)
+            super::text::truncate_chars(&crate::redact::redact(&value.to_string()), 300)
         )))
     }
 }

@@ -3,8 +3,8 @@
 //! previous turn is answered by a tool result.
 
 use super::scenario::{Expect, ReviewExpect, TextExpect, ToolResultExpect};
-use crate::agent::provider::http::truncate_chars;
 use crate::agent::provider::structured::StructuredRequest;
+use crate::agent::provider::text::truncate_chars;
 use crate::agent::provider::{ChatRequest, DENIAL_MARKER, Message, ProviderError, is_denial};
 
 /// Characters of seen text quoted in a failure.
