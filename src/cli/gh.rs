@@ -55,7 +55,10 @@ Example:
 const OUTPUTS_HELP: &str = "\
 Reads the run's audit log (verifying its chain) and writes to GITHUB_OUTPUT
 (stdout when unset): exit-code, final-message, audit-path, audit-dir,
-denials, escalations, denial-ids, breaker-tripped, report-url.
+denials, escalations, denial-ids, breaker-tripped, report-url. report-url is
+the check run this run created (looked up by its run id), else the workflow
+run; without such a check run, the denials are printed as workflow-command
+annotations (warden run's own are muted while the agent runs).
 
 --fail-on decides this command's exit status, which the action's step takes:
   never       fail only on exit 2 and 5 (warden could not do its job)
@@ -217,6 +220,9 @@ fn run_outputs(env: &EnvMap, args: OutputsArgs) -> Result<ExitStatus, Error> {
     let result = runtime()?.block_on(outputs::compute(env, &req));
     for note in &result.notes {
         eprintln!("warning: {}", redact(note));
+    }
+    for line in &result.workflow_commands {
+        println!("{line}");
     }
     write_outputs(env, &result.outputs, true)?;
     let status = &result.status;

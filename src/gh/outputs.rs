@@ -15,6 +15,12 @@
 //! green step would hide that. So does an audit log that is missing after
 //! warden ran, or whose chain does not verify (exit 5): the outputs would
 //! be unfounded.
+//!
+//! The action suspends workflow commands while the agent runs (nothing it
+//! prints may act on the runner), which also mutes the annotations
+//! `warden run` prints when it cannot create a check run (fork pull
+//! requests). So when no check run of this run is found, the annotations
+//! are printed here instead, once commands are back on.
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +30,10 @@ use super::event::EnvMap;
 use super::step_output::StepOutputs;
 use crate::audit::AuditSummary;
 use crate::decision::Outcome;
+use crate::report::annotations::annotations;
+use crate::report::default_report_config;
 use crate::report::github::GithubEnv;
+use crate::report::workflow_commands;
 use crate::report::github::check_run::CHECK_NAME;
 use crate::report::github::client::{Api, Method, RetryPolicy};
 
@@ -163,6 +172,8 @@ pub struct OutputsResult {
     pub status: StepStatus,
     /// Notes for the log (problems that did not decide the status).
     pub notes: Vec<String>,
+    /// Workflow-command annotations to print: no check run carries them.
+    pub workflow_commands: Vec<String>,
 }
 
 /// Compute the outputs of the step.
@@ -215,11 +226,25 @@ pub async fn compute(env: &EnvMap, req: &OutputsRequest) -> OutputsResult {
 
     let github = GithubEnv::from_map(env);
     let mut report_url = github.run_url().unwrap_or_default();
-    if req.lookup_report && github.actions && summary.is_ok() {
-        match check_run_url(&github, &facts.run_id, req.retry).await {
-            Ok(Some(url)) => report_url = url,
-            Ok(None) => {}
-            Err(e) => notes.push(format!("report-url: {e}; using the run's URL")),
+    let mut workflow_commands = Vec::new();
+    if let (true, true, Ok(summary)) = (req.lookup_report, github.actions, &summary) {
+        let found = match check_run_url(&github, &facts.run_id, req.retry).await {
+            Ok(found) => found,
+            Err(e) => {
+                notes.push(format!("report-url: {e}; using the run's URL"));
+                None
+            }
+        };
+        match found {
+            Some(url) => report_url = url,
+            None => {
+                let notes = annotations(
+                    summary,
+                    &default_report_config(),
+                    github.workflow_path.as_deref(),
+                );
+                workflow_commands = workflow_commands::format_all(&notes);
+            }
         }
     }
     outputs.set("report-url", report_url);
@@ -238,6 +263,7 @@ pub async fn compute(env: &EnvMap, req: &OutputsRequest) -> OutputsResult {
         outputs,
         status,
         notes,
+        workflow_commands,
     }
 }
 
