@@ -52,7 +52,12 @@ fn run_env(action: &Value) -> BTreeMap<String, String> {
         .as_mapping()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.as_str().unwrap().to_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().to_owned(),
+                v.as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -63,15 +68,24 @@ fn every_input_is_used_and_every_output_is_set_by_the_run_step() {
     let all_steps = serde_norway::to_string(&action["runs"]).unwrap();
     for input in &inputs {
         assert!(
-            all_steps.contains(&format!("inputs.{input} ")) || all_steps.contains(&format!("inputs.{input}}}")),
+            all_steps.contains(&format!("inputs.{input} "))
+                || all_steps.contains(&format!("inputs.{input}}}")),
             "input `{input}` is not used by any step"
         );
         assert!(
-            action["inputs"][input.as_str()]["description"].as_str().is_some_and(|d| d.len() > 10),
+            action["inputs"][input.as_str()]["description"]
+                .as_str()
+                .is_some_and(|d| d.len() > 10),
             "input `{input}` has no description"
         );
     }
-    let outputs = names(&action["outputs"]);
+    let mut outputs = names(&action["outputs"]);
+    // The one output not about a run: where the binary is (mode: install).
+    assert_eq!(
+        action["outputs"]["warden-path"]["value"].as_str(),
+        Some("${{ steps.prepare.outputs.root }}/bin/warden")
+    );
+    outputs.retain(|o| o != "warden-path");
     for output in &outputs {
         assert_eq!(
             action["outputs"][output.as_str()]["value"].as_str(),
@@ -84,7 +98,10 @@ fn every_input_is_used_and_every_output_is_set_by_the_run_step() {
         );
     }
     for name in OUTPUT_NAMES {
-        assert!(outputs.iter().any(|o| o == name), "`warden gh outputs` sets `{name}` but action.yml does not document it");
+        assert!(
+            outputs.iter().any(|o| o == name),
+            "`warden gh outputs` sets `{name}` but action.yml does not document it"
+        );
     }
 }
 
@@ -94,7 +111,10 @@ fn secrets_and_inputs_reach_scripts_only_through_env() {
     for step in steps(&action) {
         if let Some(run) = step["run"].as_str() {
             assert!(!run.contains("${{"), "expression in a run script: {run}");
-            assert!(run.contains("$GITHUB_ACTION_PATH/scripts/"), "logic belongs in scripts/: {run}");
+            assert!(
+                run.contains("$GITHUB_ACTION_PATH/scripts/"),
+                "logic belongs in scripts/: {run}"
+            );
         }
     }
     let env = run_env(&action);
@@ -103,7 +123,10 @@ fn secrets_and_inputs_reach_scripts_only_through_env() {
         ("WARDEN_REVIEWER_API_KEY", "reviewer-api-key"),
         ("GITHUB_TOKEN", "github-token"),
     ] {
-        assert_eq!(env.get(var).map(String::as_str), Some(format!("${{{{ inputs.{input} }}}}").as_str()));
+        assert_eq!(
+            env.get(var).map(String::as_str),
+            Some(format!("${{{{ inputs.{input} }}}}").as_str())
+        );
     }
 }
 
@@ -112,7 +135,9 @@ fn every_action_used_is_pinned_by_commit_sha() {
     let action = action();
     let mut used = 0;
     for step in steps(&action) {
-        let Some(uses) = step["uses"].as_str() else { continue };
+        let Some(uses) = step["uses"].as_str() else {
+            continue;
+        };
         let (_, sha) = uses.split_once('@').expect("uses with a ref");
         assert!(
             sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
@@ -177,7 +202,9 @@ fn run_script(inputs: &[(&str, &str)]) -> Recorded {
     let out = cmd.output().unwrap();
     let mut calls = Vec::new();
     for n in 0.. {
-        let Ok(args) = std::fs::read(record.join(format!("call{n}.args"))) else { break };
+        let Ok(args) = std::fs::read(record.join(format!("call{n}.args"))) else {
+            break;
+        };
         let args: Vec<String> = args
             .split(|b| *b == 0)
             .filter(|a| !a.is_empty())
@@ -188,7 +215,8 @@ fn run_script(inputs: &[(&str, &str)]) -> Recorded {
             .split(|b| *b == 0)
             .filter_map(|kv| {
                 let kv = String::from_utf8_lossy(kv).into_owned();
-                kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
             })
             .collect();
         let prompt = std::fs::read_to_string(record.join(format!("call{n}.prompt"))).ok();
@@ -229,16 +257,33 @@ fn every_input_reaches_a_warden_flag_or_variable() {
         ("head-sha", sha),
         ("report", "required"),
     ]);
-    assert_eq!(rec.out.status.code(), Some(0), "{}", String::from_utf8_lossy(&rec.out.stderr));
+    assert_eq!(
+        rec.out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rec.out.stderr)
+    );
     assert_eq!(rec.calls.len(), 2, "warden run, then warden gh outputs");
     let (run_args, run_env, prompt) = &rec.calls[0];
     let cli = parse(run_args);
-    let Command::Run(run) = cli.command else { panic!("not a run: {run_args:?}") };
-    assert_eq!(prompt.as_deref(), Some("-Fix the lint\nthen stop\n"), "the prompt goes through a file");
+    let Command::Run(run) = cli.command else {
+        panic!("not a run: {run_args:?}")
+    };
+    assert_eq!(
+        prompt.as_deref(),
+        Some("-Fix the lint\nthen stop\n"),
+        "the prompt goes through a file"
+    );
     assert!(run.prompt.is_none());
     assert_eq!(run.profile.as_deref(), Some("nightly"));
-    assert_eq!(cli.global.config, [PathBuf::from("a.toml"), PathBuf::from("b.toml")]);
-    assert_eq!(cli.global.requirements, Some(PathBuf::from("/org/requirements.toml")));
+    assert_eq!(
+        cli.global.config,
+        [PathBuf::from("a.toml"), PathBuf::from("b.toml")]
+    );
+    assert_eq!(
+        cli.global.requirements,
+        Some(PathBuf::from("/org/requirements.toml"))
+    );
     assert_eq!(cli.global.cwd, Some(PathBuf::from("sub/dir")));
     assert_eq!(run.provider.as_deref(), Some("anthropic"));
     assert_eq!(run.scenario, Some(PathBuf::from("s.yaml")));
@@ -246,7 +291,10 @@ fn every_input_reaches_a_warden_flag_or_variable() {
     assert_eq!(run.base_url.as_deref(), Some("http://127.0.0.1:1/v1"));
     assert_eq!(run.reviewer.as_deref(), Some("auto_review"));
     assert_eq!(run.reviewer_model.as_deref(), Some("gpt-r"));
-    assert_eq!(run.reviewer_base_url.as_deref(), Some("http://127.0.0.1:2/v1"));
+    assert_eq!(
+        run.reviewer_base_url.as_deref(),
+        Some("http://127.0.0.1:2/v1")
+    );
     assert_eq!(run.approve, ["D2", "D15", "D3"]);
     assert!(run.fail_on_escalation, "fail-on denial implies escalation");
     assert_eq!(run.audit, Some(PathBuf::from("/audit/run.jsonl")));
@@ -254,12 +302,24 @@ fn every_input_reaches_a_warden_flag_or_variable() {
     assert_eq!(run.timeout.as_deref(), Some("15m"));
     assert!(run.require_report && !run.no_report);
     assert!(run.output_last_message.is_some());
-    assert_eq!(run_env.get("WARDEN_API_KEY").map(String::as_str), Some("sk-agent-secret"));
-    assert_eq!(run_env.get("WARDEN_REVIEWER_API_KEY").map(String::as_str), Some("sk-reviewer-secret"));
-    assert_eq!(run_env.get("GITHUB_TOKEN").map(String::as_str), Some("ghs_token"));
+    assert_eq!(
+        run_env.get("WARDEN_API_KEY").map(String::as_str),
+        Some("sk-agent-secret")
+    );
+    assert_eq!(
+        run_env.get("WARDEN_REVIEWER_API_KEY").map(String::as_str),
+        Some("sk-reviewer-secret")
+    );
+    assert_eq!(
+        run_env.get("GITHUB_TOKEN").map(String::as_str),
+        Some("ghs_token")
+    );
     assert_eq!(run_env.get("GITHUB_SHA").map(String::as_str), Some(sha));
     let leftover: Vec<&String> = run_env.keys().filter(|k| k.starts_with("INPUT_")).collect();
-    assert!(leftover.is_empty(), "inputs left in warden's environment: {leftover:?}");
+    assert!(
+        leftover.is_empty(),
+        "inputs left in warden's environment: {leftover:?}"
+    );
 
     let (outputs_args, _, _) = &rec.calls[1];
     let cli = parse(outputs_args);
@@ -271,30 +331,57 @@ fn every_input_reaches_a_warden_flag_or_variable() {
     assert_eq!(o.exit_code, 0);
     assert!(!o.no_lookup);
     // Secrets never appear in the step's own log.
-    let log = format!("{}{}", String::from_utf8_lossy(&rec.out.stdout), String::from_utf8_lossy(&rec.out.stderr));
-    assert!(!log.contains("sk-agent-secret") && !log.contains("ghs_token"), "{log}");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&rec.out.stdout),
+        String::from_utf8_lossy(&rec.out.stderr)
+    );
+    assert!(
+        !log.contains("sk-agent-secret") && !log.contains("ghs_token"),
+        "{log}"
+    );
 }
 
 #[test]
 fn defaults_are_the_safe_ones() {
     let rec = run_script(&[("prompt-file", "task.md"), ("report", "false")]);
-    assert_eq!(rec.out.status.code(), Some(0), "{}", String::from_utf8_lossy(&rec.out.stderr));
+    assert_eq!(
+        rec.out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rec.out.stderr)
+    );
     let (run_args, _, _) = &rec.calls[0];
     let cli = parse(run_args);
-    let Command::Run(run) = cli.command else { panic!() };
+    let Command::Run(run) = cli.command else {
+        panic!()
+    };
     assert_eq!(run.prompt_file, Some(PathBuf::from("task.md")));
     assert!(run.fail_on_escalation, "fail-on defaults to escalation");
     assert!(run.no_report);
     let audit = run.audit.unwrap();
-    assert!(audit.to_str().unwrap().contains("/runner_temp/warden-audit/warden-"), "{audit:?}");
+    assert!(
+        audit
+            .to_str()
+            .unwrap()
+            .contains("/runner_temp/warden-audit/warden-"),
+        "{audit:?}"
+    );
     assert!(audit.extension().is_some_and(|e| e == "jsonl"));
     let (outputs_args, _, _) = &rec.calls[1];
     assert!(outputs_args.iter().any(|a| a == "--no-lookup"));
-    assert!(outputs_args.windows(2).any(|w| w == ["--fail-on", "escalation"]));
+    assert!(
+        outputs_args
+            .windows(2)
+            .any(|w| w == ["--fail-on", "escalation"])
+    );
     // action.yml's own defaults.
     let action = action();
     assert_eq!(action["inputs"]["profile"]["default"].as_str(), Some("ci"));
-    assert_eq!(action["inputs"]["fail-on"]["default"].as_str(), Some("escalation"));
+    assert_eq!(
+        action["inputs"]["fail-on"]["default"].as_str(),
+        Some("escalation")
+    );
 }
 
 #[test]
@@ -315,4 +402,65 @@ fn bad_inputs_stop_the_step_before_warden_runs() {
         assert!(rec.calls.is_empty(), "{inputs:?}: warden must not run");
         assert!(String::from_utf8_lossy(&rec.out.stderr).contains("warden action:"));
     }
+}
+
+#[test]
+fn the_build_key_names_the_sources_and_an_earlier_build_is_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner_temp = dir.path().join("runner_temp");
+    std::fs::create_dir(&runner_temp).unwrap();
+    let key_step = |mode: &str| {
+        let output = dir.path().join("github_output");
+        let _ = std::fs::remove_file(&output);
+        let out = std::process::Command::new("bash")
+            .arg(repo_root().join("scripts/action-install.sh"))
+            .arg("key")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("GITHUB_ACTION_PATH", repo_root())
+            .env("GITHUB_OUTPUT", &output)
+            .env("RUNNER_TEMP", &runner_temp)
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("INPUT_MODE", mode)
+            .output()
+            .unwrap();
+        let text = std::fs::read_to_string(&output).unwrap_or_default();
+        let map: BTreeMap<String, String> = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        (out.status.code(), map)
+    };
+    let (code, first) = key_step("install");
+    assert_eq!(code, Some(0));
+    let key = &first["key"];
+    assert!(key.starts_with("warden-Linux-X64-"), "{key}");
+    assert_eq!(
+        key.rsplit('-').next().unwrap().len(),
+        32,
+        "a source hash ends the key"
+    );
+    assert_eq!(first["installed"], "false");
+    let root = PathBuf::from(&first["root"]);
+    assert_eq!(root, runner_temp.join("warden-action"));
+
+    // What `build` leaves behind: the binary and the key it was built for.
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_warden"), root.join("bin/warden")).unwrap();
+    std::fs::write(root.join(".key"), key).unwrap();
+    let (_, again) = key_step("run");
+    assert_eq!(&again["key"], key, "same sources, same key");
+    assert_eq!(again["installed"], "true");
+    std::fs::write(root.join(".key"), "warden-other").unwrap();
+    assert_eq!(
+        key_step("run").1["installed"],
+        "false",
+        "another build is not reused"
+    );
+
+    let (code, outputs) = key_step("deploy");
+    assert_eq!(code, Some(2), "an unknown mode stops the action");
+    assert!(outputs.is_empty());
 }

@@ -148,9 +148,10 @@ fn a_pull_request_run_sets_every_output_and_reports() {
     assert_eq!(step.code, Some(0), "{}", step.stderr);
 
     // Every output the action documents is set.
-    let action: serde_norway::Value =
-        serde_norway::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml")).unwrap())
-            .unwrap();
+    let action: serde_norway::Value = serde_norway::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml")).unwrap(),
+    )
+    .unwrap();
     for (name, _) in action["outputs"].as_mapping().unwrap() {
         let name = name.as_str().unwrap();
         assert!(step.outputs.contains_key(name), "output {name} is not set");
@@ -168,12 +169,16 @@ fn a_pull_request_run_sets_every_output_and_reports() {
 
     // The audit directory the artifact step uploads: the log and the kept denials.
     let audit_dir = PathBuf::from(step.out("audit-dir"));
-    assert_eq!(audit_dir, job.path("runner_temp/warden-audit").canonicalize().unwrap());
+    assert_eq!(
+        audit_dir,
+        job.path("runner_temp/warden-audit").canonicalize().unwrap()
+    );
     let audit = PathBuf::from(step.out("audit-path"));
     assert_eq!(audit.parent(), Some(audit_dir.as_path()));
     assert!(audit.is_file());
     let denials: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(audit_dir.join("denials.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(audit_dir.join("denials.json")).unwrap())
+            .unwrap();
     assert_eq!(denials["denials"][0]["id"], "D1");
 
     // The report: a sticky comment on PR 7 and a check run on the PR head.
@@ -193,7 +198,11 @@ fn a_pull_request_run_sets_every_output_and_reports() {
         runs[0]["html_url"].as_str().unwrap(),
         "report-url is this run's check run"
     );
-    assert!(std::fs::read_to_string(job.path("step_summary.md")).unwrap().contains("D1"));
+    assert!(
+        std::fs::read_to_string(job.path("step_summary.md"))
+            .unwrap()
+            .contains("D1")
+    );
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
 
     // Workflow commands were off while the agent ran, with a fresh token.
@@ -204,7 +213,10 @@ fn a_pull_request_run_sets_every_output_and_reports() {
         .expect("commands are stopped");
     let token = lines[stop].trim_start_matches("::stop-commands::");
     assert_eq!(token.len(), 32, "a 128-bit token");
-    assert!(lines[stop + 1..].contains(&format!("::{token}::").as_str()), "and resumed");
+    assert!(
+        lines[stop + 1..].contains(&format!("::{token}::").as_str()),
+        "and resumed"
+    );
 }
 
 #[test]
@@ -220,10 +232,18 @@ fn an_override_admits_the_kept_denial_and_updates_the_same_comment() {
     assert_eq!(second.code, Some(0), "{}", second.stderr);
     assert_eq!(second.out("denials"), "0");
     assert_eq!(second.out("denial-ids"), "");
-    assert_ne!(second.out("audit-path"), first.out("audit-path"), "one log per run");
+    assert_ne!(
+        second.out("audit-path"),
+        first.out("audit-path"),
+        "one log per run"
+    );
     assert_eq!(second.out("audit-dir"), first.out("audit-dir"));
     let comments = mock.comments();
-    assert_eq!(comments.len(), 1, "the sticky comment is updated, not duplicated");
+    assert_eq!(
+        comments.len(),
+        1,
+        "the sticky comment is updated, not duplicated"
+    );
     let body = comments[0]["body"].as_str().unwrap();
     assert!(body.contains("Overrides"), "{body}");
     assert!(body.contains("`D1`"), "{body}");
@@ -232,7 +252,11 @@ fn an_override_admits_the_kept_denial_and_updates_the_same_comment() {
     // An id this thread never kept is a usage error, not a silent run.
     let unknown = job.step(&[("INPUT_SCENARIO", &scenario), ("INPUT_APPROVE", "D9")]);
     assert_eq!(unknown.code, Some(2), "{}", unknown.stderr);
-    assert!(unknown.stderr.contains("unknown denial id `D9`"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("unknown denial id `D9`"),
+        "{}",
+        unknown.stderr
+    );
     assert_eq!(unknown.out("exit-code"), "2");
 }
 
@@ -245,7 +269,12 @@ fn fail_on_denial_fails_the_step_and_still_sets_the_outputs() {
         ("INPUT_FAIL_ON", "denial"),
     ]);
     assert_eq!(step.code, Some(1), "{}", step.stderr);
-    assert!(step.stderr.contains("1 action(s) denied (D1), fail-on denial"), "{}", step.stderr);
+    assert!(
+        step.stderr
+            .contains("1 action(s) denied (D1), fail-on denial"),
+        "{}",
+        step.stderr
+    );
     assert_eq!(step.out("exit-code"), "0");
     assert_eq!(step.out("denials"), "1");
 }
@@ -302,7 +331,10 @@ fn without_write_access_the_denials_become_annotations_after_commands_resume() {
     let job = Job::new(&mock);
     let step = job.step(&[("INPUT_SCENARIO", &job.scenario("denied_upload.yaml"))]);
     assert_eq!(step.code, Some(0), "{}", step.stderr);
-    assert_eq!(step.out("report-url"), "https://github.com/octo/demo/actions/runs/42");
+    assert_eq!(
+        step.out("report-url"),
+        "https://github.com/octo/demo/actions/runs/42"
+    );
     let resume = step
         .stdout
         .lines()
@@ -310,7 +342,9 @@ fn without_write_access_the_denials_become_annotations_after_commands_resume() {
         .expect("commands resumed");
     let after: Vec<&str> = step.stdout.lines().skip(resume + 1).collect();
     assert!(
-        after.iter().any(|l| l.starts_with("::error ") && l.contains("D1")),
+        after
+            .iter()
+            .any(|l| l.starts_with("::error ") && l.contains("D1")),
         "annotation for D1 after the resume token: {after:?}"
     );
 }

@@ -75,7 +75,9 @@ fn a_writer_is_allowed_and_named_in_the_outputs() {
     let job = Job::new(comment_by("alice", "User"));
     let out = job.authorize(&mock.url, &[], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("alice (comment.user.login) may trigger"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("alice (comment.user.login) may trigger")
+    );
     assert_eq!(job.outputs(), "actor=alice\npermission=permission write\n");
     assert_eq!(
         permission_requests(&mock),
@@ -109,7 +111,12 @@ fn maintainers_and_admins_pass_readers_and_triagers_do_not() {
     ] {
         let job = Job::new(comment_by(login, "User"));
         let out = job.authorize(&mock.url, args, &[]);
-        assert_eq!(out.status.code(), Some(code), "{login} {args:?}: {}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{login} {args:?}: {}",
+            stderr(&out)
+        );
         if code == 1 {
             assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
             assert_eq!(job.outputs(), "", "a refusal sets no outputs");
@@ -137,7 +144,11 @@ fn an_unknown_user_is_refused() {
     let job = Job::new(comment_by("stranger", "User"));
     let out = job.authorize(&mock.url, &[], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("not a collaborator"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a collaborator"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -148,20 +159,35 @@ fn a_bot_is_refused_unless_allow_listed_and_never_looked_up() {
     let job = Job::new(comment_by("helper[bot]", "Bot"));
     let out = job.authorize(&mock.url, &[], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is a bot that is not allow-listed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a bot that is not allow-listed"),
+        "{}",
+        stderr(&out)
+    );
     let other = job.authorize(&mock.url, &["--allow-bot", "renovate[bot]"], &[]);
-    assert_eq!(other.status.code(), Some(1), "another bot on the list does not help");
+    assert_eq!(
+        other.status.code(),
+        Some(1),
+        "another bot on the list does not help"
+    );
 
     let by_flag = job.authorize(&mock.url, &["--allow-bot", "helper"], &[]);
     assert_eq!(by_flag.status.code(), Some(0), "{}", stderr(&by_flag));
-    let by_env = job.authorize(&mock.url, &[], &[("WARDEN_ALLOWED_BOTS", "x[bot], helper[bot]")]);
+    let by_env = job.authorize(
+        &mock.url,
+        &[],
+        &[("WARDEN_ALLOWED_BOTS", "x[bot], helper[bot]")],
+    );
     assert_eq!(by_env.status.code(), Some(0), "{}", stderr(&by_env));
     assert!(job.outputs().contains("permission=allow-listed bot"));
     assert!(permission_requests(&mock).is_empty());
 
     // A login with the suffix is a bot whatever the payload's type says.
     let untyped = Job::new(comment_by("helper[bot]", "User"));
-    assert_eq!(untyped.authorize(&mock.url, &[], &[]).status.code(), Some(1));
+    assert_eq!(
+        untyped.authorize(&mock.url, &[], &[]).status.code(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -175,7 +201,11 @@ fn every_actor_of_the_event_must_pass() {
     let job = Job::new(event);
     let out = job.authorize(&mock.url, &[], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("mallory (sender.login) has read"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("mallory (sender.login) has read"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -194,7 +224,11 @@ fn a_forged_login_never_reaches_the_api() {
     let job = Job::new(comment_by("alice/../../../admin", "User"));
     let out = job.authorize(&mock.url, &[], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is not a GitHub login"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a GitHub login"),
+        "{}",
+        stderr(&out)
+    );
     assert!(mock.requests().is_empty());
 }
 
@@ -207,9 +241,16 @@ fn an_api_error_is_a_refusal_exit_5() {
     let out = job.authorize(&mock.url, &["--attempts", "2"], &[]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("refused: cannot confirm the actor's permission"), "{err}");
+    assert!(
+        err.contains("refused: cannot confirm the actor's permission"),
+        "{err}"
+    );
     assert!(err.contains("HTTP 500"), "{err}");
-    assert_eq!(permission_requests(&mock).len(), 2, "retried once, then refused");
+    assert_eq!(
+        permission_requests(&mock).len(),
+        2,
+        "retried once, then refused"
+    );
     assert_eq!(job.outputs(), "");
 }
 
@@ -230,9 +271,17 @@ fn an_unreachable_api_is_a_refusal_exit_5() {
         l.local_addr().unwrap().port()
     };
     let job = Job::new(comment_by("alice", "User"));
-    let out = job.authorize(&format!("http://127.0.0.1:{port}"), &["--attempts", "1"], &[]);
+    let out = job.authorize(
+        &format!("http://127.0.0.1:{port}"),
+        &["--attempts", "1"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
-    assert!(stderr(&out).contains("cannot reach GitHub"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot reach GitHub"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -241,11 +290,19 @@ fn a_job_without_token_or_repository_is_a_usage_error() {
     let job = Job::new(comment_by("alice", "User"));
     let out = job.authorize(&mock.url, &[], &[("GITHUB_TOKEN", "")]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("GITHUB_TOKEN is not set"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("GITHUB_TOKEN is not set"),
+        "{}",
+        stderr(&out)
+    );
     let out = job.authorize(&mock.url, &[], &[("GITHUB_REPOSITORY", "")]);
     assert_eq!(out.status.code(), Some(2));
     std::fs::write(job.dir.path().join("event.json"), "{").unwrap();
     let out = job.authorize(&mock.url, &[], &[]);
-    assert_eq!(out.status.code(), Some(2), "an unreadable event is not guessed around");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unreadable event is not guessed around"
+    );
     assert!(mock.requests().is_empty());
 }

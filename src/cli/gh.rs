@@ -3,6 +3,7 @@
 //! - `authorize`: refuse unless the actor who triggered the run may write.
 //! - `approve-ids`: read a `/warden approve D2` comment, strictly.
 //! - `outputs`: the composite action's step outputs and `fail-on` status.
+//! - `find-audit`: the newest audit artifact of a thread, to restore.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::error::{Error, ExitStatus};
 use crate::gh::approve::{self, ApproveError};
 use crate::gh::authorize::{self, AuthorizeError, AuthorizeOptions, Required, Verdict};
 use crate::gh::event::{self, EnvMap};
+use crate::gh::find_audit::{self, FindError};
 use crate::gh::outputs::{self, FailOn, OutputsRequest};
 use crate::gh::step_output::StepOutputs;
 use crate::redact::redact;
@@ -70,6 +72,21 @@ A missing or broken audit log after warden ran is exit 5.
 Example:
   warden gh outputs --audit \"$log\" --exit-code \"$rc\" --final-message msg.txt --fail-on denial";
 
+const FIND_AUDIT_HELP: &str = "\
+Lists the repository's artifacts named NAME (GET /repos/{owner}/{repo}/
+actions/artifacts?name=NAME) and picks the newest unexpired one uploaded by
+a run of this repository's own branches; artifacts from fork pull-request
+runs are ignored (a fork controls what its run uploads). Writes `found`
+(true/false), `run-id`, `artifact-id` and `artifact-name` to GITHUB_OUTPUT
+for actions/download-artifact (`run-id`, `github-token`). The token needs
+`actions: read`.
+
+Exit codes: 0 looked (found or not); 2 bad name, no token or repository;
+5 GitHub did not answer usably.
+
+Example:
+  warden gh find-audit --name \"warden-audit-pr-$PR\"";
+
 #[derive(Debug, Subcommand)]
 pub enum GhCommand {
     /// Refuse unless the triggering actor may write to the repository.
@@ -81,6 +98,20 @@ pub enum GhCommand {
     /// Compute the GitHub Action's step outputs from a run's audit log.
     #[command(after_help = OUTPUTS_HELP)]
     Outputs(OutputsArgs),
+    /// Find the newest audit artifact of a thread (kept denials to restore).
+    #[command(name = "find-audit", after_help = FIND_AUDIT_HELP)]
+    FindAudit(FindAuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FindAuditArgs {
+    /// The artifact name the thread's audit directory is uploaded as
+    /// (the action's `artifact-name`, e.g. `warden-audit-pr-7`).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Requests to GitHub before giving up.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub attempts: u32,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +155,7 @@ pub fn run(_global: &GlobalArgs, cmd: GhCommand) -> Result<ExitStatus, Error> {
         GhCommand::Authorize(args) => run_authorize(&env, args),
         GhCommand::ApproveIds => run_approve_ids(&env),
         GhCommand::Outputs(args) => run_outputs(&env, args),
+        GhCommand::FindAudit(args) => run_find_audit(&env, args),
     }
 }
 
@@ -192,7 +224,8 @@ fn run_approve_ids(env: &EnvMap) -> Result<ExitStatus, Error> {
             let ids = cmd.ids.join(",");
             println!("{ids}");
             let mut out = StepOutputs::new();
-            out.set("ids", ids).set("pr-number", cmd.pr_number.to_string());
+            out.set("ids", ids)
+                .set("pr-number", cmd.pr_number.to_string());
             write_outputs(env, &out, false)?;
             Ok(ExitStatus::Success)
         }
@@ -239,6 +272,45 @@ fn run_outputs(env: &EnvMap, args: OutputsArgs) -> Result<ExitStatus, Error> {
         5 => ExitStatus::Infrastructure,
         other => ExitStatus::Command(other),
     })
+}
+
+fn run_find_audit(env: &EnvMap, args: FindAuditArgs) -> Result<ExitStatus, Error> {
+    let retry = RetryPolicy {
+        max_attempts: args.attempts.max(1),
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(10),
+    };
+    let found = runtime()?
+        .block_on(find_audit::find(env, &args.name, retry))
+        .map_err(|e| match e {
+            FindError::Setup(e) => Error::usage(e),
+            FindError::Api(e) => Error::infra(e),
+        })?;
+    let mut out = StepOutputs::new();
+    match &found {
+        Some(f) => {
+            println!(
+                "warden: {} from run {} (artifact {}, {})",
+                f.artifact_name, f.run_id, f.artifact_id, f.created_at
+            );
+            out.set("found", "true")
+                .set("run-id", f.run_id.to_string())
+                .set("artifact-id", f.artifact_id.to_string())
+                .set("artifact-name", f.artifact_name.clone());
+        }
+        None => {
+            println!(
+                "warden: no artifact {} from this repository's runs: a new thread",
+                args.name
+            );
+            out.set("found", "false")
+                .set("run-id", "")
+                .set("artifact-id", "")
+                .set("artifact-name", "");
+        }
+    }
+    write_outputs(env, &out, false)?;
+    Ok(ExitStatus::Success)
 }
 
 /// Append to `GITHUB_OUTPUT`; without it, print them when `print_fallback`

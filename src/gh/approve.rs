@@ -186,9 +186,15 @@ mod tests {
         );
         let mut edited = event.clone();
         edited["action"] = json!("edited");
-        assert!(matches!(from_event(&edited), Err(ApproveError::NotACommand(_))));
+        assert!(matches!(
+            from_event(&edited),
+            Err(ApproveError::NotACommand(_))
+        ));
         let mut on_issue = event.clone();
         on_issue["issue"] = json!({"number": 7});
-        assert!(matches!(from_event(&on_issue), Err(ApproveError::NotACommand(_))));
+        assert!(matches!(
+            from_event(&on_issue),
+            Err(ApproveError::NotACommand(_))
+        ));
     }
 }

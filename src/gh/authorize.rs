@@ -191,7 +191,10 @@ pub async fn authorize(env: &EnvMap, opts: &AuthorizeOptions) -> Result<Verdict,
             }
             Err(e) => return Err(AuthorizeError::Api(e)),
         };
-        if !opts.required.satisfied_by(&permission, role_name.as_deref()) {
+        if !opts
+            .required
+            .satisfied_by(&permission, role_name.as_deref())
+        {
             let role = role_name
                 .as_deref()
                 .filter(|r| *r != permission)
@@ -221,8 +224,16 @@ pub fn actors(env: &EnvMap, event: Option<&Value>) -> Result<Vec<Actor>, String>
     let mut found: Vec<Actor> = Vec::new();
     if let Some(event) = event {
         for (pointer, type_pointer, source) in [
-            ("/comment/user/login", "/comment/user/type", "comment.user.login"),
-            ("/review/user/login", "/review/user/type", "review.user.login"),
+            (
+                "/comment/user/login",
+                "/comment/user/type",
+                "comment.user.login",
+            ),
+            (
+                "/review/user/login",
+                "/review/user/type",
+                "review.user.login",
+            ),
             ("/sender/login", "/sender/type", "sender.login"),
         ] {
             let Some(login) = event.pointer(pointer) else {
@@ -302,15 +313,16 @@ async fn permission_of(api: &Api, login: &str) -> Result<Option<(String, Option<
         }
         Err(e) => return Err(e.to_string()),
     };
-    let malformed = |what: &str| {
-        format!("GitHub's answer to GET {uri} is malformed ({what}); refusing")
-    };
+    let malformed =
+        |what: &str| format!("GitHub's answer to GET {uri} is malformed ({what}); refusing");
     let permission = str_at(&reply.body, "/permission")
         .ok_or_else(|| malformed("no permission"))?
         .to_owned();
     let answered_for = str_at(&reply.body, "/user/login").ok_or_else(|| malformed("no user"))?;
     if !answered_for.eq_ignore_ascii_case(login) {
-        return Err(malformed(&format!("it is about {answered_for}, not {login}")));
+        return Err(malformed(&format!(
+            "it is about {answered_for}, not {login}"
+        )));
     }
     let role_name = str_at(&reply.body, "/role_name").map(str::to_owned);
     Ok(Some((permission, role_name)))
@@ -340,7 +352,15 @@ mod tests {
         assert_eq!(login_shape("octo-cat"), Some(false));
         assert_eq!(login_shape("renovate[bot]"), Some(true));
         for bad in [
-            "", "-x", "x-", "a/b", "../admin", "a b", "x?y", "[bot]", &"a".repeat(40),
+            "",
+            "-x",
+            "x-",
+            "a/b",
+            "../admin",
+            "a b",
+            "x?y",
+            "[bot]",
+            &"a".repeat(40),
         ] {
             assert_eq!(login_shape(bad), None, "{bad:?}");
         }
@@ -370,6 +390,10 @@ mod tests {
         assert_eq!(actors(&env, Some(&none)).unwrap()[0].source, "GITHUB_ACTOR");
         assert!(actors(&EnvMap::new(), None).is_err());
         let forged = json!({"comment": {"user": {"login": "x/../../admin"}}});
-        assert!(actors(&env, Some(&forged)).unwrap_err().contains("not a GitHub login"));
+        assert!(
+            actors(&env, Some(&forged))
+                .unwrap_err()
+                .contains("not a GitHub login")
+        );
     }
 }

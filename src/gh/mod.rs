@@ -7,6 +7,8 @@
 //!   strictly so an id never reaches a shell unchecked.
 //! - [`outputs`]: the action's step outputs, computed from the audit log,
 //!   and whether the step fails (`fail-on`).
+//! - [`find_audit`]: the newest audit artifact of a pull request's thread
+//!   (from this repository's own runs only), to restore its kept denials.
 //! - [`step_output`]: writing `GITHUB_OUTPUT` safely.
 //!
 //! Like [`crate::report::github::GithubEnv`], everything here reads the
@@ -16,6 +18,7 @@
 pub mod approve;
 pub mod authorize;
 pub mod event;
+pub mod find_audit;
 pub mod outputs;
 pub mod step_output;
 

@@ -33,9 +33,9 @@ use crate::decision::Outcome;
 use crate::report::annotations::annotations;
 use crate::report::default_report_config;
 use crate::report::github::GithubEnv;
-use crate::report::workflow_commands;
 use crate::report::github::check_run::CHECK_NAME;
 use crate::report::github::client::{Api, Method, RetryPolicy};
+use crate::report::workflow_commands;
 
 /// Longest final message put in an output (GitHub allows 1 MiB of outputs
 /// per job; the whole message is in the audit log and the job summary).
@@ -106,7 +106,12 @@ pub struct StepStatus {
 pub fn step_status(fail_on: FailOn, exit_code: i32, facts: &RunFacts) -> StepStatus {
     let fail = |code: i32, reason: String| StepStatus { code, reason };
     match exit_code {
-        2 => return fail(2, "warden run: usage or configuration error (exit 2)".into()),
+        2 => {
+            return fail(
+                2,
+                "warden run: usage or configuration error (exit 2)".into(),
+            );
+        }
         5 => return fail(5, "warden run: infrastructure failure (exit 5)".into()),
         0 | 1 | 3 | 4 => {}
         other => return fail(other, format!("warden run ended abnormally (exit {other})")),
@@ -117,7 +122,10 @@ pub fn step_status(fail_on: FailOn, exit_code: i32, facts: &RunFacts) -> StepSta
         4 => "escalations are pending",
         _ => "done",
     };
-    let by_code = fail(exit_code, format!("{meaning} (exit {exit_code}), fail-on {fail_on:?}"));
+    let by_code = fail(
+        exit_code,
+        format!("{meaning} (exit {exit_code}), fail-on {fail_on:?}"),
+    );
     let pass = StepStatus {
         code: 0,
         reason: format!("{meaning} (exit {exit_code}); fail-on {fail_on:?} lets the step pass"),
@@ -144,7 +152,11 @@ pub fn step_status(fail_on: FailOn, exit_code: i32, facts: &RunFacts) -> StepSta
         ),
         FailOn::Denial if facts.denials > 0 => fail(
             1,
-            format!("{} action(s) denied{}, fail-on denial", facts.denials, ids()),
+            format!(
+                "{} action(s) denied{}, fail-on denial",
+                facts.denials,
+                ids()
+            ),
         ),
         FailOn::Escalation | FailOn::Denial => pass,
     }
@@ -326,7 +338,9 @@ mod tests {
         RunFacts {
             denials,
             escalations,
-            denial_ids: (1..=denials + escalations).map(|i| format!("D{i}")).collect(),
+            denial_ids: (1..=denials + escalations)
+                .map(|i| format!("D{i}"))
+                .collect(),
             ..RunFacts::default()
         }
     }
@@ -348,7 +362,11 @@ mod tests {
         assert_eq!(code(Breaker, 3, &clean), 3);
         assert_eq!(code(Breaker, 0, &facts(0, 2)), 0);
         assert_eq!(code(Escalation, 4, &facts(0, 1)), 4);
-        assert_eq!(code(Escalation, 0, &facts(0, 1)), 4, "pending, whatever the code");
+        assert_eq!(
+            code(Escalation, 0, &facts(0, 1)),
+            4,
+            "pending, whatever the code"
+        );
         assert_eq!(code(Escalation, 0, &facts(3, 0)), 0);
         assert_eq!(code(Denial, 0, &facts(3, 0)), 1);
         let s = step_status(Denial, 0, &facts(2, 0));

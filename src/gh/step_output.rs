@@ -75,7 +75,11 @@ impl StepOutputs {
 /// `value`.
 fn delimiter_for(value: &str) -> String {
     loop {
-        let delim = format!("ghadelimiter_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let delim = format!(
+            "ghadelimiter_{:016x}{:016x}",
+            fastrand::u64(..),
+            fastrand::u64(..)
+        );
         if !value.contains(&delim) {
             return delim;
         }

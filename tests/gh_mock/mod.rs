@@ -44,6 +44,7 @@ struct MockState {
     outage: Option<u16>,
     comments: Vec<Value>,
     check_runs: Vec<Value>,
+    artifacts: Vec<Value>,
     next_id: u64,
     requests: Vec<Recorded>,
     violations: Vec<String>,
@@ -113,6 +114,11 @@ impl MockGithub {
         self.state.lock().unwrap().check_runs.clone()
     }
 
+    /// The repository's artifacts (as `GET …/actions/artifacts` lists them).
+    pub fn set_artifacts(&self, artifacts: Vec<Value>) {
+        self.state.lock().unwrap().artifacts = artifacts;
+    }
+
     /// A comment by someone else (to check warden leaves it alone).
     pub fn add_comment(&self, issue: u64, login: &str, body: &str) {
         let mut st = self.state.lock().unwrap();
@@ -164,7 +170,8 @@ async fn handle(
     let mut st = state.lock().unwrap();
     st.requests.push(recorded);
     let violation = |st: &mut MockState, status: u16, why: String| {
-        st.violations.push(format!("{method} {}: {why}", uri.path()));
+        st.violations
+            .push(format!("{method} {}: {why}", uri.path()));
         message(status, &why)
     };
     if let Some(status) = st.outage {
@@ -218,7 +225,11 @@ async fn handle(
                 return violation(&mut st, 422, "body is required".into());
             };
             if text.chars().count() > 65_536 {
-                return violation(&mut st, 422, "body is too long (maximum is 65536 characters)".into());
+                return violation(
+                    &mut st,
+                    422,
+                    "body is too long (maximum is 65536 characters)".into(),
+                );
             }
             st.next_id += 1;
             let id = st.next_id;
@@ -260,7 +271,10 @@ async fn handle(
             let id: u64 = id.parse().unwrap_or(0);
             match st.check_runs.iter_mut().find(|r| r["id"] == id) {
                 Some(run) => {
-                    if let Some(more) = body.pointer("/output/annotations").and_then(Value::as_array) {
+                    if let Some(more) = body
+                        .pointer("/output/annotations")
+                        .and_then(Value::as_array)
+                    {
                         let mut all = run
                             .pointer("/output/annotations")
                             .and_then(Value::as_array)
@@ -273,6 +287,16 @@ async fn handle(
                 }
                 None => message(404, "Not Found"),
             }
+        }
+        ("GET", ["actions", "artifacts"]) => {
+            let name = query.get("name");
+            let list: Vec<Value> = st
+                .artifacts
+                .iter()
+                .filter(|a| name.is_none_or(|n| a["name"] == n.as_str()))
+                .cloned()
+                .collect();
+            answer(200, json!({"total_count": list.len(), "artifacts": list}))
         }
         ("GET", ["commits", sha, "check-runs"]) => {
             let name = query.get("check_name");
@@ -292,7 +316,11 @@ async fn handle(
 /// What GitHub's check-runs endpoint refuses with 422.
 fn check_run_body(body: &Value, create: bool) -> Result<(), String> {
     if create {
-        if body.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if body
+            .get("name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err("name is required".into());
         }
         let sha = body.get("head_sha").and_then(Value::as_str).unwrap_or("");
@@ -301,8 +329,16 @@ fn check_run_body(body: &Value, create: bool) -> Result<(), String> {
         }
     }
     if let Some(c) = body.get("conclusion").and_then(Value::as_str)
-        && !["success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required"]
-            .contains(&c)
+        && ![
+            "success",
+            "failure",
+            "neutral",
+            "cancelled",
+            "skipped",
+            "timed_out",
+            "action_required",
+        ]
+        .contains(&c)
     {
         return Err(format!("conclusion {c:?} is not valid"));
     }
@@ -319,7 +355,13 @@ fn check_run_body(body: &Value, create: bool) -> Result<(), String> {
         if !one_line && (a.get("start_column").is_some() || a.get("end_column").is_some()) {
             return Err("columns on a multi-line annotation".into());
         }
-        for key in ["path", "start_line", "end_line", "annotation_level", "message"] {
+        for key in [
+            "path",
+            "start_line",
+            "end_line",
+            "annotation_level",
+            "message",
+        ] {
             if a.get(key).is_none() {
                 return Err(format!("annotation without {key}"));
             }
