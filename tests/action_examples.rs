@@ -19,7 +19,11 @@ fn warden(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -39,7 +43,12 @@ fn the_fixtures_pass_under_every_profile_with_the_org_baseline() {
                 args.extend(["--config", c]);
             }
             let out = warden(&args);
-            assert_eq!(out.status.code(), Some(0), "{profile} {config:?}: {}", text(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{profile} {config:?}: {}",
+                text(&out)
+            );
             assert!(text(&out).contains(" passed, 0 failed"), "{}", text(&out));
         }
     }
@@ -63,21 +72,54 @@ fn the_org_baseline_forbids_what_no_override_may_admit() {
         args.extend_from_slice(command);
         let out = warden(&args);
         assert_eq!(out.status.code(), Some(1), "{command:?}: {}", text(&out));
-        assert!(text(&out).contains("layer:    requirements"), "{}", text(&out));
+        assert!(
+            text(&out).contains("layer:    requirements"),
+            "{}",
+            text(&out)
+        );
     }
 }
 
 #[test]
 fn the_strict_pr_requirements_hold_only_with_an_offline_reviewer() {
     let req = "examples/requirements/pr-ci-strict.toml";
-    let ok = warden(&["check", "--profile", "ci", "--requirements", req, "--", "cargo", "test"]);
+    let ok = warden(&[
+        "check",
+        "--profile",
+        "ci",
+        "--requirements",
+        req,
+        "--",
+        "cargo",
+        "test",
+    ]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     // The review profile asks an LLM: refused, naming both places.
-    let refused = warden(&["check", "--profile", "review", "--requirements", req, "--", "ls"]);
+    let refused = warden(&[
+        "check",
+        "--profile",
+        "review",
+        "--requirements",
+        req,
+        "--",
+        "ls",
+    ]);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(text(&refused).contains("pr-ci-strict.toml:15"), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("pr-ci-strict.toml:15"),
+        "{}",
+        text(&refused)
+    );
     let with_rules = warden(&[
-        "check", "--profile", "review", "--reviewer", "rules", "--requirements", req, "--", "ls",
+        "check",
+        "--profile",
+        "review",
+        "--reviewer",
+        "rules",
+        "--requirements",
+        req,
+        "--",
+        "ls",
     ]);
     assert_eq!(with_rules.status.code(), Some(0), "{}", text(&with_rules));
 }

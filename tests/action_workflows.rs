@@ -81,9 +81,14 @@ fn least_privilege_and_no_persisted_credentials() {
                     "{file}/{id}: {scope:?}: {level}"
                 );
             }
-            assert!(job["timeout-minutes"].as_u64().is_some(), "{file}/{id}: no timeout");
+            assert!(
+                job["timeout-minutes"].as_u64().is_some(),
+                "{file}/{id}: no timeout"
+            );
             for step in steps(&job) {
-                let Some(uses) = step["uses"].as_str() else { continue };
+                let Some(uses) = step["uses"].as_str() else {
+                    continue;
+                };
                 if uses.starts_with("actions/checkout@") {
                     assert_eq!(
                         step["with"]["persist-credentials"].as_bool(),
@@ -139,7 +144,10 @@ fn the_override_updates_the_reviews_sticky_comment() {
     assert_eq!(review["name"], over["name"]);
     let job_ids = |w: &Value| jobs(w).into_iter().map(|(id, _)| id).collect::<Vec<_>>();
     assert_eq!(job_ids(&review), job_ids(&over));
-    assert_eq!(over["on"]["issue_comment"]["types"][0].as_str(), Some("created"));
+    assert_eq!(
+        over["on"]["issue_comment"]["types"][0].as_str(),
+        Some("created")
+    );
     // Authorization and parsing come before any checkout of the PR.
     let steps = steps(&jobs(&over)[0].1);
     let position = |needle: &str| {
@@ -152,12 +160,26 @@ fn the_override_updates_the_reviews_sticky_comment() {
     let parse = position("gh approve-ids");
     let checkout = position("actions/checkout@");
     assert!(authorize < parse && parse < checkout);
-    let approve = steps.iter().find(|s| s["with"]["approve"].is_string()).unwrap();
-    assert_eq!(approve["with"]["approve"].as_str(), Some("${{ steps.ids.outputs.ids }}"));
+    let approve = steps
+        .iter()
+        .find(|s| s["with"]["approve"].is_string())
+        .unwrap();
+    assert_eq!(
+        approve["with"]["approve"].as_str(),
+        Some("${{ steps.ids.outputs.ids }}")
+    );
     // Both workflows serialise on the same group: they share denials.json.
     assert_eq!(
-        review["concurrency"]["group"].as_str().unwrap().split("${{").next(),
-        over["concurrency"]["group"].as_str().unwrap().split("${{").next()
+        review["concurrency"]["group"]
+            .as_str()
+            .unwrap()
+            .split("${{")
+            .next(),
+        over["concurrency"]["group"]
+            .as_str()
+            .unwrap()
+            .split("${{")
+            .next()
     );
 }
 
@@ -175,10 +197,16 @@ fn nightly_changes_reach_a_branch_never_the_default_branch() {
     let maintain_text = serde_norway::to_string(maintain).unwrap();
     assert!(maintain_text.contains("profile: nightly"));
     let propose_text = serde_norway::to_string(propose).unwrap();
-    assert!(!propose_text.contains("your-org/warden@"), "no agent in the job that may push");
+    assert!(
+        !propose_text.contains("your-org/warden@"),
+        "no agent in the job that may push"
+    );
     assert!(propose_text.contains("HEAD:refs/heads/${branch}"));
     assert!(propose_text.contains("branch=\"warden/nightly-${RUN_ID}\""));
-    assert!(propose_text.contains("'^\\.github/'"), "a patch touching .github/ is refused");
+    assert!(
+        propose_text.contains("'^\\.github/'"),
+        "a patch touching .github/ is refused"
+    );
 }
 
 #[test]
@@ -188,9 +216,14 @@ fn the_decisions_check_runs_no_fork_code() {
     for (id, job) in jobs(&check) {
         let text = serde_norway::to_string(&job).unwrap();
         assert!(!text.contains("actions/checkout@"), "{id}: checks out code");
-        assert!(text.contains("audit verify"), "{id}: the log is verified first");
         assert!(
-            text.contains("github.event.workflow_run.head_repository.full_name != github.repository"),
+            text.contains("audit verify"),
+            "{id}: the log is verified first"
+        );
+        assert!(
+            text.contains(
+                "github.event.workflow_run.head_repository.full_name != github.repository"
+            ),
             "{id}: only for forks"
         );
     }
