@@ -192,21 +192,29 @@ fn path_tokens(line: &str, cwd: &Path) -> Vec<PathBuf> {
             out.push(p);
         }
     };
-    // Quoted segments may contain spaces; bare tokens are whitespace-split.
+    // Quoted segments may contain spaces; they are blanked out before the
+    // bare tokens are whitespace-split, so `'/a b'` does not also yield `/a`.
+    let mut bare = line.to_string();
     for quote in ['\'', '"', '`', '‘'] {
         let close = if quote == '‘' { '’' } else { quote };
-        let mut rest = line;
-        while let Some(start) = rest.find(quote) {
-            let after = &rest[start + quote.len_utf8()..];
-            let Some(end) = after.find(close) else { break };
-            let inner = &after[..end];
+        let mut from = 0;
+        while let Some(start) = line[from..].find(quote).map(|i| i + from) {
+            let inner_start = start + quote.len_utf8();
+            let Some(end) = line[inner_start..].find(close).map(|i| i + inner_start) else {
+                break;
+            };
+            let inner = &line[inner_start..end];
             if inner.starts_with(['/', '.', '~']) {
                 push(inner);
+                bare.replace_range(
+                    start..end + close.len_utf8(),
+                    &" ".repeat(end + close.len_utf8() - start),
+                );
             }
-            rest = &after[end + close.len_utf8()..];
+            from = end + close.len_utf8();
         }
     }
-    for tok in line.split_whitespace() {
+    for tok in bare.split_whitespace() {
         push(tok);
     }
     // A bare relative name right before ": Permission denied" (bash, cat).
