@@ -166,12 +166,10 @@ fn classify(ctx: &DetectContext<'_>, path: &Path) -> Option<RefusalKind> {
 fn path_tokens(line: &str, cwd: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut push = |raw: &str| {
-        let raw = raw.trim_matches(|c: char| {
-            matches!(
-                c,
-                ':' | ',' | ';' | '(' | ')' | '"' | '\'' | '`' | '‘' | '’' | '.'
-            ) && c != '/'
-        });
+        let quotes = |c: char| matches!(c, '(' | ')' | '"' | '\'' | '`' | '‘' | '’');
+        let raw = raw
+            .trim_start_matches(quotes)
+            .trim_end_matches(|c: char| quotes(c) || matches!(c, ':' | ',' | ';' | '.'));
         if raw.is_empty() || raw.contains("://") {
             return;
         }
