@@ -10,7 +10,9 @@
 //! 2. Lines with a refusal errno text (`Permission denied`, `Operation not
 //!    permitted`, `Invalid cross-device link`, `EACCES`, `EPERM`, Python's
 //!    `[Errno 13]`/`[Errno 1]`) are scanned for path-like tokens (absolute,
-//!    `./…`, `~/…` or quoted; relative ones resolved against the cwd).
+//!    `./…`, `~/…` or quoted; relative ones resolved against the cwd); when
+//!    the line names none, the few lines above it are tried (cargo prints
+//!    the path and the cause on separate lines).
 //! 3. A path under a deny-read entry is a `read` refusal. A path the plan
 //!    does not make writable, that warden itself could write, is a `write`
 //!    refusal. Anything else (the file's permissions refused it too) is not
@@ -96,17 +98,33 @@ const NETWORK_MARKERS: &[&str] = &[
 
 const MAX_REFUSALS: usize = 10;
 
+/// Lines looked back for a path when the refusal line names none.
+const LOOKBACK: usize = 4;
+
 /// Find refusals in `output` (stderr then stdout tail) of a failed command.
 pub fn detect(ctx: &DetectContext<'_>, output: &str) -> Vec<Refusal> {
     let mut out: Vec<Refusal> = Vec::new();
-    for line in output.lines() {
+    let lines: Vec<&str> = output.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
         if out.len() >= MAX_REFUSALS {
             break;
         }
         let lower = line.to_ascii_lowercase();
         let denied = DENIED_MARKERS.iter().any(|m| lower.contains(m));
         if denied {
-            for path in path_tokens(line, ctx.cwd) {
+            // Tools like cargo print the cause on its own line under the
+            // path ("failed to open: PATH" / "Caused by:" / "Permission
+            // denied"): without a path here, look a few lines up.
+            let mut paths = path_tokens(line, ctx.cwd);
+            if paths.is_empty() {
+                for prev in lines[i.saturating_sub(LOOKBACK)..i].iter().rev() {
+                    paths = path_tokens(prev, ctx.cwd);
+                    if !paths.is_empty() {
+                        break;
+                    }
+                }
+            }
+            for path in paths {
                 if let Some(kind) = classify(ctx, &path) {
                     if !out.iter().any(|r| r.path.as_ref() == Some(&path)) {
                         out.push(Refusal {
