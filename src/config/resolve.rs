@@ -516,11 +516,11 @@ fn mcp_server(t: &mut Taker, name: &str, s: McpBuilder) -> Result<McpServerConfi
         })
         .collect();
     let mut tools = BTreeMap::new();
-    for (tool, (read_only, decision)) in s.tools {
+    for (tool, builder) in s.tools {
         let key = |f: &str| format!("mcp_servers.{name}.tools.{tool}.{f}");
         let o = McpToolOverride {
-            read_only: t.optional(&key("read_only"), read_only, render),
-            decision: t.optional(&key("decision"), decision, render),
+            read_only: t.optional(&key("read_only"), builder.read_only, render),
+            decision: t.optional(&key("decision"), builder.decision, render),
         };
         tools.insert(tool, o);
     }
