@@ -363,7 +363,7 @@ fn mcp_servers_merge_field_by_field_and_default_to_untrusted() {
             .provenance_of("mcp_servers.everything.env.TOKEN")
             .unwrap()
             .value,
-        "<hidden>"
+        "\"<hidden>\""
     );
 
     let e = config::load(&LoadOptions {

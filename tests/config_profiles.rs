@@ -346,7 +346,7 @@ fn profiles_show_never_prints_mcp_env_values() {
     std::fs::create_dir_all(dir.path().join(".warden")).unwrap();
     std::fs::write(
         dir.path().join(".warden/config.toml"),
-        "[mcp_servers.gh]\ncommand = \"gh-mcp\"\nenv = { GH_TOKEN = \"ghp_verysecretvalue\" }\n",
+        "[sandbox.env]\nset = { NPM_TOKEN = \"npm_alsosecret\", PLAIN = \"visible\" }\n\n[mcp_servers.gh]\ncommand = \"gh-mcp\"\nenv = { GH_TOKEN = \"ghp_verysecretvalue\" }\n",
     )
     .unwrap();
     for extra in [&[][..], &["--json"][..]] {
@@ -358,6 +358,9 @@ fn profiles_show_never_prints_mcp_env_values() {
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(!text.contains("ghp_verysecretvalue"), "{text}");
-        assert!(text.contains("GH_TOKEN"));
+        assert!(!text.contains("npm_alsosecret"), "{text}");
+        assert!(
+            text.contains("GH_TOKEN") && text.contains("NPM_TOKEN") && text.contains("visible")
+        );
     }
 }

@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 
 use super::GlobalArgs;
-use crate::config::provenance::{render, render_key};
+use crate::config::provenance::{looks_secret, render, render_key};
 use crate::config::rules::{quote, render_pattern};
 use crate::config::{self, CommandRule, LoadOptions, Loaded, Provenance, ReviewRule};
 use crate::error::{Error, ExitStatus};
@@ -110,6 +110,16 @@ fn show_json(loaded: &Loaded) -> String {
             }
         }
     }
+    if let Some(set) = config
+        .pointer_mut("/sandbox/env_set")
+        .and_then(|e| e.as_object_mut())
+    {
+        for (name, value) in set.iter_mut() {
+            if looks_secret(name) {
+                *value = serde_json::Value::String("<hidden>".into());
+            }
+        }
+    }
     let doc = serde_json::json!({
         "profile": loaded.config.profile,
         "digest": loaded.digest,
@@ -202,11 +212,7 @@ fn show_text(loaded: &Loaded) -> String {
                 out.push_str("]\n");
                 open_list = None;
             }
-            let value = if p.key.contains(".env.") && p.key.starts_with("mcp_servers.") {
-                "\"<hidden>\"".to_owned()
-            } else {
-                p.value.clone()
-            };
+            let value = p.value.clone();
             match list_key {
                 Some(list) => {
                     if open_list.is_none() {

@@ -9,7 +9,9 @@ use std::time::Duration;
 use super::ConfigError;
 use super::builtin::{DEFAULT_POLICY, DEFAULT_POLICY_ORIGIN};
 use super::merge::{Builder, LocalPolicy, McpBuilder};
-use super::provenance::{LayerKind, Provenance, Set, render, render_duration, render_text_summary};
+use super::provenance::{
+    HIDDEN, LayerKind, Provenance, Set, looks_secret, render, render_duration, render_text_summary,
+};
 use super::requirements::Requirements;
 use crate::config::schema::*;
 use crate::decision::Source;
@@ -310,8 +312,13 @@ pub fn finish(
         env_set: std::mem::take(&mut b.env_set)
             .into_iter()
             .map(|(k, set)| {
+                let shown = if looks_secret(&k) {
+                    HIDDEN.to_owned()
+                } else {
+                    render(&set.value)
+                };
                 t.provenance
-                    .push(set.provenance(format!("sandbox.env.set.{k}"), render(&set.value)));
+                    .push(set.provenance(format!("sandbox.env.set.{k}"), shown));
                 (k, set.value)
             })
             .collect(),
@@ -511,7 +518,7 @@ fn mcp_server(t: &mut Taker, name: &str, s: McpBuilder) -> Result<McpServerConfi
         .map(|(var, set)| {
             // Values here are often credentials: never render them.
             t.provenance
-                .push(set.provenance(k(&format!("env.{var}")), "<hidden>".into()));
+                .push(set.provenance(k(&format!("env.{var}")), HIDDEN.into()));
             (var, set.value)
         })
         .collect();
