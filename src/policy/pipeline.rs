@@ -151,7 +151,12 @@ impl Pipeline {
             .find(|c| !self.config.approval_policy.allows(**c))
         {
             let (why, source) = crossing_cause(&trace, off);
-            trace.push(step(Layer::AutoReject, "deny", None, format!("{off} = false")));
+            trace.push(step(
+                Layer::AutoReject,
+                "deny",
+                None,
+                format!("{off} = false"),
+            ));
             return Prejudged::Final(Decision {
                 outcome: Outcome::Deny,
                 category: Some(off),
@@ -266,6 +271,7 @@ impl Pipeline {
             Action::Read { path } => {
                 let p = self.paths.ctx.resolve_real(&path.to_string_lossy(), None);
                 facts.paths.push(p.clone());
+                facts.requested_paths.push(p.clone());
                 if self.paths.is_deny_read(&p) {
                     trace.push(step(
                         Layer::Sandbox,
@@ -281,6 +287,7 @@ impl Pipeline {
             Action::Write { path } => {
                 let p = self.paths.ctx.resolve_real(&path.to_string_lossy(), None);
                 facts.paths.push(p.clone());
+                facts.requested_paths.push(p.clone());
                 match self.paths.write_target(&p) {
                     WriteTarget::Inside => {
                         decided(run_inside(trace, "write inside a writable root"))
@@ -782,7 +789,11 @@ fn crossing_cause(trace: &[TraceStep], category: Category) -> (String, Option<So
     };
     match trace.iter().rev().find(wanted) {
         Some(t) if category == Category::Rules => {
-            let at = t.source.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+            let at = t
+                .source
+                .as_ref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
             let what = if t.detail.is_empty() {
                 "a command rule says `prompt`".to_owned()
             } else {
