@@ -20,17 +20,27 @@ fn the_demo_refuses_the_exfiltration_and_trips_the_breaker() {
         .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("circuit breaker"), "{stderr}");
-    assert!(stderr.contains("`D3`"), "report lists the kept denials: {stderr}");
+    assert!(
+        stderr.contains("`D3`"),
+        "report lists the kept denials: {stderr}"
+    );
     let records = f.audit_records();
     let decided = events(&records, "decided");
     let outcomes: Vec<&str> = decided
         .iter()
         .map(|d| d["decision"]["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["run", "run", "run", "run", "run", "deny", "deny", "deny"]);
+    assert_eq!(
+        outcomes,
+        ["run", "run", "run", "run", "run", "deny", "deny", "deny"]
+    );
     assert_eq!(events(&records, "breaker_tripped").len(), 1);
     assert!(!String::from_utf8_lossy(&std::fs::read(&f.audit).unwrap()).contains(&f.canary));
-    f.warden().args(["audit", "verify"]).arg(&f.audit).assert().success();
+    f.warden()
+        .args(["audit", "verify"])
+        .arg(&f.audit)
+        .assert()
+        .success();
 }
 
 #[test]
@@ -55,7 +65,14 @@ turns:
     );
     let last = f.home.parent().unwrap().join("last.txt");
     f.warden()
-        .args(["run", "--profile", "ci", "--provider", "script", "--scenario"])
+        .args([
+            "run",
+            "--profile",
+            "ci",
+            "--provider",
+            "script",
+            "--scenario",
+        ])
         .arg(&scenario)
         .arg("--audit")
         .arg(&f.audit)
@@ -63,8 +80,14 @@ turns:
         .arg(&last)
         .assert()
         .success();
-    assert_eq!(std::fs::read_to_string(f.ws.join("src/new.txt")).unwrap(), "created\n");
-    assert_eq!(std::fs::read_to_string(&last).unwrap(), "Done, I added src/new.txt.");
+    assert_eq!(
+        std::fs::read_to_string(f.ws.join("src/new.txt")).unwrap(),
+        "created\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&last).unwrap(),
+        "Done, I added src/new.txt."
+    );
     let records = f.audit_records();
     assert_eq!(events(&records, "run_finished")[0]["exit_code"], 0);
 }
@@ -90,14 +113,24 @@ turns:
 "#,
     );
     f.warden()
-        .args(["run", "--profile", "ci", "--provider", "script", "--scenario"])
+        .args([
+            "run",
+            "--profile",
+            "ci",
+            "--provider",
+            "script",
+            "--scenario",
+        ])
         .arg(&scenario)
         .arg("--audit")
         .arg(&f.audit)
         .assert()
         .success();
     let records = f.audit_records();
-    assert!(events(&records, "executed").is_empty(), "a denied action never runs");
+    assert!(
+        events(&records, "executed").is_empty(),
+        "a denied action never runs"
+    );
     let d = events(&records, "decided");
     assert_eq!(d[0]["decision"]["outcome"], "deny");
     assert_eq!(d[0]["denial_id"], "D1");
@@ -124,7 +157,17 @@ turns:
 "#,
     );
     f.warden()
-        .args(["run", "--profile", "dev", "--reviewer", "user", "--provider", "script", "--fail-on-escalation", "--scenario"])
+        .args([
+            "run",
+            "--profile",
+            "dev",
+            "--reviewer",
+            "user",
+            "--provider",
+            "script",
+            "--fail-on-escalation",
+            "--scenario",
+        ])
         .arg(&scenario)
         .arg("--audit")
         .arg(&f.audit)
@@ -133,7 +176,16 @@ turns:
     // Without the flag the same run succeeds and reports the escalation.
     let audit2 = f.home.parent().unwrap().join("audit2/run.jsonl");
     f.warden()
-        .args(["run", "--profile", "dev", "--reviewer", "user", "--provider", "script", "--scenario"])
+        .args([
+            "run",
+            "--profile",
+            "dev",
+            "--reviewer",
+            "user",
+            "--provider",
+            "script",
+            "--scenario",
+        ])
         .arg(&scenario)
         .arg("--audit")
         .arg(&audit2)
@@ -156,7 +208,16 @@ turns:
 "#,
     );
     f.warden()
-        .args(["run", "--profile", "ci", "--provider", "script", "--max-turns", "2", "--scenario"])
+        .args([
+            "run",
+            "--profile",
+            "ci",
+            "--provider",
+            "script",
+            "--max-turns",
+            "2",
+            "--scenario",
+        ])
         .arg(&scenario)
         .arg("--audit")
         .arg(&f.audit)
@@ -174,7 +235,15 @@ fn json_mode_streams_events_on_stdout_only() {
     );
     let out = f
         .warden()
-        .args(["run", "--profile", "ci", "--provider", "script", "--json", "--scenario"])
+        .args([
+            "run",
+            "--profile",
+            "ci",
+            "--provider",
+            "script",
+            "--json",
+            "--scenario",
+        ])
         .arg(&scenario)
         .arg("--audit")
         .arg(&f.audit)
@@ -185,12 +254,20 @@ fn json_mode_streams_events_on_stdout_only() {
     let kinds: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("every stdout line is JSON")["type"]
-            .as_str()
-            .unwrap()
-            .to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("every stdout line is JSON")["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    for k in ["tool_call", "decision", "tool_result", "assistant_message", "run_finished"] {
+    for k in [
+        "tool_call",
+        "decision",
+        "tool_result",
+        "assistant_message",
+        "run_finished",
+    ] {
         assert!(kinds.iter().any(|x| x == k), "missing {k} in {kinds:?}");
     }
 }
