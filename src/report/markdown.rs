@@ -196,11 +196,21 @@ fn head(summary: &AuditSummary, config: &ReportConfig, opts: &MarkdownOptions) -
     }
     let _ = writeln!(
         out,
-        " · {} action{} in {} turn{}\n",
+        " · {} action{} in {} turn{}  ",
         summary.actions_proposed,
         plural(summary.actions_proposed),
         summary.turns,
         plural(u64::from(summary.turns))
+    );
+    let e = summary.executed;
+    let _ = writeln!(
+        out,
+        "**Executed:** {} ({} failed, {} timed out, {} sandbox refusal{})\n",
+        e.count,
+        e.failed,
+        e.timed_out,
+        e.refusals,
+        plural(e.refusals)
     );
     counts_table(&mut out, summary);
     out
@@ -219,6 +229,24 @@ fn middle(summary: &AuditSummary) -> String {
                 trip.in_window,
                 trip.window,
                 escape_text(&trip.reason)
+            );
+        }
+        out.push('\n');
+    }
+    let mcp_trouble: Vec<_> = summary
+        .mcp_events
+        .iter()
+        .filter(|m| !matches!(m.status.as_str(), "started" | "stopped"))
+        .collect();
+    if !mcp_trouble.is_empty() {
+        let _ = writeln!(out, "#### MCP servers\n");
+        for m in mcp_trouble {
+            let _ = writeln!(
+                out,
+                "- {} {}: {}",
+                code_span(&m.server),
+                escape_text(&m.status),
+                escape_text(&m.detail)
             );
         }
         out.push('\n');
