@@ -247,9 +247,10 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// Whether this decision was a boundary crossing that got reviewed or
-    /// auto-rejected, i.e. whether the circuit breaker sees it.
+    /// Whether this decision adjudicated something beyond routine sandboxed
+    /// work (approved, denied, escalated), i.e. whether the circuit breaker
+    /// sees it.
     pub fn is_review(&self) -> bool {
-        self.category.is_some() && self.outcome != Outcome::Run
+        self.outcome != Outcome::Run
     }
 }

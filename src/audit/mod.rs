@@ -1,1 +1,21 @@
-//! See the crate docs: this stage is being built.
+//! The audit trail: a hash-chained, write-ahead JSONL log per run, and what
+//! is computed from it.
+//!
+//! - [`event`]: the record schema (one [`Record`] per line).
+//! - [`log`]: the writer ([`AuditLog::append`] redacts, chains, writes and
+//!   fsyncs before returning).
+//! - [`verify`]: reading and chain verification ([`read_log`],
+//!   [`verify_file`]), telling a torn last write from tampering.
+//! - [`summary`]: [`AuditSummary`], the one input of every report.
+//! - [`stats`]: policy statistics across runs (`warden audit stats`).
+
+pub mod event;
+pub mod log;
+pub mod stats;
+pub mod summary;
+pub mod verify;
+
+pub use event::{Event, GENESIS_PREV, Record, SCHEMA_VERSION};
+pub use log::{AuditLog, default_log_path, new_run_id};
+pub use summary::AuditSummary;
+pub use verify::{AuditReadError, BrokenChain, Verified, read_log, verify_bytes, verify_file};

@@ -12,13 +12,16 @@ use crate::error::{Error, ExitStatus};
 
 pub mod audit;
 pub mod check;
+pub mod demo;
 pub mod gh;
 pub mod mcp;
 pub mod policy;
 pub mod profiles;
 pub mod report;
 pub mod run;
+pub mod run_report;
 pub mod sandbox;
+pub mod session;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -32,7 +35,8 @@ Exit codes:
      without the sandbox the profile requires
 
 Examples:
-  warden run --provider script examples/scenarios/exfiltration.yaml
+  warden run --demo
+  warden run --provider script --scenario examples/scenarios/exfiltration.yaml
   warden check --profile ci -- cargo test
   warden check --profile dev --explain --action action.json
   warden policy test tests/fixtures/policy/*.yaml --profile ci

@@ -1,16 +1,317 @@
-//! `warden run`: not implemented yet.
+//! `warden run`: the main job.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
 use super::GlobalArgs;
+use super::check::toml_string;
+use super::session::{Session, runtime};
+use crate::agent::exec::Executor;
+use crate::agent::output::Output;
+use crate::agent::provider::{
+    AnthropicClient, ApiKeyFor, ClientSettings, OpenAiClient, Provider, ScriptProvider,
+    api_key_from_env,
+};
+use crate::agent::run::{Agent, RunOptions, RunResult};
+use crate::audit::AuditLog;
+use crate::config::{Config, ProviderKind};
 use crate::error::{Error, ExitStatus};
+use crate::review::breaker::Breaker;
+use crate::review::denials::{DenialState, approve_ids, state_path};
+use crate::review::memory::RunMemory;
+use crate::sandbox::{SandboxPolicy, SandboxRuntime};
 
+const EXAMPLES: &str = "\
+Examples:
+  # offline, deterministic: replay a scenario as the model's answers
+  warden run --provider script --scenario examples/scenarios/exfiltration.yaml
+  # a real model (key from OPENAI_API_KEY or WARDEN_API_KEY)
+  warden run --profile nightly --model gpt-4.1 \"update dependencies and fix lints\"
+  echo \"fix the failing test\" | warden run --provider anthropic --model claude-sonnet-4-5 -
+  # let one previously denied action through, once
+  warden run --approve D2 --prompt-file task.md
+
+API keys are read from the environment only: OPENAI_API_KEY or ANTHROPIC_API_KEY
+(or WARDEN_API_KEY); the reviewer uses WARDEN_REVIEWER_API_KEY, falling back to
+the run's key. They are never logged and never passed to sandboxed commands.
+
+Exit codes: 0 done; 1 the agent did not finish (max turns, timeout, token
+budget, task error); 2 usage or configuration error; 3 circuit breaker
+tripped; 4 escalations pending and --fail-on-escalation; 5 infrastructure
+(model API, audit log, GitHub API with --require-report, sandbox unavailable).";
+
+/// Run the agent on a task. Every tool call goes through the decision
+/// pipeline, the sandbox, the reviewer, the circuit breaker and the audit log.
 #[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
 pub struct RunArgs {
-    /// The task (or - for stdin).
+    /// The task, or `-` to read it from stdin.
+    #[arg(value_name = "PROMPT")]
     pub prompt: Option<String>,
+    /// Read the task from FILE.
+    #[arg(long, value_name = "F", conflicts_with = "prompt")]
+    pub prompt_file: Option<PathBuf>,
+    /// Built-in profile at the bottom of the config stack (default: dev).
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+    /// Model API: openai (and compatible servers), anthropic, or script.
+    #[arg(long, value_name = "openai|anthropic|script")]
+    pub provider: Option<String>,
+    /// Scenario file replayed by `--provider script`.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Model name.
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// API base URL (OpenAI-compatible servers, proxies).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Maximum model turns (requests) before the run fails.
+    #[arg(long, value_name = "N")]
+    pub max_turns: Option<u32>,
+    /// Wall-clock limit for the whole run (e.g. 30m).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Stream one JSON event per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Audit log path (default: .warden/audit/<run-id>.jsonl).
+    #[arg(long, value_name = "F")]
+    pub audit: Option<PathBuf>,
+    /// Write the agent's final message to F.
+    #[arg(long, value_name = "F")]
+    pub output_last_message: Option<PathBuf>,
+    /// Admit a kept denial (D2) once, recorded as a human override.
+    /// Also WARDEN_APPROVE=D2,D5.
+    #[arg(long, value_name = "ID")]
+    pub approve: Vec<String>,
+    /// Exit 4 when escalations are pending at the end of the run.
+    #[arg(long)]
+    pub fail_on_escalation: bool,
+    /// Override `approvals_reviewer` (user, auto_review, rules).
+    #[arg(long, value_name = "R")]
+    pub reviewer: Option<String>,
+    /// Base URL of the reviewer model API.
+    #[arg(long, value_name = "URL")]
+    pub reviewer_base_url: Option<String>,
+    /// Reviewer model name.
+    #[arg(long, value_name = "M")]
+    pub reviewer_model: Option<String>,
+    /// Replay the embedded demo scenario (prompt injection → refused
+    /// exfiltration → breaker) in a fresh temporary workspace, offline.
+    /// Defaults to the `ci` profile; exits 3 when the breaker trips, as
+    /// the scenario intends.
+    #[arg(long, conflicts_with_all = ["scenario", "prompt", "prompt_file"])]
+    pub demo: bool,
+    /// Do not report to GitHub even when GITHUB_ACTIONS=true.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Fail (exit 5) when the GitHub report cannot be published.
+    #[arg(long, conflicts_with = "no_report")]
+    pub require_report: bool,
 }
 
-pub fn run(_global: &GlobalArgs, _args: RunArgs) -> Result<ExitStatus, Error> {
-    Err(Error::usage("`warden run` is not implemented yet"))
+pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> {
+    let demo_global;
+    let global = if args.demo {
+        let workspace = super::demo::workspace()?;
+        eprintln!("warden demo: workspace {}", workspace.display());
+        args.provider = Some("script".into());
+        args.profile.get_or_insert_with(|| "ci".into());
+        demo_global = GlobalArgs {
+            cwd: Some(workspace),
+            ..global.clone()
+        };
+        &demo_global
+    } else {
+        global
+    };
+    let mut overrides = Vec::new();
+    for (key, value) in [
+        ("approvals_reviewer", &args.reviewer),
+        ("auto_review.base_url", &args.reviewer_base_url),
+        ("auto_review.model", &args.reviewer_model),
+        ("agent.provider", &args.provider),
+        ("agent.model", &args.model),
+        ("agent.base_url", &args.base_url),
+        ("agent.timeout", &args.timeout),
+    ] {
+        if let Some(v) = value {
+            overrides.push(format!("{key}={}", toml_string(v)));
+        }
+    }
+    if let Some(n) = args.max_turns {
+        overrides.push(format!("agent.max_turns={n}"));
+    }
+    let session = Session::open(global, args.profile.as_deref(), &overrides)?;
+    let config = &session.loaded.config;
+    let provider = build_provider(config, &args)?;
+    let prompt = read_prompt(&args, &provider)?;
+    let reviewer = session.reviewer()?;
+
+    let run_id = crate::audit::new_run_id();
+    let audit_path = args
+        .audit
+        .clone()
+        .unwrap_or_else(|| crate::audit::default_log_path(&session.workspace, &run_id));
+    let mut audit = AuditLog::create(&audit_path, &run_id).map_err(|e| {
+        Error::infra(format!(
+            "cannot create the audit log {}: {e}",
+            audit_path.display()
+        ))
+    })?;
+    let denial_path = state_path(&audit_path);
+    let denial_state = DenialState::load(&denial_path).map_err(Error::Usage)?;
+    let ids = approve_ids(
+        &args.approve,
+        std::env::var("WARDEN_APPROVE").ok().as_deref(),
+    );
+    let overrides = denial_state.resolve(&ids).map_err(Error::Usage)?;
+
+    let policy = SandboxPolicy::from_config(config, &session.workspace)
+        .map_err(|e| Error::infra(format!("sandbox: {e}")))?;
+    let executor = Executor {
+        runtime: SandboxRuntime::current().map_err(|e| Error::infra(format!("sandbox: {e}")))?,
+        policy,
+        workspace: session.workspace.clone(),
+        skills_dirs: config.skills.dirs.clone(),
+        output_limit: config.agent.tool_output_limit,
+    };
+    audit
+        .append(crate::audit::Event::RunStarted {
+            profile: config.profile.clone(),
+            config_digest: session.loaded.digest.clone(),
+            prompt: prompt.clone(),
+            workspace: session.workspace.display().to_string(),
+            warden_version: env!("CARGO_PKG_VERSION").to_owned(),
+            sandbox: serde_json::to_value(&executor.policy).unwrap_or_default(),
+        })
+        .map_err(|e| Error::infra(format!("cannot write the audit log: {e}")))?;
+
+    let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let rt = runtime()?;
+    let opts = RunOptions {
+        prompt,
+        model: config
+            .agent
+            .model
+            .clone()
+            .unwrap_or_else(|| "scripted".into()),
+        max_turns: config.agent.max_turns,
+        timeout: config.agent.timeout,
+        token_budget: config.agent.token_budget,
+        max_tokens: 8192,
+        fail_on_escalation: args.fail_on_escalation,
+    };
+    let result: RunResult = {
+        let mut agent = Agent {
+            pipeline: &session.pipeline,
+            provider: &provider,
+            reviewer: reviewer.as_deref(),
+            executor: &executor,
+            mcp: None,
+            audit: &mut audit,
+            denial_state,
+            denial_state_path: Some(denial_path),
+            memory: RunMemory::new(overrides),
+            breaker: Breaker::new(config.auto_review.circuit_breaker),
+            output: Output::new(args.json, github_actions),
+        };
+        rt.block_on(agent.run(&opts))
+    };
+    drop(audit);
+
+    if let Some(path) = &args.output_last_message {
+        let text = crate::redact::redact(result.final_message.as_deref().unwrap_or(""));
+        std::fs::write(path, text)
+            .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let status = super::run_report::after_run(
+        &audit_path,
+        config,
+        &result,
+        github_actions && !args.no_report,
+        args.require_report,
+        args.json,
+        &rt,
+    )?;
+    Ok(status)
+}
+
+fn read_prompt(args: &RunArgs, provider: &Provider) -> Result<String, Error> {
+    let prompt = match (&args.prompt, &args.prompt_file) {
+        (Some(p), _) if p == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Error::usage(format!("cannot read the prompt from stdin: {e}")))?;
+            s
+        }
+        (Some(p), _) => p.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map_err(|e| Error::usage(format!("cannot read {}: {e}", f.display())))?,
+        (None, None) => match provider {
+            Provider::Script(s) => s.prompt().unwrap_or_default().to_owned(),
+            _ => String::new(),
+        },
+    };
+    if prompt.trim().is_empty() {
+        return Err(Error::usage(
+            "no task: give a PROMPT, `-` for stdin, --prompt-file F, or a scenario with a `prompt`",
+        ));
+    }
+    Ok(prompt)
+}
+
+fn build_provider(config: &Config, args: &RunArgs) -> Result<Provider, Error> {
+    let agent = &config.agent;
+    let env = |k: &str| std::env::var(k).ok();
+    let settings = |base: &str, kind: ApiKeyFor| ClientSettings {
+        base_url: agent.base_url.clone().unwrap_or_else(|| base.to_owned()),
+        api_key: api_key_from_env(kind, &env),
+        timeout: agent.request_timeout,
+        max_attempts: agent.max_attempts.max(1),
+        retry_base_delay: Duration::from_millis(500),
+    };
+    match agent.provider {
+        ProviderKind::Script if args.demo => Ok(Provider::Script(super::demo::provider()?)),
+        ProviderKind::Script => {
+            let path = args.scenario.as_ref().ok_or_else(|| {
+                Error::usage(
+                    "--provider script needs --scenario FILE (a YAML scenario of model turns)",
+                )
+            })?;
+            Ok(Provider::Script(ScriptProvider::load(path)?))
+        }
+        ProviderKind::Openai => {
+            require_model(config)?;
+            OpenAiClient::new(settings(
+                crate::agent::provider::openai::DEFAULT_BASE_URL,
+                ApiKeyFor::Agent(ProviderKind::Openai),
+            ))
+            .map(Provider::OpenAi)
+            .map_err(|e| Error::infra(e.to_string()))
+        }
+        ProviderKind::Anthropic => {
+            require_model(config)?;
+            AnthropicClient::new(settings(
+                crate::agent::provider::anthropic::DEFAULT_BASE_URL,
+                ApiKeyFor::Agent(ProviderKind::Anthropic),
+            ))
+            .map(Provider::Anthropic)
+            .map_err(|e| Error::infra(e.to_string()))
+        }
+    }
+}
+
+fn require_model(config: &Config) -> Result<(), Error> {
+    if config.agent.model.is_none() {
+        return Err(Error::usage(
+            "no model: pass --model M or set [agent].model in the config",
+        ));
+    }
+    Ok(())
 }

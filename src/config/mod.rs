@@ -1,11 +1,38 @@
 //! Configuration: built-in profiles, layered TOML, managed requirements and
 //! diagnostics that name file:line:col.
+//!
+//! Layers, lowest first (see `docs/configuration.md`):
+//! `builtin:profiles/common.toml` → `builtin:profiles/NAME.toml` →
+//! `WORKSPACE/.warden/config.toml` → each `--config FILE` → each `-c
+//! key=value`; managed requirements sit on top and can only tighten.
+//! [`load`] returns the resolved [`Config`] with the provenance of every
+//! value and a digest of the result.
 
+pub mod builtin;
+pub mod codex_rules;
+pub mod location;
+mod merge;
+pub mod parse;
+pub mod provenance;
+pub mod raw;
+pub mod requirements;
+mod resolve;
+pub mod rules;
 pub mod schema;
+mod suggest;
 
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use builtin::builtin_profiles;
+pub use provenance::{LayerInfo, LayerKind, Provenance};
 pub use schema::*;
 
 use crate::decision::Source;
+use location::SourceText;
+use merge::{Builder, LayerCtx};
+use requirements::{Requirements, SYSTEM_REQUIREMENTS};
 
 /// A configuration error, located where possible.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -25,5 +52,236 @@ impl std::fmt::Display for ConfigError {
             write!(f, "\n  help: {help}")?;
         }
         Ok(())
+    }
+}
+
+impl ConfigError {
+    fn plain(message: impl Into<String>, help: Option<String>) -> Self {
+        ConfigError {
+            location: None,
+            message: message.into(),
+            help,
+        }
+    }
+}
+
+/// What to load.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Built-in profile at the bottom of the stack (default `dev`).
+    pub profile: Option<String>,
+    /// Workspace whose `.warden/config.toml` is the project layer; `None`:
+    /// no project layer.
+    pub workspace: Option<PathBuf>,
+    /// `--config FILE`s, lowest first.
+    pub config_files: Vec<PathBuf>,
+    /// `-c key=value` arguments, lowest first.
+    pub overrides: Vec<String>,
+    /// Managed requirements file (`--requirements` / `WARDEN_REQUIREMENTS`).
+    pub requirements: Option<PathBuf>,
+    /// When no requirements file is given, use
+    /// `/etc/warden/requirements.toml` if it exists (false in tests).
+    pub system_requirements: bool,
+}
+
+impl LoadOptions {
+    /// Just a built-in profile: no project layer, no files, no requirements.
+    pub fn builtin(profile: &str) -> Self {
+        LoadOptions {
+            profile: Some(profile.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    /// What the command-line flags ask for. The workspace is `--cwd` or the
+    /// current directory; system requirements are consulted.
+    pub fn from_global(g: &crate::cli::GlobalArgs, profile: Option<&str>) -> Self {
+        LoadOptions {
+            profile: profile.map(str::to_owned),
+            workspace: g
+                .cwd
+                .clone()
+                .or_else(|| std::env::current_dir().ok())
+                .or_else(|| Some(PathBuf::from("."))),
+            config_files: g.config.clone(),
+            overrides: g.overrides.clone(),
+            requirements: g.requirements.clone(),
+            system_requirements: true,
+        }
+    }
+}
+
+/// The resolved configuration and how it came to be.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// Key path → layer and `file:line:col` that set it.
+    pub provenance: Vec<Provenance>,
+    /// SHA-256 (hex) of the canonical JSON of `config`.
+    pub digest: String,
+    /// Things that load but deserve attention (printed by the CLI).
+    pub warnings: Vec<String>,
+    /// Layers applied, lowest first (requirements last).
+    pub layers: Vec<LayerInfo>,
+}
+
+impl Loaded {
+    /// The provenance of one key, if it was set.
+    pub fn provenance_of(&self, key: &str) -> Option<&Provenance> {
+        self.provenance.iter().find(|p| p.key == key)
+    }
+}
+
+/// The project layer's path relative to the workspace.
+pub const PROJECT_CONFIG: &str = ".warden/config.toml";
+
+/// Load, merge, check and resolve the configuration.
+pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
+    let profile = opts.profile.as_deref().unwrap_or(builtin::DEFAULT_PROFILE);
+    let Some((profile_name, profile_text)) = builtin::profile(profile) else {
+        let names = builtin::names();
+        let help = match suggest::closest(profile, &names) {
+            Some(n) => format!("did you mean `{n}`? (`warden profiles list` shows all)"),
+            None => format!("built-in profiles: {}", names.join(", ")),
+        };
+        return Err(ConfigError::plain(
+            format!("unknown profile `{profile}`"),
+            Some(help),
+        ));
+    };
+
+    let requirements = match (&opts.requirements, opts.system_requirements) {
+        (Some(path), _) => Some(Requirements::load(path)?),
+        (None, true) if Path::new(SYSTEM_REQUIREMENTS).exists() => {
+            Some(Requirements::load(Path::new(SYSTEM_REQUIREMENTS))?)
+        }
+        _ => None,
+    };
+
+    let mut layers: Vec<(LayerKind, SourceText, Option<PathBuf>, PathBuf)> = vec![
+        (
+            LayerKind::Builtin,
+            SourceText::file(builtin::COMMON_NAME, builtin::COMMON),
+            None,
+            PathBuf::new(),
+        ),
+        (
+            LayerKind::Builtin,
+            SourceText::file(profile_name, profile_text),
+            None,
+            PathBuf::new(),
+        ),
+    ];
+    if let Some(ws) = &opts.workspace {
+        let path = ws.join(PROJECT_CONFIG);
+        if path.exists() {
+            let text = read(&path, PROJECT_CONFIG, "the project layer")?;
+            layers.push((
+                LayerKind::Project,
+                SourceText::file(PROJECT_CONFIG, text),
+                Some(ws.join(".warden")),
+                PathBuf::from(".warden"),
+            ));
+        }
+    }
+    for file in &opts.config_files {
+        let shown = file.display().to_string();
+        let text = read(file, &shown, "--config")?;
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let fs_dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir.clone()
+        };
+        layers.push((
+            LayerKind::ConfigFile,
+            SourceText::file(shown, text),
+            Some(fs_dir),
+            dir,
+        ));
+    }
+    for (i, arg) in opts.overrides.iter().enumerate() {
+        let ordinal = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        layers.push((
+            LayerKind::Override,
+            parse::override_text(ordinal, arg)?,
+            Some(PathBuf::from(".")),
+            PathBuf::new(),
+        ));
+    }
+
+    let mut builder = Builder::default();
+    let mut infos = Vec::new();
+    for (kind, src, fs_base, display_base) in &layers {
+        let raw: raw::RawLayer = parse::parse_toml(src)?;
+        let ctx = LayerCtx {
+            kind: *kind,
+            src,
+            fs_base: fs_base.clone(),
+            display_base: display_base.clone(),
+        };
+        builder.apply(&ctx, raw)?;
+        infos.push(LayerInfo {
+            kind: *kind,
+            name: src.name.clone(),
+        });
+    }
+    if let Some(req) = &requirements {
+        resolve::apply_requirements(&mut builder, req)?;
+        infos.push(LayerInfo {
+            kind: LayerKind::Requirements,
+            name: req.file.clone(),
+        });
+    }
+    let (config, provenance, warnings) = resolve::finish(builder, profile, requirements.as_ref())?;
+    let digest = digest(&config);
+    Ok(Loaded {
+        config,
+        provenance,
+        digest,
+        warnings,
+        layers: infos,
+    })
+}
+
+/// SHA-256 of the canonical JSON form of a resolved configuration (struct
+/// fields in declaration order, maps sorted).
+pub fn digest(config: &Config) -> String {
+    let json = serde_json::to_vec(config).expect("a Config always serializes");
+    hex::encode(Sha256::digest(&json))
+}
+
+fn read(path: &Path, shown: &str, what: &str) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::plain(
+            format!("cannot read {what} file `{shown}`: {e}"),
+            Some(
+                "check the path; warden does not run with a configuration it could not read"
+                    .to_owned(),
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_profile_loads() {
+        for (name, _) in builtin_profiles() {
+            let loaded =
+                load(&LoadOptions::builtin(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(loaded.config.profile, *name);
+            assert!(loaded.warnings.is_empty(), "{name}: {:?}", loaded.warnings);
+            assert_eq!(loaded.digest.len(), 64);
+        }
+    }
+
+    #[test]
+    fn unknown_profile_suggests_a_name() {
+        let e = load(&LoadOptions::builtin("nighlty")).unwrap_err();
+        assert_eq!(e.message, "unknown profile `nighlty`");
+        assert!(e.help.unwrap().contains("`nightly`"));
     }
 }

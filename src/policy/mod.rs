@@ -2,3 +2,8 @@
 //! decision pipeline that ties them to the reviewer.
 
 pub mod command_rules;
+pub mod fixtures;
+pub mod paths;
+pub mod pipeline;
+pub mod shell;
+pub mod wrappers;

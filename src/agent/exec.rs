@@ -1,0 +1,364 @@
+//! Carrying out an allowed tool call. Every tool — shell, file reads and
+//! writes, listings, searches, skills — runs as a sandboxed process with the
+//! grants its decision gave, so the kernel enforces what the pipeline
+//! predicted (deny-read, protected paths, symlinks out of the workspace).
+//! warden itself never opens a file on the model's behalf.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::decision::Grants;
+use crate::sandbox::{
+    ExecOutput, ExecRequest, Refusal, RefusalKind, SandboxPolicy, SandboxRuntime, execute,
+};
+
+/// What the model gets back, plus the facts the audit log records.
+#[derive(Debug, Clone)]
+pub struct ToolOutcome {
+    pub content: String,
+    pub is_error: bool,
+    pub exec: Option<ExecFacts>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecFacts {
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub truncated: bool,
+    pub duration_ms: u64,
+    pub refusals: Vec<String>,
+}
+
+impl ToolOutcome {
+    pub fn error(msg: impl Into<String>) -> Self {
+        ToolOutcome {
+            content: msg.into(),
+            is_error: true,
+            exec: None,
+        }
+    }
+}
+
+/// Runs tool processes in the sandbox.
+pub struct Executor {
+    pub runtime: SandboxRuntime,
+    pub policy: SandboxPolicy,
+    pub workspace: PathBuf,
+    pub skills_dirs: Vec<PathBuf>,
+    /// Bytes of a result given back to the model.
+    pub output_limit: usize,
+}
+
+impl Executor {
+    async fn run(
+        &self,
+        argv: Vec<String>,
+        cwd: &Path,
+        grants: &Grants,
+        timeout: Option<Duration>,
+        stdin: Option<Vec<u8>>,
+    ) -> Result<ExecOutput, String> {
+        let req = ExecRequest {
+            argv,
+            cwd: cwd.to_path_buf(),
+            grants: grants.clone(),
+            timeout,
+            stdin,
+        };
+        execute(&self.runtime, &self.policy, &req)
+            .await
+            .map_err(|e| format!("the sandbox could not run the command: {e}"))
+    }
+
+    fn cwd(&self, rel: Option<&Path>) -> PathBuf {
+        match rel {
+            Some(p) => crate::policy::paths::normalize(&self.workspace.join(p)),
+            None => self.workspace.clone(),
+        }
+    }
+
+    /// Shell commands: output is stdout+stderr with the exit status.
+    pub async fn shell(
+        &self,
+        argv: &[String],
+        cwd: Option<&Path>,
+        grants: &Grants,
+        timeout: Option<Duration>,
+    ) -> ToolOutcome {
+        match self
+            .run(argv.to_vec(), &self.cwd(cwd), grants, timeout, None)
+            .await
+        {
+            Ok(out) => self.outcome(out, true),
+            Err(e) => ToolOutcome::error(e),
+        }
+    }
+
+    pub async fn read_file(&self, path: &Path, grants: &Grants) -> ToolOutcome {
+        let argv = vec![
+            "cat".into(),
+            "--".into(),
+            path.to_string_lossy().into_owned(),
+        ];
+        match self.run(argv, &self.workspace, grants, None, None).await {
+            Ok(out) => self.outcome(out, false),
+            Err(e) => ToolOutcome::error(e),
+        }
+    }
+
+    pub async fn write_file(&self, path: &Path, content: &str, grants: &Grants) -> ToolOutcome {
+        // `$1` is the path: never interpolated into the script.
+        let argv = vec![
+            "sh".into(),
+            "-c".into(),
+            "mkdir -p -- \"$(dirname -- \"$1\")\" && cat > \"$1\"".into(),
+            "warden-write".into(),
+            path.to_string_lossy().into_owned(),
+        ];
+        match self
+            .run(
+                argv,
+                &self.workspace,
+                grants,
+                None,
+                Some(content.as_bytes().to_vec()),
+            )
+            .await
+        {
+            Ok(out) if out.exit_code == Some(0) => ToolOutcome {
+                content: format!("wrote {} bytes to {}", content.len(), path.display()),
+                is_error: false,
+                exec: Some(facts(&out)),
+            },
+            Ok(out) => self.outcome(out, true),
+            Err(e) => ToolOutcome::error(e),
+        }
+    }
+
+    pub async fn delete_file(&self, path: &Path, grants: &Grants) -> ToolOutcome {
+        let argv = vec![
+            "rm".into(),
+            "--".into(),
+            path.to_string_lossy().into_owned(),
+        ];
+        match self.run(argv, &self.workspace, grants, None, None).await {
+            Ok(out) => self.outcome(out, true),
+            Err(e) => ToolOutcome::error(e),
+        }
+    }
+
+    /// Apply a patch: read each file in the sandbox, patch in memory, write
+    /// back in the sandbox. Nothing is written unless every file patches.
+    pub async fn apply_patch(&self, patch: &str, grants: &[Grants]) -> ToolOutcome {
+        let files = match super::patch::parse(patch) {
+            Ok(f) => f,
+            Err(e) => return ToolOutcome::error(format!("invalid patch: {e}")),
+        };
+        let mut results = Vec::new();
+        for (fp, g) in files.iter().zip(grants) {
+            let original = if fp.is_new {
+                String::new()
+            } else {
+                let read = self.read_file(&fp.path, g).await;
+                if read.is_error {
+                    return ToolOutcome::error(format!(
+                        "cannot read {}: {}",
+                        fp.path.display(),
+                        read.content
+                    ));
+                }
+                read.content
+            };
+            match super::patch::apply(fp, &original) {
+                Ok(new) => results.push((fp.path.clone(), new, g.clone())),
+                Err(e) => return ToolOutcome::error(format!("patch does not apply: {e}")),
+            }
+        }
+        let mut summary = Vec::new();
+        for (path, new, g) in results {
+            let r = match new {
+                Some(content) => self.write_file(&path, &content, &g).await,
+                None => self.delete_file(&path, &g).await,
+            };
+            if r.is_error {
+                return r;
+            }
+            summary.push(path.display().to_string());
+        }
+        ToolOutcome {
+            content: format!("patched {}", summary.join(", ")),
+            is_error: false,
+            exec: None,
+        }
+    }
+
+    pub async fn list_dir(&self, path: &Path, grants: &Grants) -> ToolOutcome {
+        let argv = vec![
+            "ls".into(),
+            "-la".into(),
+            "--".into(),
+            path.to_string_lossy().into_owned(),
+        ];
+        match self.run(argv, &self.workspace, grants, None, None).await {
+            Ok(out) => self.outcome(out, false),
+            Err(e) => ToolOutcome::error(e),
+        }
+    }
+
+    pub async fn grep(&self, pattern: &str, path: &Path, grants: &Grants) -> ToolOutcome {
+        let argv = vec![
+            "grep".into(),
+            "-rnE".into(),
+            "--exclude-dir=.git".into(),
+            "-e".into(),
+            pattern.to_owned(),
+            "--".into(),
+            path.to_string_lossy().into_owned(),
+        ];
+        match self.run(argv, &self.workspace, grants, None, None).await {
+            // grep exits 1 when nothing matched: not an error.
+            Ok(out) if out.exit_code == Some(1) && out.stdout.is_empty() => ToolOutcome {
+                content: "no matches".into(),
+                is_error: false,
+                exec: Some(facts(&out)),
+            },
+            Ok(out) => self.outcome(out, false),
+            Err(e) => ToolOutcome::error(e),
+        }
+    }
+
+    /// Find `<dir>/<name>/<script or "run">` in the skills directories.
+    pub fn skill_path(&self, name: &str, script: Option<&str>) -> Option<PathBuf> {
+        let file = script.unwrap_or("run");
+        self.skills_dirs
+            .iter()
+            .map(|d| self.workspace.join(d).join(name).join(file))
+            .find(|p| p.is_file())
+    }
+
+    pub async fn skill(
+        &self,
+        name: &str,
+        script: Option<&str>,
+        args: &[String],
+        grants: &Grants,
+    ) -> ToolOutcome {
+        let Some(path) = self.skill_path(name, script) else {
+            return ToolOutcome::error(format!(
+                "no skill `{name}` (looked for {}/<name>/{} in the skills directories)",
+                self.skills_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                script.unwrap_or("run")
+            ));
+        };
+        let mut argv = vec![path.to_string_lossy().into_owned()];
+        argv.extend(args.iter().cloned());
+        match self.run(argv, &self.workspace, grants, None, None).await {
+            Ok(out) => self.outcome(out, true),
+            Err(e) => ToolOutcome::error(e),
+        }
+    }
+
+    fn outcome(&self, out: ExecOutput, with_status: bool) -> ToolOutcome {
+        let ok = out.exit_code == Some(0) && !out.timed_out;
+        let mut content = String::new();
+        if with_status || !ok {
+            content.push_str(&status_line(&out));
+        }
+        content.push_str(&out.stdout);
+        if !out.stderr.is_empty() && (with_status || !ok) {
+            if !content.ends_with('\n') && !content.is_empty() {
+                content.push('\n');
+            }
+            content.push_str(&out.stderr);
+        }
+        if !out.refusals.is_empty() {
+            content.push_str("\n[warden] the sandbox refused: ");
+            content.push_str(
+                &out.refusals
+                    .iter()
+                    .map(describe_refusal)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+            content.push_str(
+                "\n[warden] if this is needed, retry with `escalate` naming exactly what is needed, and a justification.",
+            );
+        }
+        ToolOutcome {
+            content: cap(&content, self.output_limit),
+            is_error: !ok,
+            exec: Some(facts(&out)),
+        }
+    }
+}
+
+fn status_line(out: &ExecOutput) -> String {
+    if out.timed_out {
+        "[timed out; the process group was killed]\n".to_owned()
+    } else {
+        match (out.exit_code, out.signal) {
+            (Some(c), _) => format!("[exit status {c}]\n"),
+            (None, Some(s)) => format!("[killed by signal {s}]\n"),
+            (None, None) => "[exit status unknown]\n".to_owned(),
+        }
+    }
+}
+
+/// `write /etc/hosts`, `network x.example:443`.
+fn describe_refusal(r: &Refusal) -> String {
+    let kind = match r.kind {
+        RefusalKind::Read => "read",
+        RefusalKind::Write => "write",
+        RefusalKind::Network => "network",
+    };
+    match (&r.path, &r.target) {
+        (Some(p), _) => format!("{kind} {}", p.display()),
+        (None, Some(t)) => format!("{kind} {t}"),
+        (None, None) => kind.to_owned(),
+    }
+}
+
+fn facts(out: &ExecOutput) -> ExecFacts {
+    ExecFacts {
+        exit_code: out.exit_code,
+        timed_out: out.timed_out,
+        truncated: out.truncated,
+        duration_ms: out.duration.as_millis() as u64,
+        refusals: out.refusals.iter().map(describe_refusal).collect(),
+    }
+}
+
+/// Cap `text` at `limit` bytes (on a char boundary), marking the cut.
+pub fn cap(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n[warden: output truncated: {} of {} bytes shown]",
+        &text[..end],
+        end,
+        text.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cap;
+
+    #[test]
+    fn cap_marks_truncation_on_char_boundaries() {
+        assert_eq!(cap("short", 10), "short");
+        let s = "é".repeat(10);
+        let c = cap(&s, 5);
+        assert!(c.starts_with("éé"));
+        assert!(c.contains("truncated: 4 of 20 bytes"));
+    }
+}

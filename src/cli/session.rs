@@ -1,0 +1,74 @@
+//! What every deciding command opens first: the workspace, the resolved
+//! config, the compiled pipeline and the reviewer.
+
+use std::path::PathBuf;
+
+use super::GlobalArgs;
+use crate::config::{self, LoadOptions, Loaded, ReviewerKind};
+use crate::error::Error;
+use crate::policy::paths::PathContext;
+use crate::policy::pipeline::Pipeline;
+use crate::review::Reviewer;
+
+pub struct Session {
+    pub workspace: PathBuf,
+    pub loaded: Loaded,
+    pub pipeline: Pipeline,
+}
+
+impl Session {
+    /// Load the config stack for `profile` (plus `extra` `-c` overrides that
+    /// a command's own flags translate to, applied last) and compile it.
+    pub fn open(
+        global: &GlobalArgs,
+        profile: Option<&str>,
+        extra: &[String],
+    ) -> Result<Self, Error> {
+        let workspace = workspace(global)?;
+        let mut opts = LoadOptions::from_global(global, profile);
+        opts.workspace = Some(workspace.clone());
+        opts.overrides.extend(extra.iter().cloned());
+        let loaded = config::load(&opts)?;
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
+        }
+        let pipeline = Pipeline::new(&loaded.config, PathContext::from_env(&workspace))
+            .map_err(|e| Error::usage(format!("invalid configuration: {e}")))?;
+        Ok(Session {
+            workspace,
+            loaded,
+            pipeline,
+        })
+    }
+
+    /// The reviewer for `approvals_reviewer = "auto_review"`; `None` for
+    /// `user` and `rules`, which the pipeline handles itself.
+    pub fn reviewer(&self) -> Result<Option<Box<dyn Reviewer>>, Error> {
+        match self.loaded.config.approvals_reviewer {
+            ReviewerKind::AutoReview => {
+                crate::review::llm::from_config(&self.loaded.config).map(Some)
+            }
+            ReviewerKind::User | ReviewerKind::Rules => Ok(None),
+        }
+    }
+}
+
+/// `--cwd` or the current directory, made absolute.
+pub fn workspace(global: &GlobalArgs) -> Result<PathBuf, Error> {
+    let dir = match &global.cwd {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| Error::usage(format!("cannot read the current directory: {e}")))?,
+    };
+    dir.canonicalize()
+        .map_err(|e| Error::usage(format!("workspace {}: {e}", dir.display())))
+}
+
+/// The async runtime for commands that talk to models or GitHub.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::infra(format!("cannot start the async runtime: {e}")))
+}

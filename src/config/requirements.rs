@@ -1,0 +1,205 @@
+//! Managed requirements: the organisation's floor, above every layer.
+//!
+//! Read from `--requirements FILE` (or `WARDEN_REQUIREMENTS`, which clap
+//! maps onto the same flag), else `/etc/warden/requirements.toml` when it
+//! exists. Requirements can only make a configuration stricter: their rules
+//! come first and are marked managed, their deny-read and protected paths are
+//! added, their `guardian_policy_config` replaces any local reviewer policy,
+//! and a layer that sets something they forbid is an error naming both
+//! places (we refuse rather than silently override, so nobody believes a
+//! setting is in force when it is not).
+
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::ConfigError;
+use super::location::SourceText;
+use super::parse::parse_toml;
+use super::raw::{RawCommandRule, RawReviewRule};
+use super::rules::{command_rule, review_rule};
+use crate::config::schema::{CommandRule, ReviewRule, ReviewerKind, SandboxMode};
+use crate::decision::Source;
+
+/// The system-wide requirements file, consulted when no other is given.
+pub const SYSTEM_REQUIREMENTS: &str = "/etc/warden/requirements.toml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequirements {
+    allowed_sandbox_modes: Option<Spanned<Vec<SandboxMode>>>,
+    allowed_approvals_reviewers: Option<Spanned<Vec<ReviewerKind>>>,
+    allow_network: Option<Spanned<bool>>,
+    deny_read: Option<Vec<Spanned<String>>>,
+    protected: Option<Vec<Spanned<String>>>,
+    guardian_policy_config: Option<Spanned<String>>,
+    command_rules: Option<Vec<Spanned<RawCommandRule>>>,
+    review_rules: Option<Vec<Spanned<RawReviewRule>>>,
+}
+
+/// A value from the requirements file and where it was written.
+#[derive(Debug, Clone)]
+pub struct Required<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+/// Parsed, checked managed requirements.
+#[derive(Debug, Clone, Default)]
+pub struct Requirements {
+    /// The file, as named to the user.
+    pub file: String,
+    pub allowed_sandbox_modes: Option<Required<Vec<SandboxMode>>>,
+    pub allowed_approvals_reviewers: Option<Required<Vec<ReviewerKind>>>,
+    pub allow_network: Option<Required<bool>>,
+    pub deny_read: Vec<Required<String>>,
+    pub protected: Vec<Required<String>>,
+    pub guardian_policy_config: Option<Required<String>>,
+    /// Marked `managed = true`.
+    pub command_rules: Vec<CommandRule>,
+    /// Marked `managed = true`.
+    pub review_rules: Vec<ReviewRule>,
+}
+
+impl Requirements {
+    /// Read and check a requirements file.
+    pub fn load(path: &Path) -> Result<Requirements, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            location: None,
+            message: format!("cannot read requirements file `{name}`: {e}"),
+            help: Some(
+                "check --requirements / WARDEN_REQUIREMENTS; warden refuses to run without the requirements it was told to enforce"
+                    .to_owned(),
+            ),
+        })?;
+        Self::parse(SourceText::file(name, text))
+    }
+
+    /// Check requirements already in memory (`src.name` names the file).
+    pub fn parse(src: SourceText) -> Result<Requirements, ConfigError> {
+        let raw: RawRequirements = parse_toml(&src)?;
+        let at = |span: &std::ops::Range<usize>| src.line_of(span);
+        let non_empty =
+            |len: usize, span: std::ops::Range<usize>, key: &str| -> Result<(), ConfigError> {
+                if len == 0 {
+                    return Err(ConfigError {
+                        location: Some(src.source_of(&span)),
+                        message: format!("`{key}` is empty, so no configuration could satisfy it"),
+                        help: Some(format!("list at least one value, or remove `{key}`")),
+                    });
+                }
+                Ok(())
+            };
+        if let Some(list) = &raw.allowed_sandbox_modes {
+            non_empty(list.get_ref().len(), list.span(), "allowed_sandbox_modes")?;
+        }
+        if let Some(list) = &raw.allowed_approvals_reviewers {
+            non_empty(
+                list.get_ref().len(),
+                list.span(),
+                "allowed_approvals_reviewers",
+            )?;
+        }
+        let paths = |list: Option<Vec<Spanned<String>>>,
+                     key: &str|
+         -> Result<Vec<Required<String>>, ConfigError> {
+            list.unwrap_or_default()
+                .into_iter()
+                .map(|p| {
+                    if p.get_ref().trim().is_empty() {
+                        return Err(ConfigError {
+                            location: Some(src.source_of(&p.span())),
+                            message: format!("empty path in `{key}`"),
+                            help: None,
+                        });
+                    }
+                    Ok(Required {
+                        source: at(&p.span()),
+                        value: p.into_inner(),
+                    })
+                })
+                .collect()
+        };
+        let deny_read = paths(raw.deny_read, "deny_read")?;
+        let protected = paths(raw.protected, "protected")?;
+        let guardian_policy_config = match raw.guardian_policy_config {
+            Some(p) if p.get_ref().trim().is_empty() => {
+                return Err(ConfigError {
+                    location: Some(src.source_of(&p.span())),
+                    message: "`guardian_policy_config` is empty".to_owned(),
+                    help: Some("write the reviewer policy, or remove the key".to_owned()),
+                });
+            }
+            Some(p) => Some(Required {
+                source: at(&p.span()),
+                value: p.into_inner(),
+            }),
+            None => None,
+        };
+        let command_rules = raw
+            .command_rules
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| command_rule(&src, r, true))
+            .collect::<Result<_, _>>()?;
+        let review_rules = raw
+            .review_rules
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| review_rule(&src, r, true))
+            .collect::<Result<_, _>>()?;
+        Ok(Requirements {
+            file: src.name.clone(),
+            allowed_sandbox_modes: raw.allowed_sandbox_modes.map(|v| Required {
+                source: at(&v.span()),
+                value: v.into_inner(),
+            }),
+            allowed_approvals_reviewers: raw.allowed_approvals_reviewers.map(|v| Required {
+                source: at(&v.span()),
+                value: v.into_inner(),
+            }),
+            allow_network: raw.allow_network.map(|v| Required {
+                source: at(&v.span()),
+                value: v.into_inner(),
+            }),
+            deny_read,
+            protected,
+            guardian_policy_config,
+            command_rules,
+            review_rules,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Requirements, ConfigError> {
+        Requirements::parse(SourceText::file("req.toml", text))
+    }
+
+    #[test]
+    fn rules_are_managed_and_keep_their_source() {
+        let r = parse(
+            "allow_network = false\n\n[[command_rules]]\npattern = [\"curl\"]\ndecision = \"forbidden\"\n\n[[review_rules]]\ndecision = \"deny\"\nhost = [\"*.evil.example\"]\nreason = \"no\"\n",
+        )
+        .unwrap();
+        assert!(r.command_rules[0].managed);
+        assert_eq!(r.command_rules[0].source.to_string(), "req.toml:3");
+        assert!(r.review_rules[0].managed);
+        assert_eq!(r.review_rules[0].source.to_string(), "req.toml:7");
+        assert_eq!(r.allow_network.unwrap().source.to_string(), "req.toml:1");
+    }
+
+    #[test]
+    fn unknown_keys_and_empty_allow_lists_are_errors() {
+        let e = parse("allow_netwrk = false\n").unwrap_err();
+        assert_eq!(e.location.as_ref().unwrap().to_string(), "req.toml:1:1");
+        assert_eq!(e.help.as_deref(), Some("did you mean `allow_network`?"));
+        let e = parse("allowed_sandbox_modes = []\n").unwrap_err();
+        assert!(e.message.contains("is empty"), "{e}");
+    }
+}

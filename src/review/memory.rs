@@ -1,0 +1,153 @@
+//! What a run remembers between decisions: the decision cache, the
+//! repeated-denial short-circuit and the human overrides to honour.
+//!
+//! - An action identical (normalised key) to one already denied in this run
+//!   is denied again without asking the reviewer ([`Layer::RepeatedDenial`]);
+//!   it still counts for the breaker.
+//! - A reviewer's verdict is reused for an identical action ([`Layer::Cache`],
+//!   recorded as a cache hit).
+//! - An overridden kept denial (`--approve D2`) admits its exact action once
+//!   ([`Layer::Override`]).
+
+use std::collections::HashMap;
+
+use crate::action::Action;
+use crate::decision::{Decision, Layer, Outcome, TraceStep};
+use crate::policy::pipeline::Pipeline;
+
+use super::denials::KeptDenial;
+use super::{ReviewContext, Reviewer};
+
+/// A decision plus how it was reached.
+#[derive(Debug, Clone)]
+pub struct Remembered {
+    pub decision: Decision,
+    pub cache_hit: bool,
+    /// The kept denial id this decision overrides.
+    pub override_of: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct RunMemory {
+    /// key → the earlier denial's id (if kept) and decision.
+    denied: HashMap<String, (Option<String>, Decision)>,
+    /// key → a reviewer's earlier verdict.
+    reviewed: HashMap<String, Decision>,
+    /// key → the override (unused yet).
+    overrides: HashMap<String, KeptDenial>,
+    /// Reviewer calls made (for stats and benchmarks).
+    pub reviewer_calls: u64,
+}
+
+impl RunMemory {
+    pub fn new(overrides: Vec<KeptDenial>) -> Self {
+        RunMemory {
+            overrides: overrides.into_iter().map(|d| (d.key.clone(), d)).collect(),
+            ..RunMemory::default()
+        }
+    }
+
+    /// Overrides not used by the end of the run.
+    pub fn unused_overrides(&self) -> Vec<&KeptDenial> {
+        let mut v: Vec<&KeptDenial> = self.overrides.values().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    pub async fn decide(
+        &mut self,
+        pipeline: &Pipeline,
+        action: &Action,
+        reviewer: Option<&dyn Reviewer>,
+        context: &ReviewContext,
+    ) -> Remembered {
+        let key = action.normalized_key();
+        if let Some(kept) = self.overrides.remove(&key) {
+            let decision = Decision {
+                outcome: Outcome::Approve,
+                category: kept.category,
+                layer: Layer::Override,
+                source: None,
+                reason: format!(
+                    "a human approved kept denial {} (was: {})",
+                    kept.id, kept.reason
+                ),
+                grants: pipeline.requested_grants(action),
+                reviewer: None,
+                trace: vec![TraceStep {
+                    layer: Layer::Override,
+                    result: "approve".into(),
+                    source: None,
+                    detail: format!("--approve {}", kept.id),
+                }],
+            };
+            return Remembered {
+                decision,
+                cache_hit: false,
+                override_of: Some(kept.id),
+            };
+        }
+        if let Some((id, earlier)) = self.denied.get(&key) {
+            let label = id.clone().unwrap_or_else(|| "earlier".into());
+            let decision = Decision {
+                outcome: Outcome::Deny,
+                category: earlier.category,
+                layer: Layer::RepeatedDenial,
+                source: earlier.source.clone(),
+                reason: format!(
+                    "the same action was already refused in this run ({label}: {}); asking again does not change the answer",
+                    earlier.reason
+                ),
+                grants: Default::default(),
+                reviewer: None,
+                trace: vec![TraceStep {
+                    layer: Layer::RepeatedDenial,
+                    result: "deny".into(),
+                    source: earlier.source.clone(),
+                    detail: format!("first refused by {}", earlier.layer),
+                }],
+            };
+            return Remembered {
+                decision,
+                cache_hit: true,
+                override_of: None,
+            };
+        }
+        if let Some(earlier) = self.reviewed.get(&key) {
+            let mut decision = earlier.clone();
+            decision.trace.push(TraceStep {
+                layer: Layer::Cache,
+                result: decision.outcome.as_str().into(),
+                source: None,
+                detail: format!(
+                    "verdict reused from an identical action ({})",
+                    earlier.layer
+                ),
+            });
+            decision.layer = Layer::Cache;
+            return Remembered {
+                decision,
+                cache_hit: true,
+                override_of: None,
+            };
+        }
+        let decision = pipeline.decide(action, reviewer, context).await;
+        if matches!(decision.layer, Layer::AutoReview | Layer::ReviewerFailed) {
+            self.reviewer_calls += 1;
+            self.reviewed.insert(key, decision.clone());
+        }
+        Remembered {
+            decision,
+            cache_hit: false,
+            override_of: None,
+        }
+    }
+
+    /// Remember a denial (after it got its kept id, if any).
+    pub fn remember_denial(&mut self, action: &Action, id: Option<String>, decision: &Decision) {
+        if decision.outcome.counts_as_denial() {
+            self.denied
+                .insert(action.normalized_key(), (id, decision.clone()));
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Structured review rules, compiled once per run.
+//!
+//! A rule matches when every condition it states holds (within a condition,
+//! any listed value may match). Among matching rules the strictest decides:
+//! deny > escalate > approve; on a tie the first rule in order wins, and
+//! managed rules come first, so the reported source is the managed one.
+
+use std::path::PathBuf;
+
+use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
+
+use crate::action::{Action, ActionKind};
+use crate::config::{ReviewDecision, ReviewRule};
+use crate::decision::Category;
+use crate::policy::command_rules::basename;
+use crate::policy::paths::{PathContext, PathSet};
+use crate::policy::wrappers::Invocation;
+
+/// What an action touches, gathered once and matched against every rule.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub invocations: Vec<Invocation>,
+    pub paths: Vec<PathBuf>,
+    pub hosts: Vec<String>,
+}
+
+struct Compiled {
+    paths: Option<PathSet>,
+    hosts: Option<GlobSet>,
+    mcp_server: Option<GlobSet>,
+    mcp_tool: Option<GlobSet>,
+    mcp_arguments: Vec<(String, GlobMatcher)>,
+}
+
+/// The review rules of a config, ready to match.
+pub struct ReviewRules {
+    rules: Vec<ReviewRule>,
+    compiled: Vec<Compiled>,
+}
+
+fn globset(patterns: &[String], case_insensitive: bool) -> Result<Option<GlobSet>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = globset::GlobBuilder::new(p)
+            .case_insensitive(case_insensitive)
+            .build()
+            .map_err(|e| format!("invalid glob `{p}`: {e}"))?;
+        b.add(glob);
+    }
+    b.build().map(Some).map_err(|e| e.to_string())
+}
+
+impl ReviewRules {
+    pub fn new(rules: &[ReviewRule], ctx: &PathContext) -> Result<Self, String> {
+        let mut compiled = Vec::with_capacity(rules.len());
+        for r in rules {
+            let mut args = Vec::new();
+            for (k, v) in &r.mcp_arguments {
+                let m = Glob::new(v)
+                    .map_err(|e| format!("{}: invalid glob `{v}`: {e}", r.source))?
+                    .compile_matcher();
+                args.push((k.clone(), m));
+            }
+            compiled.push(Compiled {
+                paths: if r.path.is_empty() {
+                    None
+                } else {
+                    Some(PathSet::new(&r.path, ctx).map_err(|e| format!("{}: {e}", r.source))?)
+                },
+                hosts: globset(&r.host, true).map_err(|e| format!("{}: {e}", r.source))?,
+                mcp_server: globset(&r.mcp_server, false)
+                    .map_err(|e| format!("{}: {e}", r.source))?,
+                mcp_tool: globset(&r.mcp_tool, false).map_err(|e| format!("{}: {e}", r.source))?,
+                mcp_arguments: args,
+            });
+        }
+        Ok(ReviewRules {
+            rules: rules.to_vec(),
+            compiled,
+        })
+    }
+
+    /// The strictest matching rule, if any.
+    pub fn decide(
+        &self,
+        action: &Action,
+        category: Category,
+        facts: &Facts,
+    ) -> Option<&ReviewRule> {
+        let mut best: Option<&ReviewRule> = None;
+        for (rule, c) in self.rules.iter().zip(&self.compiled) {
+            if matches(rule, c, action, category, facts)
+                && best.is_none_or(|b| rule.decision > b.decision)
+            {
+                best = Some(rule);
+                if rule.decision == ReviewDecision::Deny {
+                    break; // nothing is stricter; keep the first deny's source
+                }
+            }
+        }
+        best
+    }
+}
+
+fn matches(
+    rule: &ReviewRule,
+    c: &Compiled,
+    action: &Action,
+    category: Category,
+    facts: &Facts,
+) -> bool {
+    if !rule.kinds.is_empty() && !rule.kinds.contains(&action.kind()) {
+        return false;
+    }
+    if !rule.categories.is_empty() && !rule.categories.contains(&category) {
+        return false;
+    }
+    if let Some(pattern) = &rule.command {
+        let hit = facts.invocations.iter().any(|inv| {
+            inv.argv.len() >= pattern.len()
+                && pattern.iter().enumerate().all(|(i, t)| {
+                    t.matches(&inv.argv[i]) || (i == 0 && t.matches(basename(&inv.argv[i])))
+                })
+        });
+        if !hit {
+            return false;
+        }
+    }
+    if let Some(paths) = &c.paths
+        && !facts.paths.iter().any(|p| paths.contains(p))
+    {
+        return false;
+    }
+    if let Some(hosts) = &c.hosts
+        && !facts.hosts.iter().any(|h| hosts.is_match(h))
+    {
+        return false;
+    }
+    let mcp = match action {
+        Action::Mcp {
+            server,
+            tool,
+            arguments,
+            ..
+        } => Some((server, tool, arguments)),
+        _ => None,
+    };
+    let wants_mcp = c.mcp_server.is_some() || c.mcp_tool.is_some() || !c.mcp_arguments.is_empty();
+    if wants_mcp {
+        let Some((server, tool, arguments)) = mcp else {
+            return false;
+        };
+        if c.mcp_server
+            .as_ref()
+            .is_some_and(|g| !g.is_match(server.as_str()))
+        {
+            return false;
+        }
+        if c.mcp_tool
+            .as_ref()
+            .is_some_and(|g| !g.is_match(tool.as_str()))
+        {
+            return false;
+        }
+        for (key, glob) in &c.mcp_arguments {
+            let value = match arguments.get(key) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => return false,
+            };
+            if !glob.is_match(value.as_str()) {
+                return false;
+            }
+        }
+    }
+    // An exec-only condition on a non-exec action never matches.
+    if rule.command.is_some() && action.kind() != ActionKind::Exec {
+        return false;
+    }
+    true
+}
