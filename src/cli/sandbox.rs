@@ -33,7 +33,7 @@ sandbox_fallback = \"warn\".
 Examples:
   warden sandbox --profile ci -- cargo build --offline
   warden sandbox --profile review --cwd repo -- git status
-  warden sandbox -c 'sandbox.network="on"' -- cargo fetch
+  warden sandbox -c 'sandbox.network=\"on\"' -- cargo fetch
   warden sandbox --show-enforcement -- /bin/true";
 
 /// Run a command under a profile's sandbox; exit status is the command's.
