@@ -12,6 +12,7 @@ use crate::error::{Error, ExitStatus};
 
 pub mod audit;
 pub mod check;
+pub mod demo;
 pub mod gh;
 pub mod mcp;
 pub mod policy;
@@ -34,7 +35,8 @@ Exit codes:
      without the sandbox the profile requires
 
 Examples:
-  warden run --provider script examples/scenarios/exfiltration.yaml
+  warden run --demo
+  warden run --provider script --scenario examples/scenarios/exfiltration.yaml
   warden check --profile ci -- cargo test
   warden check --profile dev --explain --action action.json
   warden policy test tests/fixtures/policy/*.yaml --profile ci

@@ -100,6 +100,12 @@ pub struct RunArgs {
     /// Reviewer model name.
     #[arg(long, value_name = "M")]
     pub reviewer_model: Option<String>,
+    /// Replay the embedded demo scenario (prompt injection → refused
+    /// exfiltration → breaker) in a fresh temporary workspace, offline.
+    /// Defaults to the `ci` profile; exits 3 when the breaker trips, as
+    /// the scenario intends.
+    #[arg(long, conflicts_with_all = ["scenario", "prompt", "prompt_file"])]
+    pub demo: bool,
     /// Do not report to GitHub even when GITHUB_ACTIONS=true.
     #[arg(long)]
     pub no_report: bool,
@@ -108,7 +114,21 @@ pub struct RunArgs {
     pub require_report: bool,
 }
 
-pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitStatus, Error> {
+pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> {
+    let demo_global;
+    let global = if args.demo {
+        let workspace = super::demo::workspace()?;
+        eprintln!("warden demo: workspace {}", workspace.display());
+        args.provider = Some("script".into());
+        args.profile.get_or_insert_with(|| "ci".into());
+        demo_global = GlobalArgs {
+            cwd: Some(workspace),
+            ..global.clone()
+        };
+        &demo_global
+    } else {
+        global
+    };
     let mut overrides = Vec::new();
     for (key, value) in [
         ("approvals_reviewer", &args.reviewer),
@@ -257,6 +277,7 @@ fn build_provider(config: &Config, args: &RunArgs) -> Result<Provider, Error> {
         retry_base_delay: Duration::from_millis(500),
     };
     match agent.provider {
+        ProviderKind::Script if args.demo => Ok(Provider::Script(super::demo::provider()?)),
         ProviderKind::Script => {
             let path = args.scenario.as_ref().ok_or_else(|| {
                 Error::usage(

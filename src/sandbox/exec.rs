@@ -76,6 +76,11 @@ async fn run(
             "running without Landlock and seccomp (environment still scrubbed)"
         );
     }
+    if !super::caps::protect_self() {
+        tracing::warn!(
+            "cannot mark warden non-dumpable; /proc/<pid>/environ relies on Landlock alone"
+        );
+    }
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
     let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
 

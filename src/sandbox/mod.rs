@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod caps;
 pub mod enforcement;
 pub mod env;
 mod error;
