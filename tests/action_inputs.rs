@@ -169,9 +169,13 @@ done
     path
 }
 
+/// One call of the recorder: arguments, environment, and the prompt file's
+/// content when `--prompt-file` was given.
+struct Call(Vec<String>, BTreeMap<String, String>, Option<String>);
+
 struct Recorded {
     out: Output,
-    calls: Vec<(Vec<String>, BTreeMap<String, String>, Option<String>)>,
+    calls: Vec<Call>,
 }
 
 /// Run the action's script with `inputs` as the run step would set them.
@@ -220,7 +224,7 @@ fn run_script(inputs: &[(&str, &str)]) -> Recorded {
             })
             .collect();
         let prompt = std::fs::read_to_string(record.join(format!("call{n}.prompt"))).ok();
-        calls.push((args, env, prompt));
+        calls.push(Call(args, env, prompt));
     }
     Recorded { out, calls }
 }
@@ -264,7 +268,7 @@ fn every_input_reaches_a_warden_flag_or_variable() {
         String::from_utf8_lossy(&rec.out.stderr)
     );
     assert_eq!(rec.calls.len(), 2, "warden run, then warden gh outputs");
-    let (run_args, run_env, prompt) = &rec.calls[0];
+    let Call(run_args, run_env, prompt) = &rec.calls[0];
     let cli = parse(run_args);
     let Command::Run(run) = cli.command else {
         panic!("not a run: {run_args:?}")
@@ -321,7 +325,7 @@ fn every_input_reaches_a_warden_flag_or_variable() {
         "inputs left in warden's environment: {leftover:?}"
     );
 
-    let (outputs_args, _, _) = &rec.calls[1];
+    let Call(outputs_args, _, _) = &rec.calls[1];
     let cli = parse(outputs_args);
     let Command::Gh(warden::cli::gh::GhCommand::Outputs(o)) = cli.command else {
         panic!("not gh outputs: {outputs_args:?}")
@@ -351,7 +355,7 @@ fn defaults_are_the_safe_ones() {
         "{}",
         String::from_utf8_lossy(&rec.out.stderr)
     );
-    let (run_args, _, _) = &rec.calls[0];
+    let Call(run_args, _, _) = &rec.calls[0];
     let cli = parse(run_args);
     let Command::Run(run) = cli.command else {
         panic!()
@@ -368,7 +372,7 @@ fn defaults_are_the_safe_ones() {
         "{audit:?}"
     );
     assert!(audit.extension().is_some_and(|e| e == "jsonl"));
-    let (outputs_args, _, _) = &rec.calls[1];
+    let Call(outputs_args, _, _) = &rec.calls[1];
     assert!(outputs_args.iter().any(|a| a == "--no-lookup"));
     assert!(
         outputs_args

@@ -156,7 +156,11 @@ fn a_pull_request_run_sets_every_output_and_reports() {
     let mut documented = 0;
     for (name, spec) in action["outputs"].as_mapping().unwrap() {
         let name = name.as_str().unwrap();
-        if !spec["value"].as_str().unwrap().contains("steps.run.outputs.") {
+        if !spec["value"]
+            .as_str()
+            .unwrap()
+            .contains("steps.run.outputs.")
+        {
             continue;
         }
         assert!(step.outputs.contains_key(name), "output {name} is not set");
@@ -187,6 +191,17 @@ fn a_pull_request_run_sets_every_output_and_reports() {
         serde_json::from_str(&std::fs::read_to_string(audit_dir.join("denials.json")).unwrap())
             .unwrap();
     assert_eq!(denials["denials"][0]["id"], "D1");
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["audit", "verify"])
+        .arg(&audit)
+        .output()
+        .unwrap();
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
 
     // The report: a sticky comment on PR 7 and a check run on the PR head.
     let comments = mock.comments();
@@ -354,4 +369,107 @@ fn without_write_access_the_denials_become_annotations_after_commands_resume() {
             .any(|l| l.starts_with("::error ") && l.contains("D1")),
         "annotation for D1 after the resume token: {after:?}"
     );
+}
+
+/// The `run:` script of a step of an example workflow, by step name.
+fn workflow_script(file: &str, step_name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/workflows")
+        .join(file);
+    let w: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for (_, job) in w["jobs"].as_mapping().unwrap() {
+        for step in job["steps"].as_sequence().unwrap() {
+            if step["name"].as_str() == Some(step_name) {
+                return step["run"].as_str().unwrap().to_owned();
+            }
+        }
+    }
+    panic!("{file}: no step {step_name:?}");
+}
+
+#[test]
+fn decisions_check_publishes_a_fork_runs_log_on_its_pull_request() {
+    // The fork's run: a read-only token, so it could not report itself.
+    let fork_api = MockGithub::start();
+    fork_api.outage(403);
+    let fork = Job::new(&fork_api);
+    let run = fork.step(&[("INPUT_SCENARIO", &fork.scenario("denied_upload.yaml"))]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let log = PathBuf::from(run.out("audit-path"));
+
+    // decisions-check.yml's publishing step, run as the runner would run it.
+    let script = workflow_script("decisions-check.yml", "Verify and publish");
+    let publish = |log_bytes: &[u8]| {
+        let mock = MockGithub::start();
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join("runner_temp");
+        std::fs::create_dir_all(temp.join("fork-audit")).unwrap();
+        std::fs::write(
+            temp.join("fork-audit").join(log.file_name().unwrap()),
+            log_bytes,
+        )
+        .unwrap();
+        let event = dir.path().join("workflow_run.json");
+        std::fs::write(
+            &event,
+            json!({"action": "completed", "workflow_run": {"id": 99, "event": "pull_request",
+                   "head_sha": HEAD_SHA, "pull_requests": []}})
+            .to_string(),
+        )
+        .unwrap();
+        let script_path = dir.path().join("step.sh");
+        std::fs::write(&script_path, &script).unwrap();
+        let out = std::process::Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail"])
+            .arg(&script_path)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("WARDEN", env!("CARGO_BIN_EXE_warden"))
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("PR_NUMBER", "7")
+            .env("HEAD_SHA", HEAD_SHA)
+            .env("RUNNER_TEMP", &temp)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_API_URL", &mock.url)
+            .env("GITHUB_REPOSITORY", format!("{OWNER}/{REPO}"))
+            .env("GITHUB_EVENT_NAME", "workflow_run")
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_SHA", MERGE_SHA)
+            .env("GITHUB_WORKFLOW", "warden decisions")
+            .env("GITHUB_JOB", "publish")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (out, mock)
+    };
+
+    let (out, mock) = publish(&std::fs::read(&log).unwrap());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let comments = mock.comments();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0]["issue"], 7, "on the fork's pull request");
+    let body = comments[0]["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("<!-- warden:warden decisions:publish -->"),
+        "{body}"
+    );
+    assert!(body.contains("D1"), "{body}");
+    let runs = mock.check_runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0]["head_sha"], HEAD_SHA,
+        "on the fork's head, not the default branch"
+    );
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+
+    // A log altered after the run fails verification: nothing is published.
+    let mut tampered = std::fs::read(&log).unwrap();
+    let text = String::from_utf8(tampered.clone()).unwrap();
+    let at = text.find("\"deny\"").expect("a deny decision in the log");
+    tampered.splice(at..at + 6, b"\"run\" ".iter().copied());
+    let (out, mock) = publish(&tampered);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(mock.comments().is_empty() && mock.check_runs().is_empty());
 }
