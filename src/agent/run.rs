@@ -131,6 +131,9 @@ impl Agent<'_> {
         if let Err(e) = self.audit.append(Event::TurnStarted { number: 1 }) {
             return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
         }
+        if let Err(Stop::Audit(e)) = self.record_mcp_events() {
+            return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
+        }
 
         for turn in 1..=opts.max_turns {
             if Instant::now() >= deadline {
@@ -231,6 +234,9 @@ impl Agent<'_> {
                         return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
                     }
                 };
+                if let Err(Stop::Audit(e)) = self.record_mcp_events() {
+                    return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
+                }
                 review_ctx.transcript.push(TranscriptEntry {
                     role: "tool".into(),
                     content: format!("{} → {}", call.name, cap(&outcome.content, 2000)),
@@ -393,6 +399,27 @@ impl Agent<'_> {
         Ok(outcome)
     }
 
+    /// Write what happened to MCP servers (started, failed, crashed, timed
+    /// out) to the audit log.
+    fn record_mcp_events(&mut self) -> Result<(), Stop> {
+        let Some(mcp) = self.mcp else { return Ok(()) };
+        for e in mcp.take_events() {
+            self.output.event(
+                "mcp_server",
+                json!({"server": e.server, "status": e.status, "detail": e.detail}),
+                || format!("  mcp server {}: {} ({})", e.server, e.status, e.detail),
+            );
+            self.audit
+                .append(Event::McpServer {
+                    server: e.server,
+                    status: e.status,
+                    detail: e.detail,
+                })
+                .map_err(Stop::Audit)?;
+        }
+        Ok(())
+    }
+
     /// MCP tool calls carry the server's annotations into the action.
     fn annotate_mcp(&self, planned: Planned) -> Planned {
         match (planned, self.mcp) {
@@ -526,6 +553,9 @@ impl Agent<'_> {
 
     fn finish(&mut self, mut result: RunResult, status: ExitStatus, reason: String) -> RunResult {
         self.output.end_group();
+        // A failure here poisons the log, and the run_finished append below
+        // reports it.
+        let _ = self.record_mcp_events();
         result.status = status;
         result.reason = reason;
         result.reviewer_calls = self.memory.reviewer_calls;

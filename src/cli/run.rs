@@ -19,6 +19,8 @@ use crate::agent::run::{Agent, RunOptions, RunResult};
 use crate::audit::AuditLog;
 use crate::config::{Config, ProviderKind};
 use crate::error::{Error, ExitStatus};
+use crate::mcp::launch::LaunchContext;
+use crate::mcp::{McpServers, McpTools};
 use crate::review::breaker::Breaker;
 use crate::review::denials::{DenialState, approve_ids, state_path};
 use crate::review::memory::RunMemory;
@@ -193,6 +195,16 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
 
     let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let rt = runtime()?;
+    // MCP servers start sandboxed like every command; one that fails to
+    // start is an audit event and a tool error, never the end of the run.
+    let mcp_servers = rt.block_on(McpServers::start(
+        &config.mcp_servers,
+        &LaunchContext {
+            runtime: executor.runtime.clone(),
+            policy: executor.policy.clone(),
+            workspace: session.workspace.clone(),
+        },
+    ));
     let opts = RunOptions {
         prompt,
         model: config
@@ -212,7 +224,7 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
             provider: &provider,
             reviewer: reviewer.as_deref(),
             executor: &executor,
-            mcp: None,
+            mcp: (!config.mcp_servers.is_empty()).then_some(&mcp_servers as &dyn McpTools),
             audit: &mut audit,
             denial_state,
             denial_state_path: Some(denial_path),
@@ -222,6 +234,7 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
         };
         rt.block_on(agent.run(&opts))
     };
+    rt.block_on(mcp_servers.shutdown());
     drop(audit);
 
     if let Some(path) = &args.output_last_message {
