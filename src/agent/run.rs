@@ -277,6 +277,14 @@ impl Agent<'_> {
                 return Ok(ToolOutcome::error(format!("warden: {e}")));
             }
         };
+        if let Some(why) = self.mcp_unavailable(&planned) {
+            self.output.event(
+                "tool_error",
+                json!({"tool": call.name, "error": why}),
+                || format!("  ✗ {}: {why}", call.name),
+            );
+            return Ok(ToolOutcome::error(format!("warden: {why}")));
+        }
         let planned = self.annotate_mcp(planned);
         let mut grants_per_action = Vec::new();
         for action in planned.actions() {
@@ -418,6 +426,21 @@ impl Agent<'_> {
                 .map_err(Stop::Audit)?;
         }
         Ok(())
+    }
+
+    /// Why an MCP tool call cannot run at all (no such server or tool, the
+    /// server failed to start or crashed): answered before any decision.
+    fn mcp_unavailable(&self, planned: &Planned) -> Option<String> {
+        let Planned::Mcp {
+            action: Action::Mcp { server, tool, .. },
+        } = planned
+        else {
+            return None;
+        };
+        match self.mcp {
+            Some(mcp) => mcp.unavailable(server, tool),
+            None => Some(format!("MCP server `{server}` is not configured")),
+        }
     }
 
     /// MCP tool calls carry the server's annotations into the action.

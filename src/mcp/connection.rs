@@ -66,6 +66,7 @@ pub struct Connection {
     ended: watch::Receiver<Option<ProcessEnd>>,
     wire: Arc<WireStats>,
     stderr: Arc<StderrTail>,
+    redactor: Arc<Redactor>,
     events: EventSink,
     end_reported: AtomicBool,
     shutting_down: AtomicBool,
@@ -189,7 +190,7 @@ impl Connection {
             name.to_owned(),
             stdout,
             wire.clone(),
-            redactor,
+            redactor.clone(),
             events.clone(),
         );
         let ended = process.end_watch();
@@ -227,6 +228,7 @@ impl Connection {
                 ended,
                 wire,
                 stderr,
+                redactor,
                 events,
                 end_reported: AtomicBool::new(false),
                 shutting_down: AtomicBool::new(false),
@@ -288,18 +290,38 @@ impl Connection {
         text
     }
 
-    /// Call `tool` with `arguments` (a JSON object or null).
-    pub async fn call(&self, tool: &str, arguments: Value) -> Result<String, String> {
+    /// Why `tool` cannot be called (the server ended, or has no such
+    /// tool), if it cannot.
+    pub fn unavailable(&self, tool: &str) -> Option<String> {
         let name = &self.name;
         if let Some(end) = self.has_ended() {
             self.report_end();
-            return Err(format!(
+            return Some(format!(
                 "MCP server `{name}` is no longer running ({}); its tools are unavailable for the rest of this run",
                 self.ended_text(&end)
             ));
         }
         if self.tool(tool).is_none() {
-            return Err(format!("MCP server `{name}` has no tool `{tool}`"));
+            return Some(format!("MCP server `{name}` has no tool `{tool}`"));
+        }
+        None
+    }
+
+    /// Call `tool` with `arguments` (a JSON object or null). The answer,
+    /// either way, has the server's own secrets (its configured `env`
+    /// values) redacted: neither the model nor the audit log needs them.
+    pub async fn call(&self, tool: &str, arguments: Value) -> Result<String, String> {
+        let redact = |t: String| self.redactor.redact(&t).into_owned();
+        self.call_unredacted(tool, arguments)
+            .await
+            .map(redact)
+            .map_err(redact)
+    }
+
+    async fn call_unredacted(&self, tool: &str, arguments: Value) -> Result<String, String> {
+        let name = &self.name;
+        if let Some(why) = self.unavailable(tool) {
+            return Err(why);
         }
         let mut params = CallToolRequestParams::new(tool.to_owned());
         match arguments {

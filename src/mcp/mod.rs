@@ -120,6 +120,12 @@ pub trait McpTools: Send + Sync {
         tool: &'a str,
         arguments: serde_json::Value,
     ) -> McpFuture<'a>;
+    /// Why `server/tool` cannot be called at all (server not configured,
+    /// not running, or no such tool), if it cannot. Such a call is answered
+    /// with a tool error before any decision: nothing would run, so there
+    /// is nothing to adjudicate (the server's state is already an audit
+    /// event).
+    fn unavailable(&self, server: &str, tool: &str) -> Option<String>;
     /// Server events since the last call (started, crashed, …), for the
     /// audit log. The agent loop drains them after every tool call.
     fn take_events(&self) -> Vec<ServerEvent> {

@@ -204,6 +204,16 @@ impl McpTools for McpServers {
         Box::pin(self.call_inner(server, tool, arguments))
     }
 
+    fn unavailable(&self, server: &str, tool: &str) -> Option<String> {
+        match self.states.get(server) {
+            None => Some(format!("MCP server `{server}` is not configured")),
+            Some(ServerState::Failed(why)) => Some(format!(
+                "MCP server `{server}` is not running: it failed to start ({why})"
+            )),
+            Some(ServerState::Running(conn)) => conn.unavailable(tool),
+        }
+    }
+
     fn take_events(&self) -> Vec<ServerEvent> {
         for state in self.states.values() {
             if let ServerState::Running(conn) = state {

@@ -5,7 +5,7 @@
 //!
 //! Tools, by annotation:
 //! - read-only (`readOnlyHint: true`): `echo`, `read_file`, `get_env`,
-//!   `connect`, `log_stderr`, `fail`, and the misbehaving `crash` (exits),
+//!   `connect`, `log_stderr`, `pid`, `fail`, and the misbehaving `crash` (exits),
 //!   `hang` (never answers) and `garble` (writes a non-JSON line, never
 //!   answers);
 //! - read-only but open-world: `search`;
@@ -126,6 +126,14 @@ impl TestServer {
     fn log_stderr(&self, Parameters(a): Parameters<TextArg>) -> CallToolResult {
         eprintln!("{}", a.text);
         text("logged")
+    }
+
+    #[tool(
+        description = "The server's process id.",
+        annotations(read_only_hint = true)
+    )]
+    fn pid(&self) -> CallToolResult {
+        text(std::process::id().to_string())
     }
 
     #[tool(description = "Always fails.", annotations(read_only_hint = true))]
