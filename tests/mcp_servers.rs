@@ -18,6 +18,7 @@ use warden::decision::Source;
 use warden::mcp::launch::LaunchContext;
 use warden::mcp::servers::ServerState;
 use warden::mcp::{McpServers, McpTools, ServerEvent};
+use warden::sandbox::stdio::{StdioRequest, spawn_stdio};
 use warden::sandbox::{SandboxPolicy, SandboxRuntime};
 
 fn server(args: &[&str]) -> McpServerConfig {
@@ -90,7 +91,7 @@ fn statuses(events: &[ServerEvent], server: &str) -> Vec<String> {
 async fn tools_are_listed_across_pages_and_offered_with_schemas() {
     let ws = Ws::new();
     let mut cfg = server(&["--page-size", "2"]);
-    cfg.disabled_tools = vec!["delete_all".into()];
+    cfg.disabled_tools = vec!["delete_all".into(), "delete_al".into()];
     let servers = start(&ws, &[("local", cfg)]).await;
     let ServerState::Running(conn) = &servers.states()["local"] else {
         panic!("{}", failure(&servers, "local"));
@@ -127,6 +128,13 @@ async fn tools_are_listed_across_pages_and_offered_with_schemas() {
     assert!(
         events[0].detail.contains("13 tools, 12 offered"),
         "{}",
+        events[0].detail
+    );
+    assert!(
+        events[0]
+            .detail
+            .contains("configured tools the server does not have: delete_al"),
+        "a typo in the config is pointed out: {}",
         events[0].detail
     );
     servers.shutdown().await;
@@ -437,5 +445,39 @@ async fn shutdown_stops_every_server_process() {
     assert!(
         servers.take_events().iter().all(|e| e.status != "crashed"),
         "a requested stop is not a crash"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writing_to_a_dead_server_is_never_a_broken_pipe() {
+    // warden runs with the default SIGPIPE disposition: a write to a pipe
+    // without a reader would kill it. The stdin pipe keeps a reader for
+    // as long as warden holds the process, so the write just lands.
+    use tokio::io::AsyncWriteExt;
+    let ws = Ws::new();
+    let ctx = context(&ws);
+    let req = StdioRequest {
+        argv: vec!["true".into()],
+        cwd: ws.ws.clone(),
+        grants: Default::default(),
+        env: BTreeMap::new(),
+    };
+    let mut process = spawn_stdio(&ctx.runtime, &ctx.policy, &req).await.unwrap();
+    assert!(process.enforcement.sandboxed);
+    let end = process.wait_for_end(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(end.code, Some(0), "{end:?}");
+    let mut stdin = process.stdin.take().unwrap();
+    stdin.write_all(&[b'x'; 4096]).await.unwrap();
+    stdin.flush().await.unwrap();
+    // A command that cannot be executed ends at once and says why.
+    let req = StdioRequest {
+        argv: vec!["/nonexistent/server".into()],
+        ..req
+    };
+    let process = spawn_stdio(&ctx.runtime, &ctx.policy, &req).await.unwrap();
+    let end = process.wait_for_end(Duration::from_secs(5)).await.unwrap();
+    assert!(
+        end.describe().contains("cannot run `/nonexistent/server`"),
+        "{end:?}"
     );
 }

@@ -35,6 +35,9 @@ Examples:
   echo \"fix the failing test\" | warden run --provider anthropic --model claude-sonnet-4-5 -
   # let one previously denied action through, once
   warden run --approve D2 --prompt-file task.md
+  # MCP servers from [mcp_servers.NAME] start sandboxed with the run; see
+  # how their tools are classified first with `warden mcp list`
+  warden run --config team.toml --prompt-file task.md
 
 API keys are read from the environment only: OPENAI_API_KEY or ANTHROPIC_API_KEY
 (or WARDEN_API_KEY); the reviewer uses WARDEN_REVIEWER_API_KEY, falling back to

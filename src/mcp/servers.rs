@@ -113,6 +113,25 @@ impl McpServers {
         if disabled > 0 {
             detail.push_str(&format!("; {disabled} disabled by configuration"));
         }
+        // Names in the config that the server does not have: usually a typo
+        // that silently disables or fails to override a tool.
+        let mut unknown: Vec<&str> = cfg
+            .enabled_tools
+            .iter()
+            .flatten()
+            .chain(&cfg.disabled_tools)
+            .chain(cfg.tools.keys())
+            .map(String::as_str)
+            .filter(|name| conn.tool(name).is_none())
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            detail.push_str(&format!(
+                "; configured tools the server does not have: {}",
+                unknown.join(", ")
+            ));
+        }
         if !unusable.is_empty() {
             detail.push_str(&format!(
                 "; not offered (name not usable as a model tool name): {}",
