@@ -11,7 +11,7 @@
 //!   protected paths), and network only when the server's `network = true`,
 //!   whatever the profile's `sandbox.network` says.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::config::McpServerConfig;
 use crate::sandbox::policy::expand_tilde;
@@ -77,11 +77,4 @@ pub fn describe_sandbox(policy: &SandboxPolicy, sandboxed: bool) -> String {
         "network off"
     };
     format!("{mode}, {net}")
-}
-
-/// `path` shown relative to the workspace when it is inside it.
-pub fn display_relative(path: &Path, workspace: &Path) -> String {
-    path.strip_prefix(workspace)
-        .map(|p| format!("./{}", p.display()))
-        .unwrap_or_else(|_| path.display().to_string())
 }
