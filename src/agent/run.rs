@@ -134,6 +134,9 @@ impl Agent<'_> {
         if let Err(e) = self.audit.append(Event::TurnStarted { number: 1 }) {
             return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
         }
+        if let Err(Stop::Audit(e)) = self.record_mcp_events() {
+            return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
+        }
 
         for turn in 1..=opts.max_turns {
             if Instant::now() >= deadline {
@@ -234,6 +237,9 @@ impl Agent<'_> {
                         return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
                     }
                 };
+                if let Err(Stop::Audit(e)) = self.record_mcp_events() {
+                    return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
+                }
                 review_ctx.transcript.push(TranscriptEntry {
                     role: "tool".into(),
                     content: format!("{} → {}", call.name, cap(&outcome.content, 2000)),
@@ -274,6 +280,14 @@ impl Agent<'_> {
                 return Ok(ToolOutcome::error(format!("warden: {e}")));
             }
         };
+        if let Some(why) = self.mcp_unavailable(&planned) {
+            self.output.event(
+                "tool_error",
+                json!({"tool": call.name, "error": why}),
+                || format!("  ✗ {}: {why}", call.name),
+            );
+            return Ok(ToolOutcome::error(format!("warden: {why}")));
+        }
         let planned = self.annotate_mcp(planned);
         let mut grants_per_action = Vec::new();
         for action in planned.actions() {
@@ -394,6 +408,42 @@ impl Agent<'_> {
             );
         }
         Ok(outcome)
+    }
+
+    /// Write what happened to MCP servers (started, failed, crashed, timed
+    /// out) to the audit log.
+    fn record_mcp_events(&mut self) -> Result<(), Stop> {
+        let Some(mcp) = self.mcp else { return Ok(()) };
+        for e in mcp.take_events() {
+            self.output.event(
+                "mcp_server",
+                json!({"server": e.server, "status": e.status, "detail": e.detail}),
+                || format!("  mcp server {}: {} ({})", e.server, e.status, e.detail),
+            );
+            self.audit
+                .append(Event::McpServer {
+                    server: e.server,
+                    status: e.status,
+                    detail: e.detail,
+                })
+                .map_err(Stop::Audit)?;
+        }
+        Ok(())
+    }
+
+    /// Why an MCP tool call cannot run at all (no such server or tool, the
+    /// server failed to start or crashed): answered before any decision.
+    fn mcp_unavailable(&self, planned: &Planned) -> Option<String> {
+        let Planned::Mcp {
+            action: Action::Mcp { server, tool, .. },
+        } = planned
+        else {
+            return None;
+        };
+        match self.mcp {
+            Some(mcp) => mcp.unavailable(server, tool),
+            None => Some(format!("MCP server `{server}` is not configured")),
+        }
     }
 
     /// MCP tool calls carry the server's annotations into the action.
@@ -529,6 +579,9 @@ impl Agent<'_> {
 
     fn finish(&mut self, mut result: RunResult, status: ExitStatus, reason: String) -> RunResult {
         self.output.end_group();
+        // A failure here poisons the log, and the run_finished append below
+        // reports it.
+        let _ = self.record_mcp_events();
         result.status = status;
         result.reason = reason;
         result.reviewer_calls = self.memory.reviewer_calls;

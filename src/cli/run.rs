@@ -19,6 +19,8 @@ use crate::agent::run::{Agent, RunOptions, RunResult};
 use crate::audit::AuditLog;
 use crate::config::{Config, ProviderKind};
 use crate::error::{Error, ExitStatus};
+use crate::mcp::launch::LaunchContext;
+use crate::mcp::{McpServers, McpTools};
 use crate::review::breaker::Breaker;
 use crate::review::denials::{DenialState, approve_ids, state_path};
 use crate::review::memory::RunMemory;
@@ -33,6 +35,9 @@ Examples:
   echo \"fix the failing test\" | warden run --provider anthropic --model claude-sonnet-4-5 -
   # let one previously denied action through, once
   warden run --approve D2 --prompt-file task.md
+  # MCP servers from [mcp_servers.NAME] start sandboxed with the run; see
+  # how their tools are classified first with `warden mcp list`
+  warden run --config team.toml --prompt-file task.md
 
 API keys are read from the environment only: OPENAI_API_KEY or ANTHROPIC_API_KEY
 (or WARDEN_API_KEY); the reviewer uses WARDEN_REVIEWER_API_KEY, falling back to
@@ -193,6 +198,16 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
 
     let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let rt = runtime()?;
+    // MCP servers start sandboxed like every command; one that fails to
+    // start is an audit event and a tool error, never the end of the run.
+    let mcp_servers = rt.block_on(McpServers::start(
+        &config.mcp_servers,
+        &LaunchContext {
+            runtime: executor.runtime.clone(),
+            policy: executor.policy.clone(),
+            workspace: session.workspace.clone(),
+        },
+    ));
     let opts = RunOptions {
         prompt,
         model: config
@@ -212,7 +227,7 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
             provider: &provider,
             reviewer: reviewer.as_deref(),
             executor: &executor,
-            mcp: None,
+            mcp: (!config.mcp_servers.is_empty()).then_some(&mcp_servers as &dyn McpTools),
             audit: &mut audit,
             denial_state,
             denial_state_path: Some(denial_path),
@@ -223,6 +238,7 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
         };
         rt.block_on(agent.run(&opts))
     };
+    rt.block_on(mcp_servers.shutdown());
     drop(audit);
 
     if let Some(path) = &args.output_last_message {
