@@ -8,13 +8,11 @@
 //! the control pipe, which makes the helper kill the command and everything
 //! it started.
 //!
-//! SIGPIPE: warden restores the default SIGPIPE disposition (so `warden … |
-//! head` dies quietly), which means writing to a pipe nobody reads would
-//! kill warden. A server that crashes must never take warden down with it,
-//! so warden keeps its own copy of the read end of the child's stdin: the
-//! pipe always has a reader, and a write to a dead server lands in the pipe
-//! buffer (then blocks, bounded by the caller's timeouts) instead of raising
-//! SIGPIPE.
+//! Writes to a dead server: warden ignores SIGPIPE (see `main.rs`), and it
+//! also keeps its own copy of the read end of the child's stdin, so the pipe
+//! always has a reader and a write to a dead server lands in the pipe buffer
+//! (then blocks, bounded by the caller's timeouts) instead of failing in the
+//! middle of an rmcp message. A crashed server never takes warden down.
 
 use std::collections::BTreeMap;
 use std::fs::File;
