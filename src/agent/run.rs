@@ -89,6 +89,9 @@ pub struct Agent<'a> {
     pub memory: RunMemory,
     pub breaker: Breaker,
     pub output: Output,
+    /// Who approved the overrides of this run, for the audit log
+    /// (`--approve`, or the maintainer a workflow authorized).
+    pub approved_by: String,
 }
 
 /// Failures that end the run at once.
@@ -310,7 +313,7 @@ impl Agent<'_> {
                     .append(Event::Overridden {
                         denial_id: id.clone(),
                         action_id: action_id.clone(),
-                        by: "--approve".into(),
+                        by: self.approved_by.clone(),
                     })
                     .map_err(Stop::Audit)?;
             }

@@ -219,6 +219,7 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
             memory: RunMemory::new(overrides),
             breaker: Breaker::new(config.auto_review.circuit_breaker),
             output: Output::new(args.json, github_actions),
+            approved_by: approved_by(),
         };
         rt.block_on(agent.run(&opts))
     };
@@ -239,6 +240,23 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
         &rt,
     )?;
     Ok(status)
+}
+
+/// `WARDEN_APPROVED_BY` (set by a workflow from `warden gh authorize`) names
+/// the maintainer behind `--approve`; only a valid GitHub login is used.
+fn approved_by() -> String {
+    let login = std::env::var("WARDEN_APPROVED_BY").unwrap_or_default();
+    let valid = !login.is_empty()
+        && login.len() <= 39
+        && login
+            .trim_end_matches("[bot]")
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        format!("@{login} (--approve)")
+    } else {
+        "--approve".to_owned()
+    }
 }
 
 fn read_prompt(args: &RunArgs, provider: &Provider) -> Result<String, Error> {
