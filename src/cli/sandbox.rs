@@ -1,10 +1,14 @@
 //! `warden sandbox`: run one command under a profile's sandbox, with
-//! warden's stdin/stdout/stderr, and exit with the command's status. Same
-//! code path as every exec of `warden run` ([`crate::sandbox::run_inherited`]
-//! shares everything with [`crate::sandbox::execute`] but the capture).
+//! warden's stdin/stdout/stderr, and exit with the command's status. The
+//! sandbox is the one every exec of `warden run` gets (same plan, same
+//! [`crate::sandbox::launch`]); here warden supervises the command itself
+//! ([`crate::sandbox::run_inherited`]), with no async runtime and no second
+//! warden process.
 //!
-//! Also the hidden `__sandbox-exec` helper that applies the sandbox in a
-//! fresh process (see [`crate::sandbox::helper`]).
+//! Also the hidden `__sandbox-exec` entry: the per-run sandbox zygote
+//! (`--zygote-fd`, [`crate::sandbox::zygote`]) and the one-command
+//! supervisor of MCP servers (`--spec-fd/--status-fd`,
+//! [`crate::sandbox::helper`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,7 +18,7 @@ use clap::Args;
 use super::GlobalArgs;
 use crate::config::LoadOptions;
 use crate::error::{Error, ExitStatus};
-use crate::sandbox::{ExecRequest, SandboxPolicy, SandboxRuntime};
+use crate::sandbox::{ExecRequest, SandboxError, SandboxPolicy};
 
 const SANDBOX_HELP: &str = "\
 The command runs with Landlock and seccomp applied (no privileges needed):
@@ -62,18 +66,28 @@ pub struct SandboxArgs {
 pub struct SandboxExecArgs {
     /// Inherited pipe with the length-prefixed JSON spec; stays open as the
     /// control channel (closed: kill the command).
-    #[arg(long)]
-    pub spec_fd: i32,
+    #[arg(long, requires = "status_fd", conflicts_with = "zygote_fd")]
+    pub spec_fd: Option<i32>,
     /// Inherited pipe for the helper's JSON-line reports.
-    #[arg(long)]
-    pub status_fd: i32,
+    #[arg(long, requires = "spec_fd")]
+    pub status_fd: Option<i32>,
+    /// Inherited socket: serve as the sandbox zygote of the warden process
+    /// on its other end.
+    #[arg(long, required_unless_present = "spec_fd")]
+    pub zygote_fd: Option<i32>,
 }
 
 pub fn exec_helper(args: SandboxExecArgs) -> Result<ExitStatus, Error> {
-    Ok(ExitStatus::Command(crate::sandbox::helper::main(
-        args.spec_fd,
-        args.status_fd,
-    )))
+    let code = match (args.zygote_fd, args.spec_fd, args.status_fd) {
+        (Some(sock), _, _) => crate::sandbox::zygote::main(sock),
+        (None, Some(spec), Some(status)) => crate::sandbox::helper::main(spec, status),
+        _ => {
+            return Err(Error::usage(
+                "__sandbox-exec: internal command, started by warden",
+            ));
+        }
+    };
+    Ok(ExitStatus::Command(code))
 }
 
 pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> {
@@ -95,16 +109,19 @@ pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> 
     } else if policy.network {
         eprintln!("warden: note: network is on for this profile (sandbox.network = \"on\")");
     }
-    let rt = SandboxRuntime::current()?;
     let req = ExecRequest {
         timeout: args.timeout,
         ..ExecRequest::new(args.command, PathBuf::from(&workspace))
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::infra(format!("cannot start the async runtime: {e}")))?;
-    let out = runtime.block_on(crate::sandbox::run_inherited(&rt, &policy, &req))?;
+    let out = match crate::sandbox::run_inherited(&policy, &req) {
+        Err(SandboxError::Interrupted { signal }) => {
+            // Everything is killed and cleaned up: end the way the signal
+            // would have ended warden.
+            crate::sandbox::supervise::die_by(signal);
+            return Ok(ExitStatus::Command(128 + signal));
+        }
+        other => other?,
+    };
     for why in &out.enforcement.degraded {
         eprintln!("warden: warning: sandbox degraded (sandbox_fallback = \"warn\"): {why}");
     }

@@ -80,6 +80,17 @@ pub fn assess(report: &KernelReport, fallback: SandboxFallback) -> Verdict {
     }
 }
 
+/// Whether [`assess`] would refuse, computed without allocating: the
+/// command's process decides with this between `fork` and `execve`
+/// ([`super::launch`]); the parent then words the refusal with [`assess`].
+pub fn must_refuse(report: &KernelReport, fallback: SandboxFallback) -> bool {
+    let complete = report.kernel_abi >= 1
+        && report.ruleset == LandlockState::Full
+        && report.no_new_privs
+        && report.seccomp;
+    !complete && fallback == SandboxFallback::Refuse
+}
+
 /// The ABI whose features warden asks for on a kernel reporting `kernel_abi`.
 pub fn requested_abi(kernel_abi: i32) -> i32 {
     kernel_abi.clamp(0, MAX_TESTED_ABI)
@@ -225,6 +236,34 @@ mod tests {
         assert!(
             matches!(assess(&r, SandboxFallback::Refuse), Verdict::Refuse(m) if m.contains("NO_NEW_PRIVS"))
         );
+    }
+
+    #[test]
+    fn must_refuse_agrees_with_assess_everywhere() {
+        let states = [
+            LandlockState::Full,
+            LandlockState::Partial,
+            LandlockState::None,
+        ];
+        for abi in [-95, 0, 1, 4, 7, 9] {
+            for ruleset in states {
+                for (no_new_privs, seccomp) in [(true, true), (true, false), (false, true)] {
+                    for fallback in [SandboxFallback::Refuse, SandboxFallback::Warn] {
+                        let r = KernelReport {
+                            kernel_abi: abi,
+                            ruleset,
+                            no_new_privs,
+                            seccomp,
+                        };
+                        assert_eq!(
+                            must_refuse(&r, fallback),
+                            matches!(assess(&r, fallback), Verdict::Refuse(_)),
+                            "{r:?} {fallback:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -24,18 +24,22 @@ pub enum SandboxError {
     /// The request itself is unusable (empty argv, missing cwd).
     #[error("{0}")]
     Request(String),
-    /// Spawning or talking to the sandbox helper failed.
+    /// Spawning or talking to the sandbox supervisor failed (nothing ran).
     #[error("sandbox helper: {0}")]
     Helper(String),
+    /// `warden sandbox` got this termination signal: the command and
+    /// everything it started were killed; the caller should die by it.
+    #[error("interrupted by signal {signal}; the command and everything it started were killed")]
+    Interrupted { signal: i32 },
 }
 
 impl From<SandboxError> for Error {
     fn from(e: SandboxError) -> Self {
         match e {
             SandboxError::Config(_) | SandboxError::Request(_) => Error::Usage(e.to_string()),
-            SandboxError::Unsupported { .. } | SandboxError::Helper(_) => {
-                Error::Infrastructure(e.to_string())
-            }
+            SandboxError::Unsupported { .. }
+            | SandboxError::Helper(_)
+            | SandboxError::Interrupted { .. } => Error::Infrastructure(e.to_string()),
         }
     }
 }

@@ -1,17 +1,16 @@
-//! warden's side of running a command: prepare the sandbox, start the
-//! helper in its own process group with a scrubbed environment, hand it the
-//! spec, enforce the timeout, capture output, verify guarded paths, and
-//! look for refusals.
+//! warden's side of running a command for `warden run`: prepare the
+//! sandbox, have the per-process [`super::zygote`] fork a supervisor that
+//! holds the command's pipes, hand it the spec, enforce the timeout,
+//! capture output, verify guarded paths, and look for refusals.
 
-use std::fs::File;
-use std::io::Read;
+use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
 
 use super::enforcement::Enforcement;
 use super::env::scrub;
@@ -19,10 +18,10 @@ use super::guard::Guard;
 use super::output::{Captured, capture};
 use super::prepare::{Prepared, prepare};
 use super::refusal::{DetectContext, detect};
-use super::spec::{HelperMessage, HelperSpec, parse_messages, write_framed};
+use super::spec::{HelperMessage, HelperSpec, parse_messages};
 use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime};
 
-/// How long the helper gets to kill everything after a timeout before
+/// How long the supervisor gets to kill everything after a timeout before
 /// warden kills its process group itself.
 pub(super) const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -32,37 +31,7 @@ pub async fn execute(
     policy: &SandboxPolicy,
     req: &ExecRequest,
 ) -> Result<ExecOutput, SandboxError> {
-    run(rt, policy, req, true).await
-}
-
-/// Run a command in the sandbox with warden's own stdin, stdout and stderr
-/// (`warden sandbox`). Output fields of the result are empty.
-pub async fn run_inherited(
-    rt: &SandboxRuntime,
-    policy: &SandboxPolicy,
-    req: &ExecRequest,
-) -> Result<ExecOutput, SandboxError> {
-    run(rt, policy, req, false).await
-}
-
-async fn run(
-    rt: &SandboxRuntime,
-    policy: &SandboxPolicy,
-    req: &ExecRequest,
-    captured: bool,
-) -> Result<ExecOutput, SandboxError> {
-    if req.argv.is_empty() || req.argv[0].is_empty() {
-        return Err(SandboxError::Request("no command given".into()));
-    }
-    let cwd = std::fs::canonicalize(&req.cwd)
-        .ok()
-        .filter(|p| p.is_dir())
-        .ok_or_else(|| {
-            SandboxError::Request(format!(
-                "working directory `{}` is not an existing directory",
-                req.cwd.display()
-            ))
-        })?;
+    let cwd = check_request(req)?;
     let req = &ExecRequest {
         cwd: cwd.clone(),
         ..req.clone()
@@ -83,107 +52,91 @@ async fn run(
     }
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
     let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
-
-    let (spec_read, spec_write) = pipe()?;
-    let (status_read, status_write) = pipe()?;
-    let mut cmd = tokio::process::Command::new(&rt.warden_exe);
-    cmd.arg("__sandbox-exec")
-        .arg("--spec-fd")
-        .arg(spec_read.as_raw_fd().to_string())
-        .arg("--status-fd")
-        .arg(status_write.as_raw_fd().to_string())
-        .env_clear()
-        .envs(&env.vars)
-        .env("TMPDIR", tmp.path())
-        .env("TMP", tmp.path())
-        .env("TEMP", tmp.path())
-        .current_dir(&cwd)
-        // No kill_on_drop: if this future is dropped, closing the control
-        // pipe makes the helper kill the command and its descendants.
-        .process_group(0);
-    if captured {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd.stdin(if req.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-    }
-    let inherit = [spec_read.as_raw_fd(), status_write.as_raw_fd()];
-    // SAFETY: the closure runs between fork and exec and only calls
-    // fcntl(2), which is async-signal-safe; it allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            for fd in inherit {
-                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| {
-        SandboxError::Helper(format!("cannot start `{}`: {e}", rt.warden_exe.display()))
-    })?;
-    drop(spec_read);
-    drop(status_write);
-    let pgid = child.id().map(|p| p as libc::pid_t);
-
     let spec = HelperSpec {
         argv: req.argv.clone(),
+        cwd: cwd.clone(),
+        env: command_env(&env.vars, &BTreeMap::new(), tmp.path()),
         sandboxed: prepared.sandboxed,
         deny_network: !prepared.network,
         fallback: policy.fallback,
         rules: prepared.rules.clone(),
     };
-    // Written off the async threads: a large spec blocks until the helper
-    // reads it. The file stays open afterwards as the helper's control pipe.
-    let control = tokio::task::spawn_blocking(move || {
-        let mut f = File::from(spec_write);
-        write_framed(&mut f, &spec).map(|_| f)
-    });
-    let status_reader = tokio::task::spawn_blocking(move || {
+
+    let (control_read, control_write) = pipe_pair()?;
+    let (status_read, status_write) = pipe_pair()?;
+    let (stdout_read, stdout_write) = pipe_pair()?;
+    let (stderr_read, stderr_write) = pipe_pair()?;
+    let (stdin_read, stdin_write) = match &req.stdin {
+        Some(_) => {
+            let (r, w) = pipe_pair()?;
+            (r, Some(w))
+        }
+        None => (dev_null()?, None),
+    };
+    let started = Instant::now();
+    let pgid = super::zygote::start_supervisor(
+        &rt.warden_exe,
+        [
+            control_read.as_raw_fd(),
+            status_write.as_raw_fd(),
+            stdin_read.as_raw_fd(),
+            stdout_write.as_raw_fd(),
+            stderr_write.as_raw_fd(),
+        ],
+    )?;
+    // The supervisor holds its own copies now; ours must close so that
+    // end-of-file means "the supervisor (and the command) are done".
+    drop((
+        control_read,
+        status_write,
+        stdin_read,
+        stdout_write,
+        stderr_write,
+    ));
+
+    let mut control = async_sender(control_write)?;
+    let status = async_receiver(status_read)?;
+    let status_task = tokio::spawn(async move {
+        let mut status = status;
         let mut bytes = Vec::new();
-        let _ = File::from(status_read).read_to_end(&mut bytes);
+        let _ = status.read_to_end(&mut bytes).await;
         bytes
     });
-    if let (Some(stdin), Some(bytes)) = (child.stdin.take(), req.stdin.clone()) {
+    if let (Some(w), Some(bytes)) = (stdin_write, req.stdin.clone()) {
+        let mut stdin = async_sender(w)?;
         tokio::spawn(async move {
-            let mut stdin = stdin;
             let _ = stdin.write_all(&bytes).await;
         });
     }
     let budget = Arc::new(Mutex::new(policy.output_limit));
-    let out_task = child
-        .stdout
-        .take()
-        .map(|s| tokio::spawn(capture(s, budget.clone())));
-    let err_task = child
-        .stderr
-        .take()
-        .map(|s| tokio::spawn(capture(s, budget.clone())));
+    let out_task = tokio::spawn(capture(async_receiver(stdout_read)?, budget.clone()));
+    let err_task = tokio::spawn(capture(async_receiver(stderr_read)?, budget.clone()));
 
-    let control = control
-        .await
-        .map_err(|e| SandboxError::Helper(e.to_string()))?
-        .ok(); // a write error means the helper died; its status says why
+    let spec_bytes = super::spec::framed(&spec).map_err(|e| SandboxError::Helper(e.to_string()))?;
     let timeout = req.timeout.unwrap_or(policy.timeout);
-    let timed_out = tokio::time::timeout(timeout, child.wait()).await.is_err();
-    drop(control); // tells the helper to kill everything, if it still runs
-    if timed_out
-        && tokio::time::timeout(KILL_GRACE, child.wait())
-            .await
-            .is_err()
-    {
-        if let Some(pgid) = pgid {
-            // SAFETY: kill(2) on the helper's own process group.
+    let mut status_task = status_task;
+    let mut status_bytes = tokio::time::timeout(timeout, async {
+        // A write error means the supervisor died; its status says why.
+        let _ = control.write_all(&spec_bytes).await;
+        (&mut status_task).await
+    })
+    .await;
+    let timed_out = status_bytes.is_err();
+    drop(control); // tells the supervisor to kill everything, if it still runs
+    if timed_out {
+        status_bytes = tokio::time::timeout(KILL_GRACE, &mut status_task).await;
+        if status_bytes.is_err() {
+            // SAFETY: kill(2) on the supervisor's own process group.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            status_bytes = tokio::time::timeout(KILL_GRACE, &mut status_task).await;
         }
     }
-    let helper_status = child.wait().await.ok();
     let duration = started.elapsed();
-    let messages = parse_messages(&status_reader.await.unwrap_or_default());
+    let status_bytes = match status_bytes {
+        Ok(Ok(bytes)) => bytes,
+        _ => Vec::new(),
+    };
+    let messages = parse_messages(&status_bytes);
     let stdout = join_capture(out_task).await;
     let mut stderr = join_capture(err_task).await;
     let protected_changes = guard.verify_and_restore();
@@ -204,13 +157,9 @@ async fn run(
             HelperMessage::ExecFailed { message, code } => {
                 exit_code = Some(code);
                 exited = true;
-                if captured {
-                    stderr
-                        .kept
-                        .extend_from_slice(format!("warden: {message}\n").as_bytes());
-                } else {
-                    eprintln!("warden: {message}");
-                }
+                stderr
+                    .kept
+                    .extend_from_slice(format!("warden: {message}\n").as_bytes());
             }
             HelperMessage::Exited { code, signal: s } => {
                 (exit_code, signal, exited) = (code, s, true);
@@ -218,10 +167,9 @@ async fn run(
         }
     }
     let Some(mut enforcement) = enforcement else {
-        return Err(SandboxError::Helper(format!(
-            "the helper ended ({}) before reporting the sandbox; nothing was run",
-            helper_status.map_or("unknown status".to_string(), |s| s.to_string())
-        )));
+        return Err(SandboxError::Helper(
+            "the sandbox supervisor ended before reporting the sandbox; nothing was run".into(),
+        ));
     };
     if !exited {
         signal = Some(libc::SIGKILL);
@@ -257,6 +205,58 @@ async fn run(
     })
 }
 
+/// The request's argv is usable and its cwd an existing directory
+/// (returned canonical).
+pub(super) fn check_request(req: &ExecRequest) -> Result<PathBuf, SandboxError> {
+    if req.argv.is_empty() || req.argv[0].is_empty() {
+        return Err(SandboxError::Request("no command given".into()));
+    }
+    std::fs::canonicalize(&req.cwd)
+        .ok()
+        .filter(|p| p.is_dir())
+        .ok_or_else(|| {
+            SandboxError::Request(format!(
+                "working directory `{}` is not an existing directory",
+                req.cwd.display()
+            ))
+        })
+}
+
+/// The command's environment: the scrubbed variables, then `extra` (set
+/// explicitly by the operator, e.g. an MCP server's `env`), then
+/// `TMPDIR`/`TMP`/`TEMP` pointing at its private temp dir.
+pub(super) fn command_env(
+    scrubbed: &BTreeMap<String, String>,
+    extra: &BTreeMap<String, String>,
+    tmp: &Path,
+) -> Vec<(String, String)> {
+    let mut vars = scrubbed.clone();
+    vars.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let tmp = tmp.to_string_lossy().into_owned();
+    for name in ["TMPDIR", "TMP", "TEMP"] {
+        vars.insert(name.to_string(), tmp.clone());
+    }
+    vars.into_iter().collect()
+}
+
+fn pipe_pair() -> Result<(OwnedFd, OwnedFd), SandboxError> {
+    pipe().map_err(|e| SandboxError::Helper(format!("pipe: {e}")))
+}
+
+fn dev_null() -> Result<OwnedFd, SandboxError> {
+    std::fs::File::open("/dev/null")
+        .map(OwnedFd::from)
+        .map_err(|e| SandboxError::Helper(format!("/dev/null: {e}")))
+}
+
+fn async_sender(fd: OwnedFd) -> Result<pipe::Sender, SandboxError> {
+    pipe::Sender::from_owned_fd(fd).map_err(|e| SandboxError::Helper(format!("pipe: {e}")))
+}
+
+fn async_receiver(fd: OwnedFd) -> Result<pipe::Receiver, SandboxError> {
+    pipe::Receiver::from_owned_fd(fd).map_err(|e| SandboxError::Helper(format!("pipe: {e}")))
+}
+
 pub(super) fn fill_record(e: &mut Enforcement, prepared: &Prepared, env_removed: Vec<String>) {
     e.sandboxed = prepared.sandboxed;
     e.mode = prepared.mode_label.clone();
@@ -267,10 +267,7 @@ pub(super) fn fill_record(e: &mut Enforcement, prepared: &Prepared, env_removed:
     e.notes.extend(prepared.notes.iter().cloned());
 }
 
-async fn join_capture(task: Option<tokio::task::JoinHandle<Captured>>) -> Captured {
-    let Some(task) = task else {
-        return Captured::default();
-    };
+async fn join_capture(task: tokio::task::JoinHandle<Captured>) -> Captured {
     // Every process holding the pipes is dead by now; the grace only guards
     // against a descendant the helper could not reach.
     match tokio::time::timeout(KILL_GRACE, task).await {
@@ -279,14 +276,12 @@ async fn join_capture(task: Option<tokio::task::JoinHandle<Captured>>) -> Captur
     }
 }
 
-pub(super) fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
+/// A close-on-exec pipe (read end, write end).
+pub(super) fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two descriptors into the array we own.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(SandboxError::Helper(format!(
-            "pipe: {}",
-            std::io::Error::last_os_error()
-        )));
+        return Err(std::io::Error::last_os_error());
     }
     // SAFETY: both descriptors are fresh and owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })

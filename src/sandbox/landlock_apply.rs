@@ -1,15 +1,16 @@
-//! Turning a [`super::plan`] into a Landlock domain on the calling thread.
-//! Runs in the helper process (single-threaded, before `exec`).
+//! Turning a [`super::plan`] into a Landlock ruleset. Built before `fork`
+//! (it opens every rule's path and allocates); the command's process only
+//! calls `restrict_self` on it ([`super::launch`]).
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, PathBeneath, RestrictionStatus, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+    ABI, Access, AccessFs, AccessNet, BitFlags, PathBeneath, Ruleset, RulesetAttr, RulesetCreated,
+    RulesetCreatedAttr, Scope,
 };
 
-use super::enforcement::{LandlockState, requested_abi};
+use super::enforcement::requested_abi;
 use super::plan::{PlanRule, Rights};
 
 /// The Landlock ABI the running kernel reports (≤ 0: unsupported).
@@ -33,13 +34,15 @@ pub fn kernel_abi() -> i32 {
     }
 }
 
-/// What applying the ruleset achieved.
-#[derive(Debug, Clone, Copy)]
-pub struct LandlockOutcome {
+/// A ruleset with every rule added, ready for `restrict_self` (which the
+/// command's process calls after `fork`, see [`super::launch`]).
+pub struct BuiltRuleset {
+    /// `None` when the kernel has no Landlock.
+    pub ruleset: Option<RulesetCreated>,
     pub kernel_abi: i32,
-    pub state: LandlockState,
-    pub no_new_privs: bool,
+    /// TCP bind/connect are handled (and, with no port rule, denied).
     pub tcp_rules: bool,
+    /// Signals and abstract unix sockets are scoped (ABI 6+).
     pub scoped: bool,
 }
 
@@ -69,16 +72,16 @@ fn open_path(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
     Ok((f, meta.is_dir()))
 }
 
-/// Build and enforce the ruleset. `deny_network` adds Landlock TCP rules
-/// (no port is allowed) when the kernel has them.
-pub fn apply(rules: &[PlanRule], deny_network: bool) -> Result<LandlockOutcome, String> {
+/// Create the ruleset and add every rule (nothing is enforced yet).
+/// `deny_network` adds Landlock TCP rules (no port is allowed) when the
+/// kernel has them.
+pub fn build(rules: &[PlanRule], deny_network: bool) -> Result<BuiltRuleset, String> {
     let kabi = kernel_abi();
     let abi_n = requested_abi(kabi);
     if abi_n < 1 {
-        return Ok(LandlockOutcome {
+        return Ok(BuiltRuleset {
+            ruleset: None,
             kernel_abi: kabi,
-            state: LandlockState::None,
-            no_new_privs: set_no_new_privs(),
             tcp_rules: false,
             scoped: false,
         });
@@ -120,17 +123,9 @@ pub fn apply(rules: &[PlanRule], deny_network: bool) -> Result<LandlockOutcome, 
             .add_rule(PathBeneath::new(fd, access))
             .map_err(|e| err(&format!("rule for `{}`", rule.path.display()), &e))?;
     }
-    let status: RestrictionStatus = created
-        .restrict_self()
-        .map_err(|e| err("restrict_self", &e))?;
-    Ok(LandlockOutcome {
+    Ok(BuiltRuleset {
+        ruleset: Some(created),
         kernel_abi: kabi,
-        state: match status.ruleset {
-            RulesetStatus::FullyEnforced => LandlockState::Full,
-            RulesetStatus::PartiallyEnforced => LandlockState::Partial,
-            RulesetStatus::NotEnforced => LandlockState::None,
-        },
-        no_new_privs: status.no_new_privs,
         tcp_rules,
         scoped,
     })

@@ -1,8 +1,14 @@
-//! The sandbox: every command warden runs goes through [`execute`] (or
-//! [`run_inherited`] for `warden sandbox`), which re-executes warden as the
-//! hidden `__sandbox-exec` helper; the helper applies Landlock (filesystem,
-//! TCP, signal scoping) and seccomp (non-unix sockets, io_uring, ptrace…)
-//! to itself, single-threaded, and then starts the command.
+//! The sandbox: every command warden runs goes through [`execute`] (the
+//! agent's tools), [`stdio::spawn_stdio`] (MCP servers) or
+//! [`run_inherited`] (`warden sandbox`). All three start the command with
+//! [`launch`]: the Landlock ruleset (filesystem, TCP, signal scoping) and
+//! the seccomp program (non-unix sockets, io_uring, ptrace…) are built
+//! before `fork`, and the child applies them, drops capabilities and
+//! `execve`s, making only system calls in between. The process that forks
+//! stays as the command's supervisor (timeout, descendant sweep):
+//! warden itself for `warden sandbox` ([`direct`]), a fork of the per-run
+//! [`zygote`] for `warden run`, a fresh `__sandbox-exec` process for MCP
+//! servers ([`helper`]).
 //!
 //! Unprivileged by design: no user namespaces, no setuid, nothing a hosted
 //! runner or a container does not allow. Fail closed: a kernel that cannot
@@ -13,8 +19,11 @@
 //! - [`policy`]: profile settings → absolute paths ([`SandboxPolicy`]);
 //! - [`prepare`] and [`plan`]: one command's writable set and Landlock rules;
 //! - [`env`]: the scrubbed child environment;
-//! - [`helper`], [`landlock_apply`], [`seccomp`], [`spec`]: the helper side;
-//! - [`exec`], [`output`]: warden's side (spawn, timeout, capture);
+//! - [`launch`], [`landlock_apply`], [`seccomp`], [`caps`]: applying it;
+//! - [`supervise`]: waiting, timeouts, the descendant sweep;
+//! - [`direct`]: `warden sandbox`; [`zygote`], [`helper`], [`spec`]: the
+//!   supervisor process of `warden run` and MCP servers;
+//! - [`exec`], [`output`]: warden's side (timeout, capture);
 //! - [`enforcement`]: what was enforced and the fail-closed verdict;
 //! - [`refusal`]: escalation detection; [`guard`]: protected-path snapshots.
 //!
@@ -26,6 +35,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod caps;
+pub mod direct;
 pub mod enforcement;
 pub mod env;
 mod error;
@@ -33,6 +43,7 @@ pub mod exec;
 pub mod guard;
 pub mod helper;
 pub mod landlock_apply;
+pub mod launch;
 pub mod output;
 pub mod plan;
 pub mod policy;
@@ -41,16 +52,20 @@ pub mod refusal;
 pub mod seccomp;
 pub mod spec;
 pub mod stdio;
+pub mod supervise;
+pub mod zygote;
 
+pub use direct::run_inherited;
 pub use enforcement::{Enforcement, LandlockState};
 pub use error::SandboxError;
-pub use exec::{execute, run_inherited};
+pub use exec::execute;
 pub use guard::ProtectedChange;
 pub use policy::SandboxPolicy;
 pub use refusal::{Refusal, RefusalKind};
 
-/// Where the warden executable is (the helper is warden itself). Library
-/// tests point this at `env!("CARGO_BIN_EXE_warden")`.
+/// Where the warden executable is (the zygote and the MCP servers'
+/// supervisors are warden itself). Library tests point this at
+/// `env!("CARGO_BIN_EXE_warden")`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxRuntime {
     pub warden_exe: PathBuf,

@@ -1,9 +1,11 @@
-//! The wire between warden and its `__sandbox-exec` helper.
+//! The wire between warden and the supervisor of one command
+//! ([`super::helper`], in a zygote fork or a `__sandbox-exec` process).
 //!
-//! warden writes one [`HelperSpec`] (length-prefixed JSON) into an inherited
-//! pipe and keeps that pipe open: closing it is the helper's signal to kill
-//! the command and everything it started (timeouts, and warden dying). The
-//! helper answers with [`HelperMessage`] JSON lines on a second pipe.
+//! warden writes one [`HelperSpec`] (length-prefixed JSON) into a pipe the
+//! supervisor holds and keeps that pipe open: closing it is the
+//! supervisor's signal to kill the command and everything it started
+//! (timeouts, and warden dying). The supervisor answers with
+//! [`HelperMessage`] JSON lines on a second pipe.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -18,6 +20,10 @@ use crate::config::SandboxFallback;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HelperSpec {
     pub argv: Vec<String>,
+    /// The command's working directory (absolute).
+    pub cwd: PathBuf,
+    /// The command's whole environment (already scrubbed by warden).
+    pub env: Vec<(String, String)>,
     /// Apply Landlock and seccomp (false: `danger-full-access` or an
     /// `unsandboxed` grant; the environment is scrubbed either way).
     pub sandboxed: bool,
@@ -45,11 +51,18 @@ pub enum HelperMessage {
     },
 }
 
+/// A length-prefixed JSON value.
+pub fn framed<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
+    let json = serde_json::to_vec(value)?;
+    let mut out = Vec::with_capacity(8 + json.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    Ok(out)
+}
+
 /// Write a length-prefixed JSON value.
 pub fn write_framed<W: Write, T: Serialize>(mut w: W, value: &T) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec(value)?;
-    w.write_all(&(bytes.len() as u64).to_le_bytes())?;
-    w.write_all(&bytes)?;
+    w.write_all(&framed(value)?)?;
     w.flush()
 }
 
@@ -106,6 +119,8 @@ mod tests {
     fn framing_round_trips() {
         let spec = HelperSpec {
             argv: vec!["true".into()],
+            cwd: PathBuf::from("/"),
+            env: vec![("PATH".into(), "/bin".into())],
             sandboxed: true,
             deny_network: true,
             fallback: SandboxFallback::Refuse,
@@ -115,6 +130,7 @@ mod tests {
         write_framed(&mut buf, &spec).unwrap();
         let back: HelperSpec = read_framed(buf.as_slice()).unwrap();
         assert_eq!(back.argv, spec.argv);
+        assert_eq!(back.env, spec.env);
         let msgs = parse_messages(b"{\"type\":\"exited\",\"code\":3,\"signal\":null}\nnoise\n");
         assert_eq!(
             msgs,

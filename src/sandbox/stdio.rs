@@ -1,7 +1,9 @@
 //! Long-lived sandboxed children with piped stdio (MCP servers).
 //!
-//! The same `__sandbox-exec` helper as [`super::execute`] (Landlock,
-//! seccomp, scrubbed environment, private temp dir, its own process group),
+//! The same supervisor as [`super::execute`] (Landlock, seccomp, scrubbed
+//! environment, private temp dir, its own process group), started as a
+//! fresh `warden __sandbox-exec` process (a server lives for the whole run,
+//! so the zygote's fast start does not matter and the types stay tokio's),
 //! but the command's stdin, stdout and stderr are pipes the caller keeps,
 //! there is no timeout, and the process lives until [`StdioProcess::terminate`],
 //! until the [`StdioProcess`] is dropped, or until warden dies: each closes
@@ -28,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use super::caps;
 use super::enforcement::Enforcement;
 use super::env::scrub;
-use super::exec::{KILL_GRACE, PrivateTmp, fill_record, pipe};
+use super::exec::{KILL_GRACE, PrivateTmp, command_env, fill_record, pipe};
 use super::prepare::prepare;
 use super::spec::{HelperMessage, HelperSpec, write_framed};
 use super::{ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime};
@@ -192,6 +194,7 @@ pub async fn spawn_stdio(
     }
     let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
 
+    let pipe = || pipe().map_err(|e| SandboxError::Helper(format!("pipe: {e}")));
     let (spec_read, spec_write) = pipe()?;
     let (status_read, status_write) = pipe()?;
     let (stdin_read, stdin_write) = pipe()?;
@@ -205,11 +208,6 @@ pub async fn spawn_stdio(
         .arg("--status-fd")
         .arg(status_write.as_raw_fd().to_string())
         .env_clear()
-        .envs(&env.vars)
-        .envs(&req.env)
-        .env("TMPDIR", tmp.path())
-        .env("TMP", tmp.path())
-        .env("TEMP", tmp.path())
         .current_dir(&cwd)
         .stdin(Stdio::from(child_stdin))
         .stdout(Stdio::piped())
@@ -237,6 +235,8 @@ pub async fn spawn_stdio(
 
     let spec = HelperSpec {
         argv: req.argv.clone(),
+        cwd: cwd.clone(),
+        env: command_env(&env.vars, &req.env, tmp.path()),
         sandboxed: prepared.sandboxed,
         deny_network: !prepared.network,
         fallback: policy.fallback,

@@ -1,0 +1,132 @@
+//! `warden sandbox`: the warden process is its own sandbox helper.
+//!
+//! No second warden process: warden prepares the plan, builds the ruleset
+//! and the seccomp program, `fork`s once ([`super::launch`]: the child
+//! applies the sandbox and `execve`s the command) and supervises the child
+//! itself, as a child subreaper, with warden's own stdin, stdout and
+//! stderr. The command gets its own process group (like the helper gave
+//! it before) and `PR_SET_PDEATHSIG(SIGKILL)`.
+//!
+//! - timeout: the command's process group and every descendant are killed;
+//! - SIGINT, SIGTERM, SIGHUP, SIGQUIT to warden: the same, then warden
+//!   restores guarded paths, removes the private temp dir and dies by that
+//!   signal ([`SandboxError::Interrupted`] tells the caller to);
+//! - SIGKILL of warden: the command dies with it (pdeathsig); processes it
+//!   started itself are not swept (docs/threat-model.md).
+
+use std::time::Instant;
+
+use super::env::scrub;
+use super::exec::{PrivateTmp, command_env, fill_record};
+use super::guard::Guard;
+use super::launch::{ChildOutcome, Launch, SandboxRequest, Stdio, exec_failure_code};
+use super::prepare::prepare;
+use super::supervise::{Child, SignalWatch, Wake, become_subreaper, sweep_descendants};
+use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy};
+
+/// Run a command in the sandbox with warden's own stdin, stdout and stderr
+/// (`warden sandbox`); output fields of the result are empty. Blocks.
+pub fn run_inherited(
+    policy: &SandboxPolicy,
+    req: &ExecRequest,
+) -> Result<ExecOutput, SandboxError> {
+    let cwd = super::exec::check_request(req)?;
+    let tmp = PrivateTmp::create()?;
+    let req = &ExecRequest {
+        cwd: cwd.clone(),
+        ..req.clone()
+    };
+    let prepared = prepare(policy, req, tmp.path())?;
+    if !prepared.sandboxed {
+        tracing::warn!(
+            command = %req.argv[0],
+            mode = %prepared.mode_label,
+            "running without Landlock and seccomp (environment still scrubbed)"
+        );
+    }
+    if !super::caps::protect_self() {
+        tracing::warn!(
+            "cannot mark warden non-dumpable; /proc/<pid>/environ relies on Landlock alone"
+        );
+    }
+    let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
+    let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
+    let vars = command_env(&env.vars, &Default::default(), tmp.path());
+    let sandbox = prepared.sandboxed.then(|| SandboxRequest {
+        rules: &prepared.rules,
+        deny_network: !prepared.network,
+        fallback: policy.fallback,
+    });
+    let launch = Launch::build(&req.argv, &vars, &cwd, sandbox, Stdio::default(), true)
+        .map_err(SandboxError::Helper)?;
+
+    let signals = SignalWatch::new();
+    become_subreaper();
+    let started = Instant::now();
+    let spawned = launch.spawn().map_err(SandboxError::Helper)?;
+    let mut child = Child::new(spawned.pid);
+    let applied = match &spawned.outcome {
+        ChildOutcome::Running(a) | ChildOutcome::ExecFailed(a, _) | ChildOutcome::Refused(a) => *a,
+        ChildOutcome::SetupFailed(msg) => {
+            child.reap();
+            return Err(SandboxError::Helper(msg.clone()));
+        }
+    };
+    let mut enforcement = match spawned.enforcement(&applied) {
+        Ok(e) => e,
+        Err(feature) => {
+            child.reap();
+            return Err(SandboxError::Unsupported {
+                command: req.argv[0].clone(),
+                feature,
+            });
+        }
+    };
+
+    let (mut timed_out, mut interrupted) = (false, None);
+    let ended = if let ChildOutcome::ExecFailed(_, errno) = spawned.outcome {
+        child.reap();
+        eprintln!(
+            "warden: cannot run `{}`: {}",
+            req.argv[0],
+            std::io::Error::from_raw_os_error(errno)
+        );
+        super::supervise::Ended {
+            code: Some(exec_failure_code(errno)),
+            signal: None,
+        }
+    } else {
+        let deadline = started + req.timeout.unwrap_or(policy.timeout);
+        let watch: Vec<_> = signals.iter().map(SignalWatch::fd).collect();
+        match child.wait_until(&watch, Some(deadline)) {
+            Wake::Exited => {}
+            Wake::Deadline => timed_out = true,
+            Wake::Fd(_) => interrupted = signals.as_ref().and_then(SignalWatch::take),
+        }
+        if timed_out || interrupted.is_some() {
+            child.kill(true);
+        }
+        child.reap()
+    };
+    sweep_descendants();
+    let duration = started.elapsed();
+    let protected_changes = guard.verify_and_restore();
+    drop(tmp);
+    if let Some(signal) = interrupted {
+        return Err(SandboxError::Interrupted { signal });
+    }
+    drop(signals);
+    fill_record(&mut enforcement, &prepared, env.removed);
+    Ok(ExecOutput {
+        exit_code: ended.code,
+        signal: ended.signal,
+        stdout: String::new(),
+        stderr: String::new(),
+        truncated: false,
+        timed_out,
+        duration,
+        refusals: Vec::new(),
+        enforcement,
+        protected_changes,
+    })
+}

@@ -1,0 +1,651 @@
+//! Starting one command inside the sandbox with a single `fork`.
+//!
+//! Everything is built **before** `fork` — the Landlock ruleset (its rules
+//! added, so only `landlock_restrict_self` is left), the seccomp BPF
+//! program, argv and envp as C strings, every path `execve` will try (the
+//! `PATH` search is done up front, like `execvp` would do it), the working
+//! directory. Between `fork` and `execve` the child only makes system calls
+//! (async-signal-safe: no allocation, no lock), so this is sound even when
+//! the parent has other threads:
+//!
+//! 1. empty signal mask, `SIGPIPE`/`SIGCHLD` back to their defaults
+//!    (warden ignores `SIGPIPE`; ignored signals survive `execve`);
+//! 2. its own process group (when asked), `PR_SET_PDEATHSIG(SIGKILL)`;
+//! 3. stdio `dup2`, `chdir`;
+//! 4. Landlock `restrict_self` (which sets `no_new_privs`), the capability
+//!    drop, seccomp — in the order the old helper applied them to itself;
+//! 5. a fixed-size report on a close-on-exec pipe: what the kernel enforced
+//!    and whether that is a refusal ([`super::enforcement::must_refuse`],
+//!    allocation-free twin of [`super::enforcement::assess`]); a refusal
+//!    exits with [`HELPER_FAILED`] without running anything;
+//! 6. `execve` of each candidate path; a failure is reported (errno) and
+//!    the child exits 127 (not found) or 126.
+//!
+//! The parent reads the reports until the pipe closes: a close after the
+//! first report means `execve` succeeded.
+
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use landlock::{RulesetCreated, RulesetStatus};
+use seccompiler::BpfProgram;
+
+use super::enforcement::{
+    Enforcement, KernelReport, LandlockState, Verdict, assess, known_gaps, must_refuse,
+    requested_abi,
+};
+use super::plan::PlanRule;
+use super::{caps, landlock_apply, seccomp};
+use crate::config::SandboxFallback;
+
+/// Exit code of a sandbox that refused or failed before the command ran.
+pub const HELPER_FAILED: i32 = 5;
+
+/// What to apply, when the command is sandboxed.
+pub struct SandboxRequest<'a> {
+    pub rules: &'a [PlanRule],
+    pub deny_network: bool,
+    pub fallback: SandboxFallback,
+}
+
+/// Where the child's stdin, stdout and stderr come from (`None`: inherit).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stdio {
+    pub stdin: Option<RawFd>,
+    pub stdout: Option<RawFd>,
+    pub stderr: Option<RawFd>,
+}
+
+/// Landlock facts known before `fork`.
+#[derive(Debug, Clone, Copy)]
+struct LandlockFacts {
+    kernel_abi: i32,
+    tcp_rules: bool,
+    scoped: bool,
+}
+
+struct Sandbox {
+    /// `None` when the kernel has no Landlock (the child then only sets
+    /// no_new_privs, and the verdict decides).
+    ruleset: Option<RulesetCreated>,
+    bpf: BpfProgram,
+    facts: LandlockFacts,
+    fallback: SandboxFallback,
+}
+
+/// A command ready to be started: every byte the child needs is here.
+pub struct Launch {
+    /// Owns the strings `argv_ptrs` points into.
+    _argv: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    /// Owns the strings `envp_ptrs` points into.
+    _envp: Vec<CString>,
+    envp_ptrs: Vec<*const libc::c_char>,
+    /// Paths `execve` tries in order (one when argv[0] has a `/`).
+    candidates: Vec<CString>,
+    cwd: CString,
+    sandbox: Option<Sandbox>,
+    stdio: [RawFd; 3],
+    new_process_group: bool,
+}
+
+fn cstring(what: &str, bytes: &[u8]) -> Result<CString, String> {
+    CString::new(bytes).map_err(|_| format!("{what} contains a NUL byte"))
+}
+
+impl Launch {
+    /// Build everything the child needs. `env` is the command's whole
+    /// environment; its `PATH` (else `/bin:/usr/bin`) is searched when
+    /// `argv[0]` has no `/`.
+    pub fn build(
+        argv: &[String],
+        env: &[(String, String)],
+        cwd: &Path,
+        sandbox: Option<SandboxRequest<'_>>,
+        stdio: Stdio,
+        new_process_group: bool,
+    ) -> Result<Launch, String> {
+        let Some(program) = argv.first().filter(|p| !p.is_empty()) else {
+            return Err("empty command".into());
+        };
+        let argv_c = argv
+            .iter()
+            .map(|a| cstring("an argument", a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envp = env
+            .iter()
+            .map(|(k, v)| cstring("an environment variable", format!("{k}={v}").as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let path_var = env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map_or("/bin:/usr/bin", |(_, v)| v.as_str());
+        let candidates = exec_candidates(program, path_var)?;
+        let sandbox = match sandbox {
+            None => None,
+            Some(req) => {
+                let built = landlock_apply::build(req.rules, req.deny_network)?;
+                Some(Sandbox {
+                    ruleset: built.ruleset,
+                    bpf: seccomp::build(req.deny_network)?,
+                    facts: LandlockFacts {
+                        kernel_abi: built.kernel_abi,
+                        tcp_rules: built.tcp_rules,
+                        scoped: built.scoped,
+                    },
+                    fallback: req.fallback,
+                })
+            }
+        };
+        let argv_ptrs = null_terminated(&argv_c);
+        let envp_ptrs = null_terminated(&envp);
+        Ok(Launch {
+            _argv: argv_c,
+            argv_ptrs,
+            _envp: envp,
+            envp_ptrs,
+            candidates,
+            cwd: cstring("the working directory", cwd.as_os_str().as_bytes())?,
+            sandbox,
+            stdio: [
+                stdio.stdin.unwrap_or(-1),
+                stdio.stdout.unwrap_or(-1),
+                stdio.stderr.unwrap_or(-1),
+            ],
+            new_process_group,
+        })
+    }
+
+    /// `fork`, apply the sandbox in the child and `execve`; returns once the
+    /// child has exec'd or given up (it is not reaped here).
+    pub fn spawn(mut self) -> Result<Spawned, String> {
+        let (report_read, report_write) =
+            super::exec::pipe().map_err(|e| format!("report pipe: {e}"))?;
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: the child branch only runs `child_after_fork`, which makes
+        // async-signal-safe system calls on memory prepared above and never
+        // returns; the parent branch continues normally.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", std::io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            // SAFETY: we are the freshly forked child (see above).
+            unsafe { self.child_after_fork(report_write.as_raw_fd(), parent) }
+        }
+        drop(report_write);
+        let records = read_records(&report_read);
+        let facts = self.sandbox.as_ref().map(|s| (s.facts, s.fallback));
+        Ok(Spawned {
+            pid,
+            outcome: ChildOutcome::from_records(&records),
+            facts,
+        })
+    }
+
+    /// The child between `fork` and `execve`.
+    ///
+    /// SAFETY (caller): only in the child of `fork`. Everything below is a
+    /// system call or plain arithmetic on memory built before the fork;
+    /// `RulesetCreated::restrict_self` (landlock 0.4.7) is two system calls
+    /// (`prctl`, `landlock_restrict_self`) and builds no heap value,
+    /// `seccompiler::apply_filter` likewise (`prctl`, `seccomp`), and
+    /// [`caps::drop_dangerous`] works on the stack.
+    unsafe fn child_after_fork(&mut self, report: RawFd, parent: libc::pid_t) -> ! {
+        unsafe {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+
+            if self.new_process_group && libc::setpgid(0, 0) != 0 {
+                fail(report, Stage::ProcessGroup);
+            }
+            // The command dies with its supervisor; a supervisor that died
+            // before this line is caught by the parent check.
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+            if libc::getppid() != parent {
+                libc::_exit(HELPER_FAILED);
+            }
+            for (target, fd) in self.stdio.iter().enumerate() {
+                if *fd >= 0 && libc::dup2(*fd, target as RawFd) < 0 {
+                    fail(report, Stage::Stdio);
+                }
+            }
+            if libc::chdir(self.cwd.as_ptr()) != 0 {
+                fail(report, Stage::Chdir);
+            }
+
+            let mut record = Record::new(Kind::Applied);
+            if let Some(sb) = self.sandbox.as_mut() {
+                let (state, ll_nnp) = match sb.ruleset.take() {
+                    Some(ruleset) => match ruleset.restrict_self() {
+                        Ok(status) => (
+                            match status.ruleset {
+                                RulesetStatus::FullyEnforced => LandlockState::Full,
+                                RulesetStatus::PartiallyEnforced => LandlockState::Partial,
+                                RulesetStatus::NotEnforced => LandlockState::None,
+                            },
+                            status.no_new_privs,
+                        ),
+                        Err(_) => fail(report, Stage::Landlock),
+                    },
+                    None => (LandlockState::None, false),
+                };
+                let nnp = ll_nnp || landlock_apply::set_no_new_privs();
+                let caps_dropped = caps::drop_dangerous();
+                let seccomp_ok = nnp && seccompiler::apply_filter(&sb.bpf).is_ok();
+                let kernel = KernelReport {
+                    kernel_abi: sb.facts.kernel_abi,
+                    ruleset: state,
+                    no_new_privs: nnp,
+                    seccomp: seccomp_ok,
+                };
+                let refused = must_refuse(&kernel, sb.fallback);
+                record = Record::applied(state, nnp, seccomp_ok, caps_dropped, refused);
+                if refused {
+                    write_record(report, &record);
+                    libc::_exit(HELPER_FAILED);
+                }
+            }
+            write_record(report, &record);
+
+            let mut saw_eacces = false;
+            let mut errno = libc::ENOENT;
+            for candidate in &self.candidates {
+                libc::execve(
+                    candidate.as_ptr(),
+                    self.argv_ptrs.as_ptr(),
+                    self.envp_ptrs.as_ptr(),
+                );
+                errno = *libc::__errno_location();
+                match errno {
+                    libc::EACCES => saw_eacces = true,
+                    libc::ENOENT
+                    | libc::ENOTDIR
+                    | libc::ESTALE
+                    | libc::ENODEV
+                    | libc::ETIMEDOUT => {}
+                    _ => break,
+                }
+            }
+            if saw_eacces && errno != libc::EACCES && is_search_miss(errno) {
+                errno = libc::EACCES;
+            }
+            write_record(report, &Record::failed(Kind::ExecFailed, 0, errno));
+            libc::_exit(exec_failure_code(errno));
+        }
+    }
+}
+
+/// Errors after which `execvp` keeps searching `PATH`.
+fn is_search_miss(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT
+    )
+}
+
+/// The shell's convention: 127 not found, 126 found but not runnable.
+pub fn exec_failure_code(errno: i32) -> i32 {
+    if errno == libc::ENOENT { 127 } else { 126 }
+}
+
+fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// `execvp`'s search, done before `fork`: argv[0] itself when it contains
+/// a `/`, else each `PATH` entry joined with it (an empty entry is the
+/// working directory, as in `execvp`).
+fn exec_candidates(program: &str, path_var: &str) -> Result<Vec<CString>, String> {
+    if program.contains('/') {
+        return Ok(vec![cstring("the command", program.as_bytes())?]);
+    }
+    path_var
+        .split(':')
+        .map(|dir| {
+            let joined = if dir.is_empty() {
+                program.to_string()
+            } else {
+                format!("{}/{program}", dir.trim_end_matches('/'))
+            };
+            cstring("a PATH entry", OsStr::new(&joined).as_bytes())
+        })
+        .collect()
+}
+
+/// Where the child gave up before `execve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Stage {
+    ProcessGroup = 1,
+    Stdio = 2,
+    Chdir = 3,
+    Landlock = 4,
+}
+
+impl Stage {
+    fn from_u32(v: u32) -> Option<Stage> {
+        [
+            Stage::ProcessGroup,
+            Stage::Stdio,
+            Stage::Chdir,
+            Stage::Landlock,
+        ]
+        .into_iter()
+        .find(|s| *s as u32 == v)
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Stage::ProcessGroup => "setpgid",
+            Stage::Stdio => "dup2 of stdin/stdout/stderr",
+            Stage::Chdir => "chdir to the working directory",
+            Stage::Landlock => "landlock_restrict_self",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+enum Kind {
+    Applied = 1,
+    SetupFailed = 2,
+    ExecFailed = 3,
+}
+
+/// One fixed-size report from the child (written whole: < PIPE_BUF).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+struct Record {
+    kind: u32,
+    /// errno for failures.
+    errno: i32,
+    /// Applied: Landlock state (0 none, 1 partial, 2 full); SetupFailed: stage.
+    detail: u32,
+    /// Applied: bit 0 no_new_privs, 1 seccomp, 2 capabilities dropped,
+    /// 3 refused, 4 sandboxed.
+    flags: u32,
+}
+
+const RECORD_LEN: usize = std::mem::size_of::<Record>();
+
+impl Record {
+    fn new(kind: Kind) -> Record {
+        Record {
+            kind: kind as u32,
+            errno: 0,
+            detail: 0,
+            flags: 0,
+        }
+    }
+
+    fn applied(state: LandlockState, nnp: bool, seccomp: bool, caps: bool, refused: bool) -> Self {
+        let detail = match state {
+            LandlockState::None => 0,
+            LandlockState::Partial => 1,
+            LandlockState::Full => 2,
+        };
+        let flags = nnp as u32
+            | (seccomp as u32) << 1
+            | (caps as u32) << 2
+            | (refused as u32) << 3
+            | 1 << 4;
+        Record {
+            detail,
+            flags,
+            ..Record::new(Kind::Applied)
+        }
+    }
+
+    fn failed(kind: Kind, detail: u32, errno: i32) -> Self {
+        Record {
+            errno,
+            detail,
+            ..Record::new(kind)
+        }
+    }
+
+    fn to_bytes(self) -> [u8; RECORD_LEN] {
+        let mut out = [0u8; RECORD_LEN];
+        out[0..4].copy_from_slice(&self.kind.to_ne_bytes());
+        out[4..8].copy_from_slice(&self.errno.to_ne_bytes());
+        out[8..12].copy_from_slice(&self.detail.to_ne_bytes());
+        out[12..16].copy_from_slice(&self.flags.to_ne_bytes());
+        out
+    }
+
+    fn from_bytes(b: &[u8]) -> Record {
+        let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        Record {
+            kind: u32::from_ne_bytes(word(0)),
+            errno: i32::from_ne_bytes(word(4)),
+            detail: u32::from_ne_bytes(word(8)),
+            flags: u32::from_ne_bytes(word(12)),
+        }
+    }
+}
+
+/// SAFETY (caller): `fd` is an open descriptor; only a `write(2)` of a
+/// stack buffer (async-signal-safe).
+unsafe fn write_record(fd: RawFd, record: &Record) {
+    let bytes = record.to_bytes();
+    // SAFETY: a valid buffer of RECORD_LEN bytes.
+    unsafe { libc::write(fd, bytes.as_ptr().cast(), RECORD_LEN) };
+}
+
+/// Report a setup failure and exit (child only).
+unsafe fn fail(report: RawFd, stage: Stage) -> ! {
+    // SAFETY: errno location is thread-local and always valid; the rest is
+    // write(2) and _exit(2).
+    unsafe {
+        let errno = *libc::__errno_location();
+        write_record(
+            report,
+            &Record::failed(Kind::SetupFailed, stage as u32, errno),
+        );
+        libc::_exit(HELPER_FAILED)
+    }
+}
+
+fn read_records(fd: &OwnedFd) -> Vec<Record> {
+    let mut bytes = Vec::with_capacity(2 * RECORD_LEN);
+    let mut buf = [0u8; 4 * RECORD_LEN];
+    loop {
+        // SAFETY: reading into a stack buffer we own.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            0 => break,
+            n if n > 0 => bytes.extend_from_slice(&buf[..n as usize]),
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => break,
+        }
+    }
+    bytes
+        .chunks_exact(RECORD_LEN)
+        .map(Record::from_bytes)
+        .collect()
+}
+
+/// What the kernel applied in the child, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub sandboxed: bool,
+    pub landlock: LandlockState,
+    pub no_new_privs: bool,
+    pub seccomp: bool,
+    pub capabilities_dropped: bool,
+    pub refused: bool,
+}
+
+impl Applied {
+    fn from_record(r: &Record) -> Applied {
+        Applied {
+            sandboxed: r.flags & 1 << 4 != 0,
+            landlock: match r.detail {
+                2 => LandlockState::Full,
+                1 => LandlockState::Partial,
+                _ => LandlockState::None,
+            },
+            no_new_privs: r.flags & 1 != 0,
+            seccomp: r.flags & 1 << 1 != 0,
+            capabilities_dropped: r.flags & 1 << 2 != 0,
+            refused: r.flags & 1 << 3 != 0,
+        }
+    }
+}
+
+/// How far the child got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildOutcome {
+    /// The sandbox is in place and the command is running (exec'd).
+    Running(Applied),
+    /// The sandbox was in place but `execve` failed with `errno`.
+    ExecFailed(Applied, i32),
+    /// The kernel cannot enforce the sandbox (the child exited, nothing ran).
+    Refused(Applied),
+    /// The child could not set up (nothing ran).
+    SetupFailed(String),
+}
+
+impl ChildOutcome {
+    fn from_records(records: &[Record]) -> ChildOutcome {
+        let first = records.first();
+        match first.map(|r| r.kind) {
+            Some(k) if k == Kind::Applied as u32 => {
+                let applied = Applied::from_record(&records[0]);
+                match records.get(1) {
+                    _ if applied.refused => ChildOutcome::Refused(applied),
+                    Some(r) if r.kind == Kind::ExecFailed as u32 => {
+                        ChildOutcome::ExecFailed(applied, r.errno)
+                    }
+                    _ => ChildOutcome::Running(applied),
+                }
+            }
+            Some(k) if k == Kind::SetupFailed as u32 => {
+                let r = &records[0];
+                let stage = Stage::from_u32(r.detail).map_or("setup", Stage::describe);
+                ChildOutcome::SetupFailed(format!(
+                    "{stage} failed: {}",
+                    std::io::Error::from_raw_os_error(r.errno)
+                ))
+            }
+            _ => ChildOutcome::SetupFailed(
+                "the sandboxed process ended before reporting the sandbox; nothing was run".into(),
+            ),
+        }
+    }
+}
+
+/// A started (or failed) child; the caller supervises and reaps `pid`.
+#[derive(Debug)]
+pub struct Spawned {
+    pub pid: libc::pid_t,
+    pub outcome: ChildOutcome,
+    facts: Option<(LandlockFacts, SandboxFallback)>,
+}
+
+impl Spawned {
+    /// The audit record of what the kernel enforced, or the refusal (the
+    /// message names the missing kernel feature), from the child's report.
+    pub fn enforcement(&self, applied: &Applied) -> Result<Enforcement, String> {
+        let Some((facts, fallback)) = self.facts.filter(|_| applied.sandboxed) else {
+            return Ok(Enforcement::default());
+        };
+        let report = KernelReport {
+            kernel_abi: facts.kernel_abi,
+            ruleset: applied.landlock,
+            no_new_privs: applied.no_new_privs,
+            seccomp: applied.seccomp,
+        };
+        let degraded = match assess(&report, fallback) {
+            Verdict::Enforced => Vec::new(),
+            Verdict::Degraded(why) => why,
+            Verdict::Refuse(feature) => return Err(feature),
+        };
+        Ok(Enforcement {
+            sandboxed: true,
+            landlock_abi: facts.kernel_abi.max(0),
+            landlock_requested_abi: requested_abi(facts.kernel_abi),
+            landlock: Some(applied.landlock),
+            seccomp: applied.seccomp,
+            no_new_privs: applied.no_new_privs,
+            network_tcp_landlock: facts.tcp_rules,
+            scoped: facts.scoped,
+            degraded,
+            gaps: known_gaps(facts.kernel_abi),
+            capabilities_dropped: applied.capabilities_dropped,
+            ..Enforcement::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_follow_execvp() {
+        let c = exec_candidates("ls", "/usr/local/bin:/bin/::rel").unwrap();
+        let got: Vec<&str> = c.iter().map(|s| s.to_str().unwrap()).collect();
+        assert_eq!(got, ["/usr/local/bin/ls", "/bin/ls", "ls", "rel/ls"]);
+        let c = exec_candidates("./x/y", "/bin").unwrap();
+        assert_eq!(c, [CString::new("./x/y").unwrap()]);
+        assert!(exec_candidates("a\0b", "/bin").is_err());
+    }
+
+    #[test]
+    fn records_round_trip_and_decode() {
+        let a = Record::applied(LandlockState::Full, true, true, false, false);
+        assert_eq!(Record::from_bytes(&a.to_bytes()), a);
+        let applied = Applied::from_record(&a);
+        assert!(applied.sandboxed && applied.no_new_privs && applied.seccomp);
+        assert!(!applied.capabilities_dropped && !applied.refused);
+        assert_eq!(applied.landlock, LandlockState::Full);
+
+        let exec = Record::failed(Kind::ExecFailed, 0, libc::ENOENT);
+        assert_eq!(
+            ChildOutcome::from_records(&[a, exec]),
+            ChildOutcome::ExecFailed(applied, libc::ENOENT)
+        );
+        assert_eq!(
+            ChildOutcome::from_records(&[a]),
+            ChildOutcome::Running(applied)
+        );
+        let refused = Record::applied(LandlockState::Partial, true, true, true, true);
+        assert!(matches!(
+            ChildOutcome::from_records(&[refused]),
+            ChildOutcome::Refused(a) if a.landlock == LandlockState::Partial
+        ));
+        let setup = Record::failed(Kind::SetupFailed, Stage::Chdir as u32, libc::ENOENT);
+        let ChildOutcome::SetupFailed(msg) = ChildOutcome::from_records(&[setup]) else {
+            panic!("expected a setup failure");
+        };
+        assert!(
+            msg.starts_with("chdir to the working directory failed"),
+            "{msg}"
+        );
+        assert!(matches!(
+            ChildOutcome::from_records(&[]),
+            ChildOutcome::SetupFailed(m) if m.contains("nothing was run")
+        ));
+        assert_eq!(exec_failure_code(libc::ENOENT), 127);
+        assert_eq!(exec_failure_code(libc::EACCES), 126);
+    }
+}
