@@ -20,7 +20,7 @@ use super::env::scrub;
 use super::exec::{PrivateTmp, command_env, fill_record};
 use super::guard::Guard;
 use super::launch::{ChildOutcome, Launch, SandboxRequest, Stdio, exec_failure_code};
-use super::prepare::prepare;
+use super::prepare::{Expansion, prepare};
 use super::supervise::{Child, SignalWatch, Wake, become_subreaper, sweep_descendants};
 use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy};
 
@@ -36,7 +36,7 @@ pub fn run_inherited(
         cwd: cwd.clone(),
         ..req.clone()
     };
-    let prepared = prepare(policy, req, tmp.path())?;
+    let prepared = prepare(policy, req, tmp.path(), Expansion::Once)?;
     if !prepared.sandboxed {
         tracing::warn!(
             command = %req.argv[0],

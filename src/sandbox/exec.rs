@@ -16,7 +16,7 @@ use super::enforcement::Enforcement;
 use super::env::scrub;
 use super::guard::Guard;
 use super::output::{Captured, capture};
-use super::prepare::{Prepared, prepare};
+use super::prepare::{Expansion, Prepared, prepare};
 use super::refusal::{DetectContext, detect};
 use super::spec::{HelperMessage, HelperSpec, parse_messages};
 use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime};
@@ -37,7 +37,7 @@ pub async fn execute(
         ..req.clone()
     };
     let tmp = PrivateTmp::create()?;
-    let prepared = prepare(policy, req, tmp.path())?;
+    let prepared = prepare(policy, req, tmp.path(), Expansion::Cached)?;
     if !prepared.sandboxed {
         tracing::warn!(
             command = %req.argv[0],

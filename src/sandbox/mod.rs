@@ -18,6 +18,7 @@
 //! Map of the module:
 //! - [`policy`]: profile settings → absolute paths ([`SandboxPolicy`]);
 //! - [`prepare`] and [`plan`]: one command's writable set and Landlock rules;
+//! - [`deny`]: deny-read globs expanded (cached, kept exact with inotify);
 //! - [`env`]: the scrubbed child environment;
 //! - [`launch`], [`landlock_apply`], [`seccomp`], [`caps`]: applying it;
 //! - [`supervise`]: waiting, timeouts, the descendant sweep;
@@ -35,6 +36,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod caps;
+pub mod deny;
 pub mod direct;
 pub mod enforcement;
 pub mod env;

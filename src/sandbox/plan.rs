@@ -25,8 +25,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::policy::DenyRead;
-
 /// Rights of one rule, independent of the Landlock ABI (mapped in
 /// [`super::landlock_apply`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,66 +60,8 @@ pub struct PlanInput {
     pub writable: Vec<(PathBuf, Vec<PathBuf>)>,
     /// Device files to make writable when they exist.
     pub devices: Vec<PathBuf>,
-    /// Paths nothing may read (expanded).
+    /// Paths nothing may read (expanded, see [`super::deny`]).
     pub deny: Vec<PathBuf>,
-}
-
-/// Cap on glob expansion so a huge workspace cannot stall every command.
-const GLOB_WALK_LIMIT: usize = 500_000;
-
-/// Expand deny-read entries into paths that exist now (literal entries are
-/// kept even when missing: they then stop the path from being created).
-pub fn expand_deny(entries: &[DenyRead]) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
-    for e in entries {
-        match e {
-            DenyRead::Path(p) => out.push(p.clone()),
-            DenyRead::Glob { base, pattern } => {
-                let matcher = globset::GlobBuilder::new(pattern)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| format!("deny_read glob `{pattern}`: {e}"))?
-                    .compile_matcher();
-                walk_matches(base, &matcher, &mut out)?;
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
-fn walk_matches(
-    base: &Path,
-    matcher: &globset::GlobMatcher,
-    out: &mut Vec<PathBuf>,
-) -> Result<(), String> {
-    let mut stack = vec![base.to_path_buf()];
-    let mut seen = 0usize;
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in rd.flatten() {
-            seen += 1;
-            if seen > GLOB_WALK_LIMIT {
-                return Err(format!(
-                    "deny_read glob under `{}` would scan more than {GLOB_WALK_LIMIT} entries; \
-                     narrow the pattern",
-                    base.display()
-                ));
-            }
-            let path = entry.path();
-            if matcher.is_match(&path) {
-                out.push(path);
-                continue; // a denied directory is denied as a whole
-            }
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Compute the rules. Reads directories that must be split.
@@ -249,21 +189,5 @@ mod tests {
         assert!(allows_write(&rules, &ws.join("src/main.rs")));
         assert!(!allows_write(&rules, &ws.join(".git/config")));
         assert!(!allows_write(&rules, &ws.join("new-top-level")));
-    }
-
-    #[test]
-    fn glob_expansion_finds_nested_files() {
-        let tmp = tempfile::tempdir().unwrap();
-        let ws = std::fs::canonicalize(tmp.path()).unwrap();
-        std::fs::create_dir_all(ws.join("a/b")).unwrap();
-        std::fs::write(ws.join(".env"), "x").unwrap();
-        std::fs::write(ws.join("a/b/.env"), "x").unwrap();
-        std::fs::write(ws.join("a/b/env"), "x").unwrap();
-        let got = expand_deny(&[DenyRead::Glob {
-            base: ws.clone(),
-            pattern: format!("{}/**/.env", ws.display()),
-        }])
-        .unwrap();
-        assert_eq!(got, vec![ws.join(".env"), ws.join("a/b/.env")]);
     }
 }

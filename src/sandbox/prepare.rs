@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::ExecRequest;
 use super::SandboxError;
+use super::deny;
 use super::plan::{self, PlanInput, PlanRule};
 use super::policy::{SandboxPolicy, canonical_or_normal};
 use super::spec::writable_devices;
@@ -27,11 +28,23 @@ pub struct Prepared {
     pub notes: Vec<String>,
 }
 
+/// How deny-read globs are expanded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expansion {
+    /// Through the per-process inotify cache ([`super::deny`]): many
+    /// commands in one process (`warden run`).
+    Cached,
+    /// One plain walk (a one-shot `warden sandbox`: watching every
+    /// directory would only add cost).
+    Once,
+}
+
 /// Resolve the sandbox for one command; `tmpdir` is its private temp dir.
 pub fn prepare(
     policy: &SandboxPolicy,
     req: &ExecRequest,
     tmpdir: &Path,
+    expansion: Expansion,
 ) -> Result<Prepared, SandboxError> {
     let grants = &req.grants;
     let sandboxed = !policy.is_full_access() && !grants.unsandboxed;
@@ -42,7 +55,11 @@ pub fn prepare(
         policy.mode.as_str().to_string()
     };
     let mut notes = Vec::new();
-    let deny = plan::expand_deny(&policy.deny_read).map_err(SandboxError::Config)?;
+    let deny = match expansion {
+        Expansion::Cached => deny::expand(&policy.deny_read),
+        Expansion::Once => deny::expand_once(&policy.deny_read),
+    }
+    .map_err(SandboxError::Config)?;
     for d in &deny {
         if let Ok(meta) = std::fs::symlink_metadata(d) {
             use std::os::unix::fs::MetadataExt;

@@ -31,7 +31,7 @@ use super::caps;
 use super::enforcement::Enforcement;
 use super::env::scrub;
 use super::exec::{KILL_GRACE, PrivateTmp, command_env, fill_record, pipe};
-use super::prepare::prepare;
+use super::prepare::{Expansion, prepare};
 use super::spec::{HelperMessage, HelperSpec, write_framed};
 use super::{ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime};
 use crate::decision::Grants;
@@ -179,7 +179,7 @@ pub async fn spawn_stdio(
         timeout: None,
         stdin: None,
     };
-    let prepared = prepare(policy, &exec_req, tmp.path())?;
+    let prepared = prepare(policy, &exec_req, tmp.path(), Expansion::Cached)?;
     if !prepared.sandboxed {
         tracing::warn!(
             command = %req.argv[0],

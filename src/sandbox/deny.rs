@@ -1,0 +1,648 @@
+//! Expanding deny-read entries into the paths that exist when a command
+//! starts, cheaply enough to do before every command.
+//!
+//! A glob (`**/.env`) is matched against paths relative to its base (the
+//! pattern's literal prefix, canonical), with every pattern sharing a base
+//! compiled into one [`GlobSet`] and found in one walk. A directory that
+//! matches is denied as a whole and not descended; symlinks are never
+//! followed.
+//!
+//! The walk is the expensive part (every entry of the workspace, `target/`
+//! and `node_modules/` included), so its result is cached per process and
+//! kept exact with inotify: every directory walked is watched, and before
+//! each command the queued events (created, deleted, moved entries) are
+//! applied to the cached set. Events are queued by the kernel inside the
+//! system call that changes the directory, so once a command and all its
+//! processes have ended, every change it made is in the queue: a file one
+//! command creates under a deny-read glob is denied to the next one. The
+//! cache is dropped and the tree walked again when the queue overflowed,
+//! the base directory was replaced, moved or deleted, or a directory
+//! cannot be watched unambiguously; without inotify (no instance or watch
+//! left) every command walks, as before.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use super::policy::{DenyRead, has_glob_chars};
+
+/// Cap on the entries one walk visits, so a huge tree cannot stall every
+/// command.
+const GLOB_WALK_LIMIT: usize = 500_000;
+
+/// Cached trees kept per process (each holds one inotify instance).
+const MAX_CACHED: usize = 4;
+
+/// Expand deny-read entries into paths that exist now (literal entries are
+/// kept even when missing: they then stop the path from being created),
+/// through the per-process cache.
+pub fn expand(entries: &[DenyRead]) -> Result<Vec<PathBuf>, String> {
+    expand_with(entries, true)
+}
+
+/// [`expand`] with one plain walk and no cache (one-shot processes).
+pub fn expand_once(entries: &[DenyRead]) -> Result<Vec<PathBuf>, String> {
+    expand_with(entries, false)
+}
+
+fn expand_with(entries: &[DenyRead], cached: bool) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    let mut groups: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    for e in entries {
+        match e {
+            DenyRead::Path(p) => out.push(p.clone()),
+            DenyRead::Glob { base, pattern } => match groups.iter_mut().find(|(b, _)| b == base) {
+                Some((_, patterns)) => patterns.push(pattern.clone()),
+                None => groups.push((base.clone(), vec![pattern.clone()])),
+            },
+        }
+    }
+    for (base, mut patterns) in groups {
+        patterns.sort();
+        patterns.dedup();
+        if cached {
+            out.extend(expand_group(&base, &patterns)?);
+        } else {
+            let set = compile(&patterns)?;
+            let mut found = BTreeSet::new();
+            walk(&base, Path::new(""), &set, &mut found, &mut 0, None)?;
+            out.extend(found.into_iter().map(|rel| base.join(rel)));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The part of an absolute glob below its literal prefix (`/ws/**/.env` →
+/// `**/.env`), which is what paths relative to the walked base are matched
+/// against.
+fn relative_pattern(pattern: &str) -> String {
+    let rest: Vec<&str> = Path::new(pattern)
+        .components()
+        .skip_while(|c| !has_glob_chars(Path::new(c.as_os_str())))
+        .map(|c| c.as_os_str().to_str().unwrap_or_default())
+        .collect();
+    rest.join("/")
+}
+
+fn compile(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = GlobBuilder::new(&relative_pattern(pattern))
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("deny_read glob `{pattern}`: {e}"))?;
+        set.add(glob);
+    }
+    set.build()
+        .map_err(|e| format!("deny_read globs {patterns:?}: {e}"))
+}
+
+struct CacheEntry {
+    base: PathBuf,
+    patterns: Vec<String>,
+    set: GlobSet,
+    tree: Option<WatchedTree>,
+}
+
+static CACHE: Mutex<Vec<CacheEntry>> = Mutex::new(Vec::new());
+
+fn expand_group(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, String> {
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let idx = match cache
+        .iter()
+        .position(|c| c.base == base && c.patterns == patterns)
+    {
+        Some(i) => i,
+        None => {
+            if cache.len() >= MAX_CACHED {
+                cache.remove(0);
+            }
+            cache.push(CacheEntry {
+                base: base.to_path_buf(),
+                patterns: patterns.to_vec(),
+                set: compile(patterns)?,
+                tree: None,
+            });
+            cache.len() - 1
+        }
+    };
+    // Most recently used last.
+    let mut entry = cache.remove(idx);
+    let result = entry.expand();
+    cache.push(entry);
+    result
+}
+
+impl CacheEntry {
+    fn expand(&mut self) -> Result<Vec<PathBuf>, String> {
+        if let Some(tree) = &mut self.tree {
+            if tree.refresh(&self.set) {
+                return Ok(tree.absolute_matches());
+            }
+            self.tree = None;
+        }
+        match WatchedTree::build(&self.base, &self.set)? {
+            Some(tree) => {
+                let found = tree.absolute_matches();
+                self.tree = Some(tree);
+                Ok(found)
+            }
+            None => {
+                let mut found = BTreeSet::new();
+                walk(
+                    &self.base,
+                    Path::new(""),
+                    &self.set,
+                    &mut found,
+                    &mut 0,
+                    None,
+                )?;
+                Ok(found.into_iter().map(|rel| self.base.join(rel)).collect())
+            }
+        }
+    }
+}
+
+/// Walk `base/rel` adding matches (relative to `base`), watching each
+/// directory first when `watch` is given. Unreadable directories are
+/// skipped (the command cannot create anything in them either).
+fn walk(
+    base: &Path,
+    rel: &Path,
+    set: &GlobSet,
+    found: &mut BTreeSet<PathBuf>,
+    seen: &mut usize,
+    mut watch: Option<&mut Watches>,
+) -> Result<(), String> {
+    let mut stack = vec![rel.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let abs = base.join(&dir);
+        if let Some(w) = watch.as_deref_mut()
+            && !w.add(&abs, &dir)
+        {
+            continue;
+        }
+        let Ok(rd) = std::fs::read_dir(&abs) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            *seen += 1;
+            if *seen > GLOB_WALK_LIMIT {
+                return Err(format!(
+                    "deny_read glob under `{}` would scan more than {GLOB_WALK_LIMIT} entries; \
+                     narrow the pattern",
+                    base.display()
+                ));
+            }
+            let path = dir.join(entry.file_name());
+            if set.is_match(&path) {
+                found.insert(path);
+                continue; // a denied directory is denied as a whole
+            }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
+const WATCH_MASK: u32 = libc::IN_CREATE
+    | libc::IN_DELETE
+    | libc::IN_MOVED_FROM
+    | libc::IN_MOVED_TO
+    | libc::IN_DELETE_SELF
+    | libc::IN_MOVE_SELF
+    | libc::IN_ONLYDIR
+    | libc::IN_DONT_FOLLOW;
+
+/// The inotify instance and which directory (relative) each watch is on.
+struct Watches {
+    fd: OwnedFd,
+    dirs: HashMap<i32, PathBuf>,
+    /// A watch could not be added for a reason other than the directory
+    /// vanishing (limits): the tree cannot be kept exact.
+    broken: bool,
+}
+
+impl Watches {
+    /// Watch `abs` (known as `rel`); false when it is gone or not a
+    /// directory any more, or when watching is impossible (`broken`).
+    fn add(&mut self, abs: &Path, rel: &Path) -> bool {
+        let Ok(c) = CString::new(abs.as_os_str().as_bytes()) else {
+            self.broken = true;
+            return false;
+        };
+        // SAFETY: a valid NUL-terminated path and our inotify descriptor.
+        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), WATCH_MASK) };
+        if wd < 0 {
+            let errno = std::io::Error::last_os_error().raw_os_error();
+            if !matches!(errno, Some(libc::ENOENT | libc::ENOTDIR | libc::EACCES)) {
+                self.broken = true;
+            }
+            return false;
+        }
+        // The same inode under two names (a bind mount) cannot be tracked
+        // by name; a directory moved within the tree just gets its new name.
+        if let Some(old) = self.dirs.insert(wd, rel.to_path_buf())
+            && old != rel
+            && abs_exists(abs, &old, rel)
+        {
+            self.broken = true;
+        }
+        true
+    }
+
+    fn forget_subtree(&mut self, rel: &Path) {
+        self.dirs.retain(|_, d| !d.starts_with(rel));
+    }
+}
+
+/// Whether the old name of a re-watched directory still exists next to the
+/// new one (then it is one inode under two names).
+fn abs_exists(abs: &Path, old: &Path, new: &Path) -> bool {
+    let depth = new.components().count();
+    let base = abs.ancestors().nth(depth).unwrap_or(abs);
+    std::fs::symlink_metadata(base.join(old)).is_ok()
+}
+
+/// A walked, watched tree and its current matches.
+struct WatchedTree {
+    base: PathBuf,
+    /// (dev, ino) of the base when walked: a replaced base means re-walk.
+    base_id: (u64, u64),
+    watches: Watches,
+    found: BTreeSet<PathBuf>,
+}
+
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl WatchedTree {
+    /// Walk `base` with watches; `None` when inotify cannot be used (the
+    /// caller then walks without a cache).
+    fn build(base: &Path, set: &GlobSet) -> Result<Option<WatchedTree>, String> {
+        // SAFETY: plain system call; the descriptor is owned below.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        let Some(base_id) = identity(base).filter(|_| fd >= 0) else {
+            if fd >= 0 {
+                // SAFETY: closing the descriptor we just created.
+                unsafe { libc::close(fd) };
+            }
+            return Ok(None);
+        };
+        let mut watches = Watches {
+            // SAFETY: a fresh descriptor owned only here.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            dirs: HashMap::new(),
+            broken: false,
+        };
+        let mut found = BTreeSet::new();
+        walk(
+            base,
+            Path::new(""),
+            set,
+            &mut found,
+            &mut 0,
+            Some(&mut watches),
+        )?;
+        if watches.broken || watches.dirs.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(WatchedTree {
+            base: base.to_path_buf(),
+            base_id,
+            watches,
+            found,
+        }))
+    }
+
+    fn absolute_matches(&self) -> Vec<PathBuf> {
+        self.found.iter().map(|rel| self.base.join(rel)).collect()
+    }
+
+    /// Apply every queued event; false when the tree must be walked again.
+    fn refresh(&mut self, set: &GlobSet) -> bool {
+        if identity(&self.base) != Some(self.base_id) {
+            return false;
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: reading into a buffer we own.
+            let n = unsafe {
+                libc::read(
+                    self.watches.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                match e.kind() {
+                    std::io::ErrorKind::WouldBlock => return !self.watches.broken,
+                    std::io::ErrorKind::Interrupted => continue,
+                    _ => return false,
+                }
+            }
+            if n == 0 {
+                return false;
+            }
+            let mut off = 0usize;
+            while off + HEADER_LEN <= n as usize {
+                let ev = Event::parse(&buf[off..n as usize]);
+                off += HEADER_LEN + ev.len;
+                if !self.apply(&ev, set) {
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Apply one event; false when the tree must be walked again.
+    fn apply(&mut self, ev: &Event<'_>, set: &GlobSet) -> bool {
+        if ev.mask & libc::IN_Q_OVERFLOW != 0 {
+            return false;
+        }
+        let Some(dir) = self.watches.dirs.get(&ev.wd).cloned() else {
+            return true; // a watch we no longer track
+        };
+        if ev.mask & (libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_IGNORED) != 0 {
+            if dir.as_os_str().is_empty() {
+                return false; // the base itself went away
+            }
+            if ev.mask & libc::IN_MOVE_SELF == 0 {
+                self.forget(&dir);
+            }
+            return true;
+        }
+        let Some(name) = ev.name else { return true };
+        let path = dir.join(name);
+        if ev.mask & (libc::IN_DELETE | libc::IN_MOVED_FROM) != 0 {
+            self.forget(&path);
+        }
+        if ev.mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0 {
+            if set.is_match(&path) {
+                self.found.insert(path);
+            } else if ev.mask & libc::IN_ISDIR != 0 {
+                let mut found = std::mem::take(&mut self.found);
+                let walked = walk(
+                    &self.base,
+                    &path,
+                    set,
+                    &mut found,
+                    &mut 0,
+                    Some(&mut self.watches),
+                );
+                self.found = found;
+                if walked.is_err() || self.watches.broken {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Drop matches and watches at or under `rel` (deleted or moved away).
+    fn forget(&mut self, rel: &Path) {
+        self.found.retain(|p| !p.starts_with(rel));
+        self.watches.forget_subtree(rel);
+    }
+}
+
+/// Size of `struct inotify_event` without its name.
+const HEADER_LEN: usize = 16;
+
+struct Event<'a> {
+    wd: i32,
+    mask: u32,
+    /// Length of the name field (NUL padded).
+    len: usize,
+    name: Option<&'a std::ffi::OsStr>,
+}
+
+impl<'a> Event<'a> {
+    /// Parse one event at the start of `b` (which holds at least a header,
+    /// and the kernel never splits an event across reads).
+    fn parse(b: &'a [u8]) -> Event<'a> {
+        let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        let wd = i32::from_ne_bytes(word(0));
+        let mask = u32::from_ne_bytes(word(4));
+        let len = u32::from_ne_bytes(word(12)) as usize;
+        let raw = &b[HEADER_LEN..(HEADER_LEN + len).min(b.len())];
+        let name = raw
+            .split(|c| *c == 0)
+            .next()
+            .filter(|n| !n.is_empty())
+            .map(std::ffi::OsStr::from_bytes)
+            .filter(|n| {
+                let mut c = Path::new(n).components();
+                matches!(c.next(), Some(Component::Normal(_))) && c.next().is_none()
+            });
+        Event {
+            wd,
+            mask,
+            len,
+            name,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn glob(base: &Path, rel: &str) -> DenyRead {
+        DenyRead::Glob {
+            base: base.to_path_buf(),
+            pattern: format!("{}/{rel}", base.display()),
+        }
+    }
+
+    fn fresh_walk(base: &Path, patterns: &[&str]) -> Vec<PathBuf> {
+        let patterns: Vec<String> = patterns
+            .iter()
+            .map(|p| format!("{}/{p}", base.display()))
+            .collect();
+        let set = compile(&patterns).unwrap();
+        let mut found = BTreeSet::new();
+        walk(base, Path::new(""), &set, &mut found, &mut 0, None).unwrap();
+        found.into_iter().map(|rel| base.join(rel)).collect()
+    }
+
+    #[test]
+    fn glob_expansion_finds_nested_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir_all(ws.join("a/b")).unwrap();
+        std::fs::write(ws.join(".env"), "x").unwrap();
+        std::fs::write(ws.join("a/b/.env"), "x").unwrap();
+        std::fs::write(ws.join("a/b/env"), "x").unwrap();
+        std::fs::write(ws.join("a/.env.local"), "x").unwrap();
+        let got = expand(&[glob(&ws, "**/.env"), glob(&ws, "**/.env.*")]).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ws.join(".env"),
+                ws.join("a/.env.local"),
+                ws.join("a/b/.env")
+            ]
+        );
+    }
+
+    #[test]
+    fn relative_patterns_drop_the_literal_prefix() {
+        assert_eq!(relative_pattern("/ws/x/**/.env"), "**/.env");
+        assert_eq!(relative_pattern("/ws/src/*/secret"), "*/secret");
+        assert_eq!(relative_pattern("/ws/[ab]/k"), "[ab]/k");
+    }
+
+    /// The cached, inotify-maintained expansion equals a fresh walk after
+    /// every kind of change a command can make between two commands.
+    #[test]
+    fn cached_expansion_follows_every_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = std::fs::canonicalize(tmp.path()).unwrap();
+        let patterns = ["**/.env", "**/.env.*"];
+        let set = compile(
+            &patterns
+                .iter()
+                .map(|p| format!("{}/{p}", ws.display()))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        std::fs::create_dir_all(ws.join("src/deep")).unwrap();
+        std::fs::write(ws.join("src/deep/.env"), "x").unwrap();
+        let mut tree = WatchedTree::build(&ws, &set)
+            .unwrap()
+            .expect("inotify available");
+        let mut check = |step: &str| {
+            assert!(tree.refresh(&set), "{step}: asked for a new walk");
+            assert_eq!(
+                tree.absolute_matches(),
+                fresh_walk(&ws, &patterns),
+                "after {step}"
+            );
+        };
+        check("the first walk");
+        type Step<'a> = (&'a str, Box<dyn Fn() + 'a>);
+        let steps: Vec<Step> = vec![
+            (
+                "a new file",
+                Box::new(|| std::fs::write(ws.join("src/.env"), "x").unwrap()),
+            ),
+            (
+                "a new tree",
+                Box::new(|| {
+                    std::fs::create_dir_all(ws.join("n1/n2/n3")).unwrap();
+                    std::fs::write(ws.join("n1/n2/n3/.env.prod"), "x").unwrap();
+                    std::fs::write(ws.join("n1/.env"), "x").unwrap();
+                }),
+            ),
+            (
+                "a file in the new tree",
+                Box::new(|| std::fs::write(ws.join("n1/n2/.env"), "x").unwrap()),
+            ),
+            (
+                "a rename onto the name",
+                Box::new(|| {
+                    std::fs::write(ws.join("src/plain"), "x").unwrap();
+                    std::fs::rename(ws.join("src/plain"), ws.join("src/deep/.env.local")).unwrap();
+                }),
+            ),
+            (
+                "a hard link",
+                Box::new(|| {
+                    std::fs::hard_link(ws.join("src/deep/.env"), ws.join("n1/n2/.env.copy"))
+                        .unwrap()
+                }),
+            ),
+            (
+                "a removed file",
+                Box::new(|| std::fs::remove_file(ws.join("src/.env")).unwrap()),
+            ),
+            (
+                "a moved directory",
+                Box::new(|| std::fs::rename(ws.join("n1/n2"), ws.join("src/moved")).unwrap()),
+            ),
+            (
+                "a file in the moved directory",
+                Box::new(|| std::fs::write(ws.join("src/moved/n3/.env"), "x").unwrap()),
+            ),
+            (
+                "a removed tree",
+                Box::new(|| std::fs::remove_dir_all(ws.join("src/moved")).unwrap()),
+            ),
+            (
+                "a directory named like the glob",
+                Box::new(|| {
+                    std::fs::create_dir_all(ws.join("cfg/.env")).unwrap();
+                    std::fs::write(ws.join("cfg/.env/inner"), "x").unwrap();
+                }),
+            ),
+            (
+                "a directory moved out and back",
+                Box::new(|| {
+                    std::fs::rename(
+                        ws.join("src"),
+                        tmp.path()
+                            .join("..")
+                            .join(format!("out-{}", std::process::id())),
+                    )
+                    .ok();
+                    let out = tmp
+                        .path()
+                        .join("..")
+                        .join(format!("out-{}", std::process::id()));
+                    std::fs::write(out.join("deep/.env.x"), "x").unwrap();
+                    std::fs::rename(&out, ws.join("back")).unwrap();
+                }),
+            ),
+        ];
+        for (step, change) in steps {
+            change();
+            check(step);
+        }
+    }
+
+    #[test]
+    fn an_overflowed_queue_means_a_new_walk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = std::fs::canonicalize(tmp.path()).unwrap();
+        let set = compile(&[format!("{}/**/.env", ws.display())]).unwrap();
+        let mut tree = WatchedTree::build(&ws, &set)
+            .unwrap()
+            .expect("inotify available");
+        let overflow = Event {
+            wd: -1,
+            mask: libc::IN_Q_OVERFLOW,
+            len: 0,
+            name: None,
+        };
+        assert!(!tree.apply(&overflow, &set));
+        assert!(tree.refresh(&set), "nothing queued: the cache stays");
+    }
+
+    #[test]
+    fn a_replaced_base_is_walked_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let ws = root.join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        std::fs::write(ws.join(".env"), "x").unwrap();
+        let entries = [glob(&ws, "**/.env")];
+        assert_eq!(expand(&entries).unwrap(), [ws.join(".env")]);
+        std::fs::rename(&ws, root.join("old")).unwrap();
+        std::fs::create_dir_all(ws.join("b")).unwrap();
+        std::fs::write(ws.join("b/.env"), "x").unwrap();
+        assert_eq!(expand(&entries).unwrap(), [ws.join("b/.env")]);
+    }
+}
