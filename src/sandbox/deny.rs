@@ -2,8 +2,9 @@
 //! starts, cheaply enough to do before every command.
 //!
 //! A glob (`**/.env`) is matched against paths relative to its base (the
-//! pattern's literal prefix, canonical), with every pattern sharing a base
-//! compiled into one [`GlobSet`] and found in one walk. A directory that
+//! pattern's literal prefix, canonical), every pattern sharing a base in
+//! one walk; `**/NAME` patterns on the file name alone, the rest through a
+//! [`GlobSet`]. A directory that
 //! matches is denied as a whole and not descended; symlinks are never
 //! followed.
 //!
@@ -69,7 +70,7 @@ fn expand_with(entries: &[DenyRead], cached: bool) -> Result<Vec<PathBuf>, Strin
         if cached {
             out.extend(expand_group(&base, &patterns)?);
         } else {
-            let set = compile(&patterns)?;
+            let set = Matcher::new(&patterns)?;
             let mut found = BTreeSet::new();
             walk(&base, Path::new(""), &set, &mut found, &mut 0, None)?;
             out.extend(found.into_iter().map(|rel| base.join(rel)));
@@ -105,10 +106,99 @@ fn compile(patterns: &[String]) -> Result<GlobSet, String> {
         .map_err(|e| format!("deny_read globs {patterns:?}: {e}"))
 }
 
+/// Matches paths relative to a base. The usual deny globs, `**/NAME` with
+/// only `*` and `?` wildcards in NAME (`**/.env`, `**/.env.*`), are matched
+/// on the file name without building a regex (the cost of a one-shot
+/// `warden sandbox`); anything else goes through globset, with the same
+/// meaning (`*` and `?` never match `/`).
+struct Matcher {
+    names: Vec<Vec<char>>,
+    set: Option<GlobSet>,
+    /// Every pattern, compiled on first need: file names that are not
+    /// UTF-8 are matched by globset, never guessed at.
+    patterns: Vec<String>,
+    all: std::sync::OnceLock<Result<GlobSet, String>>,
+}
+
+impl Matcher {
+    fn new(patterns: &[String]) -> Result<Matcher, String> {
+        let (mut names, mut rest) = (Vec::new(), Vec::new());
+        for p in patterns {
+            match simple_name(&relative_pattern(p)) {
+                Some(name) => names.push(name.chars().collect()),
+                None => rest.push(p.clone()),
+            }
+        }
+        Ok(Matcher {
+            names,
+            set: if rest.is_empty() {
+                None
+            } else {
+                Some(compile(&rest)?)
+            },
+            patterns: patterns.to_vec(),
+            all: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn is_match(&self, rel: &Path) -> bool {
+        if self.set.as_ref().is_some_and(|s| s.is_match(rel)) {
+            return true;
+        }
+        if self.names.is_empty() {
+            return false;
+        }
+        let Some(name) = rel.file_name() else {
+            return false;
+        };
+        match name.to_str() {
+            Some(name) => {
+                let name: Vec<char> = name.chars().collect();
+                self.names.iter().any(|p| wildcard_match(p, &name))
+            }
+            None => match self.all.get_or_init(|| compile(&self.patterns)) {
+                Ok(all) => all.is_match(rel),
+                Err(_) => true, // cannot happen (validated); deny rather than miss
+            },
+        }
+    }
+}
+
+/// NAME when `rel_pattern` is `**/NAME` and NAME has no `/`, no class or
+/// alternation, no escape and no `**`.
+fn simple_name(rel_pattern: &str) -> Option<&str> {
+    let name = rel_pattern.strip_prefix("**/")?;
+    let plain =
+        !name.is_empty() && !name.contains("**") && !name.contains(['/', '[', ']', '{', '}', '\\']);
+    plain.then_some(name)
+}
+
+/// Glob match of a whole file name: `*` any run of characters, `?` one.
+fn wildcard_match(pattern: &[char], name: &[char]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == name[n]) {
+            p += 1;
+            n += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, n));
+            p += 1;
+        } else if let Some((sp, sn)) = star {
+            p = sp + 1;
+            n = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
 struct CacheEntry {
     base: PathBuf,
     patterns: Vec<String>,
-    set: GlobSet,
+    set: Matcher,
     tree: Option<WatchedTree>,
 }
 
@@ -128,7 +218,7 @@ fn expand_group(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, String
             cache.push(CacheEntry {
                 base: base.to_path_buf(),
                 patterns: patterns.to_vec(),
-                set: compile(patterns)?,
+                set: Matcher::new(patterns)?,
                 tree: None,
             });
             cache.len() - 1
@@ -177,7 +267,7 @@ impl CacheEntry {
 fn walk(
     base: &Path,
     rel: &Path,
-    set: &GlobSet,
+    set: &Matcher,
     found: &mut BTreeSet<PathBuf>,
     seen: &mut usize,
     mut watch: Option<&mut Watches>,
@@ -290,7 +380,7 @@ fn identity(p: &Path) -> Option<(u64, u64)> {
 impl WatchedTree {
     /// Walk `base` with watches; `None` when inotify cannot be used (the
     /// caller then walks without a cache).
-    fn build(base: &Path, set: &GlobSet) -> Result<Option<WatchedTree>, String> {
+    fn build(base: &Path, set: &Matcher) -> Result<Option<WatchedTree>, String> {
         // SAFETY: plain system call; the descriptor is owned below.
         let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
         let Some(base_id) = identity(base).filter(|_| fd >= 0) else {
@@ -331,7 +421,7 @@ impl WatchedTree {
     }
 
     /// Apply every queued event; false when the tree must be walked again.
-    fn refresh(&mut self, set: &GlobSet) -> bool {
+    fn refresh(&mut self, set: &Matcher) -> bool {
         if identity(&self.base) != Some(self.base_id) {
             return false;
         }
@@ -368,7 +458,7 @@ impl WatchedTree {
     }
 
     /// Apply one event; false when the tree must be walked again.
-    fn apply(&mut self, ev: &Event<'_>, set: &GlobSet) -> bool {
+    fn apply(&mut self, ev: &Event<'_>, set: &Matcher) -> bool {
         if ev.mask & libc::IN_Q_OVERFLOW != 0 {
             return false;
         }
@@ -474,7 +564,17 @@ mod tests {
             .collect();
         let set = compile(&patterns).unwrap();
         let mut found = BTreeSet::new();
-        walk(base, Path::new(""), &set, &mut found, &mut 0, None).unwrap();
+        let mut stack = vec![PathBuf::new()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(base.join(&dir)).unwrap().flatten() {
+                let rel = dir.join(e.file_name());
+                if set.is_match(&rel) {
+                    found.insert(rel);
+                } else if e.file_type().unwrap().is_dir() {
+                    stack.push(rel);
+                }
+            }
+        }
         found.into_iter().map(|rel| base.join(rel)).collect()
     }
 
@@ -499,6 +599,75 @@ mod tests {
     }
 
     #[test]
+    fn name_matching_agrees_with_globset() {
+        let patterns = [
+            "**/.env",
+            "**/.env.*",
+            "**/*.pem",
+            "**/id_?sa",
+            "**/a*b*c",
+            "**/*",
+            "**/x**y",
+            "**/[ab].key",
+            "**/{a,b}.key",
+            "**/sub/*.key",
+            "*.key",
+        ];
+        let names = [
+            ".env",
+            ".env.local",
+            "env",
+            "x.env",
+            ".env.",
+            "key.pem",
+            ".pem",
+            "pem",
+            "id_rsa",
+            "id_dsa",
+            "id_rssa",
+            "abc",
+            "aXbYc",
+            "ab",
+            "acb",
+            "xy",
+            "x-y",
+            "a.key",
+            "c.key",
+            "b.key",
+            "é.env.é",
+            "sub",
+        ];
+        for pattern in patterns {
+            let full = format!("/ws/{pattern}");
+            let ours = Matcher::new(std::slice::from_ref(&full)).unwrap();
+            let reference = compile(std::slice::from_ref(&full)).unwrap();
+            for name in names {
+                for rel in [
+                    name.to_string(),
+                    format!("d/{name}"),
+                    format!("d/sub/{name}"),
+                ] {
+                    let rel = Path::new(&rel);
+                    assert_eq!(
+                        ours.is_match(rel),
+                        reference.is_match(rel),
+                        "{pattern} on {}",
+                        rel.display()
+                    );
+                }
+            }
+        }
+        assert!(simple_name("**/.env.*").is_some());
+        assert!(simple_name("**/[ab].key").is_none());
+        let bytes = std::ffi::OsStr::from_bytes(b"d/.env.\xff");
+        let m = Matcher::new(&["/ws/**/.env.*".to_string()]).unwrap();
+        assert!(
+            m.is_match(Path::new(bytes)),
+            "non-UTF-8 names go through globset"
+        );
+    }
+
+    #[test]
     fn relative_patterns_drop_the_literal_prefix() {
         assert_eq!(relative_pattern("/ws/x/**/.env"), "**/.env");
         assert_eq!(relative_pattern("/ws/src/*/secret"), "*/secret");
@@ -512,7 +681,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let ws = std::fs::canonicalize(tmp.path()).unwrap();
         let patterns = ["**/.env", "**/.env.*"];
-        let set = compile(
+        let set = Matcher::new(
             &patterns
                 .iter()
                 .map(|p| format!("{}/{p}", ws.display()))
@@ -617,7 +786,7 @@ mod tests {
     fn an_overflowed_queue_means_a_new_walk() {
         let tmp = tempfile::tempdir().unwrap();
         let ws = std::fs::canonicalize(tmp.path()).unwrap();
-        let set = compile(&[format!("{}/**/.env", ws.display())]).unwrap();
+        let set = Matcher::new(&[format!("{}/**/.env", ws.display())]).unwrap();
         let mut tree = WatchedTree::build(&ws, &set)
             .unwrap()
             .expect("inotify available");
