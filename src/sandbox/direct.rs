@@ -1,7 +1,7 @@
 //! `warden sandbox`: the warden process is its own sandbox helper.
 //!
-//! No second warden process: warden prepares the plan, builds the ruleset
-//! and the seccomp program, `fork`s once ([`super::launch`]: the child
+//! No second warden process: warden prepares the plan, builds the Landlock
+//! ruleset and the seccomp program, `fork`s once ([`super::launch`]: the child
 //! applies the sandbox and `execve`s the command) and supervises the child
 //! itself, as a child subreaper, with warden's own stdin, stdout and
 //! stderr. The command gets its own process group (like the helper gave
@@ -19,7 +19,7 @@ use std::time::Instant;
 use super::env::scrub;
 use super::exec::{PrivateTmp, command_env, fill_record};
 use super::guard::Guard;
-use super::launch::{ChildOutcome, Launch, SandboxRequest, Stdio, exec_failure_code};
+use super::launch::{ChildOutcome, Launch, SandboxSetup, Stdio, exec_failure_code};
 use super::prepare::{Expansion, prepare};
 use super::supervise::{Child, SignalWatch, Wake, become_subreaper, sweep_descendants};
 use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy};
@@ -52,8 +52,8 @@ pub fn run_inherited(
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
     let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
     let vars = command_env(&env.vars, &Default::default(), tmp.path());
-    let sandbox = prepared.sandboxed.then(|| SandboxRequest {
-        rules: &prepared.rules,
+    let sandbox = prepared.build_ruleset()?.map(|ruleset| SandboxSetup {
+        ruleset,
         deny_network: !prepared.network,
         fallback: policy.fallback,
     });

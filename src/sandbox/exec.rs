@@ -52,6 +52,7 @@ pub async fn execute(
     }
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
     let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
+    let ruleset = prepared.build_ruleset()?;
     let spec = HelperSpec {
         argv: req.argv.clone(),
         cwd: cwd.clone(),
@@ -59,7 +60,7 @@ pub async fn execute(
         sandboxed: prepared.sandboxed,
         deny_network: !prepared.network,
         fallback: policy.fallback,
-        rules: prepared.rules.clone(),
+        landlock: ruleset.as_ref().map(|r| r.facts),
     };
 
     let (control_read, control_write) = pipe_pair()?;
@@ -74,16 +75,20 @@ pub async fn execute(
         None => (dev_null()?, None),
     };
     let started = Instant::now();
-    let pgid = super::zygote::start_supervisor(
-        &rt.warden_exe,
-        [
-            control_read.as_raw_fd(),
-            status_write.as_raw_fd(),
-            stdin_read.as_raw_fd(),
-            stdout_write.as_raw_fd(),
-            stderr_write.as_raw_fd(),
-        ],
-    )?;
+    let mut fds = vec![
+        control_read.as_raw_fd(),
+        status_write.as_raw_fd(),
+        stdin_read.as_raw_fd(),
+        stdout_write.as_raw_fd(),
+        stderr_write.as_raw_fd(),
+    ];
+    fds.extend(
+        ruleset
+            .as_ref()
+            .and_then(|r| r.fd.as_ref())
+            .map(|fd| fd.as_raw_fd()),
+    );
+    let pgid = super::zygote::start_supervisor(&rt.warden_exe, &fds)?;
     // The supervisor holds its own copies now; ours must close so that
     // end-of-file means "the supervisor (and the command) are done".
     drop((
@@ -93,6 +98,7 @@ pub async fn execute(
         stdout_write,
         stderr_write,
     ));
+    drop(ruleset);
 
     let mut control = async_sender(control_write)?;
     let status = async_receiver(status_read)?;

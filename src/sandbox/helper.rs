@@ -1,5 +1,6 @@
 //! The supervisor of one command for `warden run` and MCP servers: reads a
-//! [`HelperSpec`] from the control pipe, starts the command with the
+//! [`HelperSpec`] from the control pipe (the Landlock ruleset, built by
+//! warden, comes as a descriptor next to it), starts the command with the
 //! sandbox applied ([`super::launch`]), reports what the kernel enforced,
 //! supervises, and reports how the command ended.
 //!
@@ -16,32 +17,43 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::launch::{
-    ChildOutcome, HELPER_FAILED, Launch, SandboxRequest, Stdio, exec_failure_code,
-};
+use super::enforcement::requested_abi;
+use super::landlock_apply::BuiltRuleset;
+use super::launch::{ChildOutcome, HELPER_FAILED, Launch, SandboxSetup, Stdio, exec_failure_code};
 use super::spec::{HelperMessage, HelperSpec, read_framed};
 use super::supervise::{Child, Wake, become_subreaper, sweep_descendants};
 
-/// Entry point of `warden __sandbox-exec --spec-fd N --status-fd M`.
-pub fn main(spec_fd: RawFd, status_fd: RawFd) -> i32 {
-    for fd in [spec_fd, status_fd] {
+/// Entry point of `warden __sandbox-exec --spec-fd N --status-fd M
+/// [--ruleset-fd R]`.
+pub fn main(spec_fd: RawFd, status_fd: RawFd, ruleset_fd: Option<RawFd>) -> i32 {
+    for fd in [Some(spec_fd), Some(status_fd), ruleset_fd]
+        .into_iter()
+        .flatten()
+    {
         if fd < 3 || !set_cloexec(fd) {
-            eprintln!("warden __sandbox-exec: fd {fd} is not an inherited pipe (internal command)");
+            eprintln!("warden __sandbox-exec: fd {fd} is not inherited (internal command)");
             return HELPER_FAILED;
         }
     }
-    // SAFETY: warden passed these two descriptors to this process for its
+    // SAFETY: warden passed these descriptors to this process for its
     // exclusive use (checked open above); each is wrapped exactly once.
-    let (control, status) = unsafe { (File::from_raw_fd(spec_fd), File::from_raw_fd(status_fd)) };
-    serve(control, status, Stdio::default())
+    let (control, status, ruleset) = unsafe {
+        (
+            File::from_raw_fd(spec_fd),
+            File::from_raw_fd(status_fd),
+            ruleset_fd.map(|fd| OwnedFd::from_raw_fd(fd)),
+        )
+    };
+    serve(control, status, Stdio::default(), ruleset)
 }
 
 /// Run one command: the spec comes from `control`, which then stays open
 /// as the kill switch; reports go to `status`. `stdio` is what the command
-/// gets (`None`: this process's own). Returns the process exit code.
-pub fn serve(control: File, mut status: File, stdio: Stdio) -> i32 {
+/// gets (`None`: this process's own); `ruleset` is the Landlock ruleset
+/// warden built for it. Returns the process exit code.
+pub fn serve(control: File, mut status: File, stdio: Stdio, ruleset: Option<OwnedFd>) -> i32 {
     let spec: HelperSpec = match read_framed(&control) {
         Ok(s) => s,
         Err(e) => {
@@ -50,11 +62,13 @@ pub fn serve(control: File, mut status: File, stdio: Stdio) -> i32 {
             return HELPER_FAILED;
         }
     };
-    let sandbox = spec.sandboxed.then(|| SandboxRequest {
-        rules: &spec.rules,
-        deny_network: spec.deny_network,
-        fallback: spec.fallback,
-    });
+    let sandbox = match sandbox_setup(&spec, ruleset) {
+        Ok(s) => s,
+        Err(message) => {
+            send(&mut status, &HelperMessage::SetupFailed { message });
+            return HELPER_FAILED;
+        }
+    };
     let launch = match Launch::build(&spec.argv, &spec.env, &spec.cwd, sandbox, stdio, false) {
         Ok(l) => l,
         Err(message) => {
@@ -113,6 +127,33 @@ pub fn serve(control: File, mut status: File, stdio: Stdio) -> i32 {
         },
     );
     0
+}
+
+/// The sandbox to apply, from the spec and the ruleset descriptor; a
+/// mismatch between the two is refused (fail closed).
+fn sandbox_setup(
+    spec: &HelperSpec,
+    ruleset: Option<OwnedFd>,
+) -> Result<Option<SandboxSetup>, String> {
+    if !spec.sandboxed {
+        return Ok(None);
+    }
+    let Some(facts) = spec.landlock else {
+        return Err("the spec asks for a sandbox but carries no Landlock facts".into());
+    };
+    let expects_fd = requested_abi(facts.kernel_abi) >= 1;
+    if expects_fd != ruleset.is_some() {
+        return Err(format!(
+            "the Landlock ruleset descriptor is {} (kernel ABI {})",
+            if expects_fd { "missing" } else { "unexpected" },
+            facts.kernel_abi
+        ));
+    }
+    Ok(Some(SandboxSetup {
+        ruleset: BuiltRuleset { fd: ruleset, facts },
+        deny_network: spec.deny_network,
+        fallback: spec.fallback,
+    }))
 }
 
 pub(super) fn set_cloexec(fd: RawFd) -> bool {

@@ -1,16 +1,19 @@
-//! Turning a [`super::plan`] into a Landlock ruleset. Built before `fork`
-//! (it opens every rule's path and allocates); the command's process only
-//! calls `restrict_self` on it ([`super::launch`]).
+//! Turning a [`super::plan`] into a Landlock ruleset. Built by warden
+//! before anything is forked (it opens every rule's path and allocates);
+//! the command's process only calls `landlock_restrict_self` on the
+//! ruleset's descriptor ([`super::launch`]).
 
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, PathBeneath, Ruleset, RulesetAttr, RulesetCreated,
-    RulesetCreatedAttr, Scope,
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset,
+    RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope,
 };
+use serde::{Deserialize, Serialize};
 
-use super::enforcement::requested_abi;
+use super::enforcement::{LandlockState, requested_abi};
 use super::plan::{PlanRule, Rights};
 
 /// The Landlock ABI the running kernel reports (≤ 0: unsupported).
@@ -34,16 +37,31 @@ pub fn kernel_abi() -> i32 {
     }
 }
 
-/// A ruleset with every rule added, ready for `restrict_self` (which the
-/// command's process calls after `fork`, see [`super::launch`]).
-pub struct BuiltRuleset {
-    /// `None` when the kernel has no Landlock.
-    pub ruleset: Option<RulesetCreated>,
+/// What is known about a built ruleset before it is enforced: enough for
+/// the command's process to decide (fail closed) and for the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LandlockFacts {
+    /// `landlock_create_ruleset(NULL, 0, VERSION)`; ≤ 0 means unsupported.
     pub kernel_abi: i32,
+    /// What `restrict_self` will enforce: `full` when the kernel supports
+    /// every access right and scope requested, `partial` when some had to be
+    /// dropped, `none` without Landlock.
+    pub state: LandlockState,
     /// TCP bind/connect are handled (and, with no port rule, denied).
     pub tcp_rules: bool,
     /// Signals and abstract unix sockets are scoped (ABI 6+).
     pub scoped: bool,
+}
+
+/// A ruleset with every rule added, ready for `landlock_restrict_self`,
+/// which the command's process calls on the descriptor after `fork`
+/// ([`super::launch`]). The descriptor can cross processes (the zygote's
+/// supervisors get it with `SCM_RIGHTS`).
+#[derive(Debug)]
+pub struct BuiltRuleset {
+    /// `None` when the kernel has no Landlock.
+    pub fd: Option<OwnedFd>,
+    pub facts: LandlockFacts,
 }
 
 fn rights_to_access(rights: Rights, abi: ABI) -> BitFlags<AccessFs> {
@@ -75,29 +93,74 @@ fn open_path(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
 /// Create the ruleset and add every rule (nothing is enforced yet).
 /// `deny_network` adds Landlock TCP rules (no port is allowed) when the
 /// kernel has them.
+///
+/// The state is known up front: the ruleset is first built requiring every
+/// requested feature (`HardRequirement`); if the kernel lacks one, it is
+/// built again best-effort and the state is `partial` — exactly what the
+/// landlock crate would report from `restrict_self`.
 pub fn build(rules: &[PlanRule], deny_network: bool) -> Result<BuiltRuleset, String> {
     let kabi = kernel_abi();
     let abi_n = requested_abi(kabi);
     if abi_n < 1 {
         return Ok(BuiltRuleset {
-            ruleset: None,
-            kernel_abi: kabi,
-            tcp_rules: false,
-            scoped: false,
+            fd: None,
+            facts: LandlockFacts {
+                kernel_abi: kabi,
+                state: LandlockState::None,
+                tcp_rules: false,
+                scoped: false,
+            },
         });
     }
+    let tcp_rules = deny_network && abi_n >= 4;
+    let scoped = abi_n >= 6;
+    let (created, state) = match create(
+        rules,
+        abi_n,
+        tcp_rules,
+        scoped,
+        CompatLevel::HardRequirement,
+    ) {
+        Ok(c) => (c, LandlockState::Full),
+        Err(_) => (
+            create(rules, abi_n, tcp_rules, scoped, CompatLevel::BestEffort)?,
+            LandlockState::Partial,
+        ),
+    };
+    let fd: Option<OwnedFd> = created.into();
+    Ok(BuiltRuleset {
+        facts: LandlockFacts {
+            kernel_abi: kabi,
+            state: if fd.is_some() {
+                state
+            } else {
+                LandlockState::None
+            },
+            tcp_rules,
+            scoped,
+        },
+        fd,
+    })
+}
+
+fn create(
+    rules: &[PlanRule],
+    abi_n: i32,
+    tcp_rules: bool,
+    scoped: bool,
+    level: CompatLevel,
+) -> Result<RulesetCreated, String> {
     let abi = ABI::from(abi_n);
     let err = |what: &str, e: &dyn std::fmt::Display| format!("landlock: {what}: {e}");
     let mut ruleset = Ruleset::default()
+        .set_compatibility(level)
         .handle_access(AccessFs::from_all(abi))
         .map_err(|e| err("handle filesystem access", &e))?;
-    let tcp_rules = deny_network && abi_n >= 4;
     if tcp_rules {
         ruleset = ruleset
             .handle_access(AccessNet::from_all(abi))
             .map_err(|e| err("handle network access", &e))?;
     }
-    let scoped = abi_n >= 6;
     if scoped {
         ruleset = ruleset
             .scope(Scope::from_all(abi))
@@ -123,12 +186,15 @@ pub fn build(rules: &[PlanRule], deny_network: bool) -> Result<BuiltRuleset, Str
             .add_rule(PathBeneath::new(fd, access))
             .map_err(|e| err(&format!("rule for `{}`", rule.path.display()), &e))?;
     }
-    Ok(BuiltRuleset {
-        ruleset: Some(created),
-        kernel_abi: kabi,
-        tcp_rules,
-        scoped,
-    })
+    Ok(created)
+}
+
+/// Enforce a built ruleset on the calling thread: `landlock_restrict_self`.
+/// Async-signal-safe (one system call); no_new_privs must already be set.
+pub fn restrict_self(fd: RawFd) -> bool {
+    // SAFETY: landlock_restrict_self(fd, 0) takes an integer descriptor and
+    // flags; it touches no memory of ours.
+    unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) == 0 }
 }
 
 /// Set no_new_privs directly (used when Landlock is unavailable; seccomp

@@ -1,10 +1,10 @@
 //! Starting one command inside the sandbox with a single `fork`.
 //!
-//! Everything is built **before** `fork` — the Landlock ruleset (its rules
-//! added, so only `landlock_restrict_self` is left), the seccomp BPF
-//! program, argv and envp as C strings, every path `execve` will try (the
-//! `PATH` search is done up front, like `execvp` would do it), the working
-//! directory. Between `fork` and `execve` the child only makes system calls
+//! Everything is built **before** `fork` — the Landlock ruleset (by warden,
+//! its rules added, so only `landlock_restrict_self` on its descriptor is
+//! left, see [`super::landlock_apply`]), the seccomp BPF program, argv and
+//! envp as C strings, every path `execve` will try (the `PATH` search is
+//! done up front, like `execvp` would do it), the working directory. Between `fork` and `execve` the child only makes system calls
 //! (async-signal-safe: no allocation, no lock), so this is sound even when
 //! the parent has other threads:
 //!
@@ -12,8 +12,8 @@
 //!    (warden ignores `SIGPIPE`; ignored signals survive `execve`);
 //! 2. its own process group (when asked), `PR_SET_PDEATHSIG(SIGKILL)`;
 //! 3. stdio `dup2`, `chdir`;
-//! 4. Landlock `restrict_self` (which sets `no_new_privs`), the capability
-//!    drop, seccomp — in the order the old helper applied them to itself;
+//! 4. `no_new_privs`, Landlock `restrict_self`, the capability drop,
+//!    seccomp — in the order the old helper applied them to itself;
 //! 5. a fixed-size report on a close-on-exec pipe: what the kernel enforced
 //!    and whether that is a refusal ([`super::enforcement::must_refuse`],
 //!    allocation-free twin of [`super::enforcement::assess`]); a refusal
@@ -29,23 +29,22 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use landlock::{RulesetCreated, RulesetStatus};
 use seccompiler::BpfProgram;
 
 use super::enforcement::{
     Enforcement, KernelReport, LandlockState, Verdict, assess, known_gaps, must_refuse,
     requested_abi,
 };
-use super::plan::PlanRule;
-use super::{caps, landlock_apply, seccomp};
+use super::landlock_apply::{self, BuiltRuleset, LandlockFacts};
+use super::{caps, seccomp};
 use crate::config::SandboxFallback;
 
 /// Exit code of a sandbox that refused or failed before the command ran.
 pub const HELPER_FAILED: i32 = 5;
 
 /// What to apply, when the command is sandboxed.
-pub struct SandboxRequest<'a> {
-    pub rules: &'a [PlanRule],
+pub struct SandboxSetup {
+    pub ruleset: BuiltRuleset,
     pub deny_network: bool,
     pub fallback: SandboxFallback,
 }
@@ -58,19 +57,11 @@ pub struct Stdio {
     pub stderr: Option<RawFd>,
 }
 
-/// Landlock facts known before `fork`.
-#[derive(Debug, Clone, Copy)]
-struct LandlockFacts {
-    kernel_abi: i32,
-    tcp_rules: bool,
-    scoped: bool,
-}
-
 struct Sandbox {
     /// `None` when the kernel has no Landlock (the child then only sets
     /// no_new_privs, and the verdict decides).
-    ruleset: Option<RulesetCreated>,
-    bpf: BpfProgram,
+    ruleset: Option<OwnedFd>,
+    bpf: &'static BpfProgram,
     facts: LandlockFacts,
     fallback: SandboxFallback,
 }
@@ -103,7 +94,7 @@ impl Launch {
         argv: &[String],
         env: &[(String, String)],
         cwd: &Path,
-        sandbox: Option<SandboxRequest<'_>>,
+        sandbox: Option<SandboxSetup>,
         stdio: Stdio,
         new_process_group: bool,
     ) -> Result<Launch, String> {
@@ -126,19 +117,12 @@ impl Launch {
         let candidates = exec_candidates(program, path_var)?;
         let sandbox = match sandbox {
             None => None,
-            Some(req) => {
-                let built = landlock_apply::build(req.rules, req.deny_network)?;
-                Some(Sandbox {
-                    ruleset: built.ruleset,
-                    bpf: seccomp::build(req.deny_network)?,
-                    facts: LandlockFacts {
-                        kernel_abi: built.kernel_abi,
-                        tcp_rules: built.tcp_rules,
-                        scoped: built.scoped,
-                    },
-                    fallback: req.fallback,
-                })
-            }
+            Some(setup) => Some(Sandbox {
+                ruleset: setup.ruleset.fd,
+                bpf: seccomp::program(setup.deny_network)?,
+                facts: setup.ruleset.facts,
+                fallback: setup.fallback,
+            }),
         };
         let argv_ptrs = null_terminated(&argv_c);
         let envp_ptrs = null_terminated(&envp);
@@ -161,7 +145,7 @@ impl Launch {
 
     /// `fork`, apply the sandbox in the child and `execve`; returns once the
     /// child has exec'd or given up (it is not reaped here).
-    pub fn spawn(mut self) -> Result<Spawned, String> {
+    pub fn spawn(self) -> Result<Spawned, String> {
         let (report_read, report_write) =
             super::exec::pipe().map_err(|e| format!("report pipe: {e}"))?;
         // SAFETY: getpid has no preconditions.
@@ -190,12 +174,12 @@ impl Launch {
     /// The child between `fork` and `execve`.
     ///
     /// SAFETY (caller): only in the child of `fork`. Everything below is a
-    /// system call or plain arithmetic on memory built before the fork;
-    /// `RulesetCreated::restrict_self` (landlock 0.4.7) is two system calls
-    /// (`prctl`, `landlock_restrict_self`) and builds no heap value,
-    /// `seccompiler::apply_filter` likewise (`prctl`, `seccomp`), and
+    /// system call or plain arithmetic on memory built before the fork:
+    /// [`landlock_apply::restrict_self`] is one system call,
+    /// `seccompiler::apply_filter` two (`prctl`, `seccomp`) with no heap
+    /// value built on success (seccompiler 0.5), and
     /// [`caps::drop_dangerous`] works on the stack.
-    unsafe fn child_after_fork(&mut self, report: RawFd, parent: libc::pid_t) -> ! {
+    unsafe fn child_after_fork(&self, report: RawFd, parent: libc::pid_t) -> ! {
         unsafe {
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
@@ -228,24 +212,15 @@ impl Launch {
             }
 
             let mut record = Record::new(Kind::Applied);
-            if let Some(sb) = self.sandbox.as_mut() {
-                let (state, ll_nnp) = match sb.ruleset.take() {
-                    Some(ruleset) => match ruleset.restrict_self() {
-                        Ok(status) => (
-                            match status.ruleset {
-                                RulesetStatus::FullyEnforced => LandlockState::Full,
-                                RulesetStatus::PartiallyEnforced => LandlockState::Partial,
-                                RulesetStatus::NotEnforced => LandlockState::None,
-                            },
-                            status.no_new_privs,
-                        ),
-                        Err(_) => fail(report, Stage::Landlock),
-                    },
-                    None => (LandlockState::None, false),
+            if let Some(sb) = self.sandbox.as_ref() {
+                let nnp = landlock_apply::set_no_new_privs();
+                let state = match &sb.ruleset {
+                    Some(fd) if landlock_apply::restrict_self(fd.as_raw_fd()) => sb.facts.state,
+                    Some(_) => fail(report, Stage::Landlock),
+                    None => LandlockState::None,
                 };
-                let nnp = ll_nnp || landlock_apply::set_no_new_privs();
                 let caps_dropped = caps::drop_dangerous();
-                let seccomp_ok = nnp && seccompiler::apply_filter(&sb.bpf).is_ok();
+                let seccomp_ok = nnp && seccompiler::apply_filter(sb.bpf).is_ok();
                 let kernel = KernelReport {
                     kernel_abi: sb.facts.kernel_abi,
                     ruleset: state,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::ExecRequest;
 use super::SandboxError;
 use super::deny;
+use super::landlock_apply::{self, BuiltRuleset};
 use super::plan::{self, PlanInput, PlanRule};
 use super::policy::{SandboxPolicy, canonical_or_normal};
 use super::spec::writable_devices;
@@ -26,6 +27,18 @@ pub struct Prepared {
     pub guarded: Vec<PathBuf>,
     pub deny: Vec<PathBuf>,
     pub notes: Vec<String>,
+}
+
+impl Prepared {
+    /// The Landlock ruleset of this plan, built (`None` when unsandboxed).
+    pub fn build_ruleset(&self) -> Result<Option<BuiltRuleset>, SandboxError> {
+        if !self.sandboxed {
+            return Ok(None);
+        }
+        landlock_apply::build(&self.rules, !self.network)
+            .map(Some)
+            .map_err(SandboxError::Helper)
+    }
 }
 
 /// How deny-read globs are expanded.

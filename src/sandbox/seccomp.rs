@@ -9,6 +9,7 @@
 //! i386 syscall table); on x86_64 the x32 numbers are refused as well.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
@@ -77,6 +78,16 @@ pub fn build(deny_network: bool) -> Result<BpfProgram, String> {
     filter
         .try_into()
         .map_err(|e: seccompiler::BackendError| e.to_string())
+}
+
+/// The program for `deny_network`, built once per process (the zygote
+/// builds both before forking supervisors, which then share them).
+pub fn program(deny_network: bool) -> Result<&'static BpfProgram, String> {
+    static PROGRAMS: [OnceLock<Result<BpfProgram, String>>; 2] = [OnceLock::new(), OnceLock::new()];
+    PROGRAMS[deny_network as usize]
+        .get_or_init(|| build(deny_network))
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// Install the program on the calling thread (no_new_privs must be set).

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::enforcement::Enforcement;
-use super::plan::PlanRule;
+use super::landlock_apply::LandlockFacts;
 use crate::config::SandboxFallback;
 
 /// Everything the helper needs; computed by warden when the sandbox starts.
@@ -29,7 +29,10 @@ pub struct HelperSpec {
     pub sandboxed: bool,
     pub deny_network: bool,
     pub fallback: SandboxFallback,
-    pub rules: Vec<PlanRule>,
+    /// The Landlock ruleset warden built (its descriptor travels next to the
+    /// spec: `SCM_RIGHTS` to the zygote, `--ruleset-fd` to a helper); `None`
+    /// when not sandboxed.
+    pub landlock: Option<LandlockFacts>,
 }
 
 /// What the helper reports.
@@ -124,7 +127,7 @@ mod tests {
             sandboxed: true,
             deny_network: true,
             fallback: SandboxFallback::Refuse,
-            rules: vec![],
+            landlock: None,
         };
         let mut buf = Vec::new();
         write_framed(&mut buf, &spec).unwrap();

@@ -201,24 +201,36 @@ pub async fn spawn_stdio(
     let child_stdin = stdin_read
         .try_clone()
         .map_err(|e| SandboxError::Helper(format!("dup stdin pipe: {e}")))?;
+    let ruleset = prepared.build_ruleset()?;
+    let ruleset_fd = ruleset
+        .as_ref()
+        .and_then(|r| r.fd.as_ref())
+        .map(|fd| fd.as_raw_fd());
     let mut cmd = tokio::process::Command::new(&rt.warden_exe);
     cmd.arg("__sandbox-exec")
         .arg("--spec-fd")
         .arg(spec_read.as_raw_fd().to_string())
         .arg("--status-fd")
-        .arg(status_write.as_raw_fd().to_string())
-        .env_clear()
+        .arg(status_write.as_raw_fd().to_string());
+    if let Some(fd) = ruleset_fd {
+        cmd.arg("--ruleset-fd").arg(fd.to_string());
+    }
+    cmd.env_clear()
         .current_dir(&cwd)
         .stdin(Stdio::from(child_stdin))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    let inherit = [spec_read.as_raw_fd(), status_write.as_raw_fd()];
+    let inherit = [
+        Some(spec_read.as_raw_fd()),
+        Some(status_write.as_raw_fd()),
+        ruleset_fd,
+    ];
     // SAFETY: the closure runs between fork and exec and only calls
     // fcntl(2), which is async-signal-safe; it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
-            for fd in inherit {
+            for fd in inherit.into_iter().flatten() {
                 if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -234,14 +246,15 @@ pub async fn spawn_stdio(
     let pgid = child.id().map(|p| p as libc::pid_t);
 
     let spec = HelperSpec {
+        landlock: ruleset.as_ref().map(|r| r.facts),
         argv: req.argv.clone(),
         cwd: cwd.clone(),
         env: command_env(&env.vars, &req.env, tmp.path()),
         sandboxed: prepared.sandboxed,
         deny_network: !prepared.network,
         fallback: policy.fallback,
-        rules: prepared.rules.clone(),
     };
+    drop(ruleset);
     let control = tokio::task::spawn_blocking(move || {
         let mut f = File::from(spec_write);
         write_framed(&mut f, &spec).map(|_| f)

@@ -8,8 +8,9 @@
 //! never runs anything else.
 //!
 //! Protocol (a `SOCK_SEQPACKET` socketpair): warden sends one byte with
-//! five descriptors attached (`SCM_RIGHTS`): the control pipe's read end,
-//! the status pipe's write end, and the command's stdin, stdout and stderr.
+//! five or six descriptors attached (`SCM_RIGHTS`): the control pipe's read
+//! end, the status pipe's write end, the command's stdin, stdout and
+//! stderr, and the Landlock ruleset warden built (when sandboxed).
 //! The zygote forks; the child becomes its own process group and runs
 //! [`super::helper::serve`] on those descriptors (the spec comes through
 //! the control pipe, exactly as for a `__sandbox-exec` helper); the zygote
@@ -34,7 +35,8 @@ use super::SandboxError;
 use super::helper::set_cloexec;
 use super::launch::{HELPER_FAILED, Stdio};
 
-/// Descriptors per request: control, status, stdin, stdout, stderr.
+/// Descriptors per request: control, status, stdin, stdout, stderr (and
+/// the ruleset, when sandboxed).
 pub const REQUEST_FDS: usize = 5;
 
 /// How long warden waits for the zygote to answer (it only forks).
@@ -57,6 +59,11 @@ pub fn main(sock_fd: RawFd) -> i32 {
         return HELPER_FAILED;
     }
     super::caps::protect_self();
+    // Built once here, shared by every supervisor forked below.
+    let _ = (
+        super::seccomp::program(true),
+        super::seccomp::program(false),
+    );
     // SAFETY: setting a disposition; supervisors are then reaped by the kernel.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
     loop {
@@ -69,7 +76,7 @@ pub fn main(sock_fd: RawFd) -> i32 {
                 return HELPER_FAILED;
             }
         };
-        let answer = if fds.len() == REQUEST_FDS {
+        let answer = if matches!(fds.len(), REQUEST_FDS | 6) {
             fork_supervisor(&sock, fds)
         } else {
             -libc::EPROTO
@@ -104,12 +111,13 @@ fn fork_supervisor(sock: &OwnedFd, fds: Vec<OwnedFd>) -> i32 {
         let control = std::fs::File::from(next());
         let status = std::fs::File::from(next());
         let (stdin, stdout, stderr) = (next(), next(), next());
+        let ruleset = it.next();
         let stdio = Stdio {
             stdin: Some(stdin.as_raw_fd()),
             stdout: Some(stdout.as_raw_fd()),
             stderr: Some(stderr.as_raw_fd()),
         };
-        let code = super::helper::serve(control, status, stdio);
+        let code = super::helper::serve(control, status, stdio, ruleset);
         // SAFETY: ends the forked supervisor without running the zygote's
         // exit handlers.
         unsafe { libc::_exit(code) };
@@ -209,10 +217,7 @@ static ZYGOTE: Mutex<Option<Zygote>> = Mutex::new(None);
 /// Have the zygote of `exe` fork a supervisor holding `fds` (control read
 /// end, status write end, stdin, stdout, stderr). Returns its pid, which is
 /// also its process group. Blocks for the zygote's `fork` only.
-pub(super) fn start_supervisor(
-    exe: &Path,
-    fds: [RawFd; REQUEST_FDS],
-) -> Result<libc::pid_t, SandboxError> {
+pub(super) fn start_supervisor(exe: &Path, fds: &[RawFd]) -> Result<libc::pid_t, SandboxError> {
     let mut slot = ZYGOTE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(other) = slot.take_if(|z| z.exe != exe) {
         other.retire();
@@ -221,7 +226,7 @@ pub(super) fn start_supervisor(
         *slot = Some(Zygote::start(exe)?);
     }
     let zygote = slot.as_mut().expect("started above");
-    match zygote.request(&fds) {
+    match zygote.request(fds) {
         Ok(answer) if answer > 0 => Ok(answer),
         Ok(answer) => Err(SandboxError::Helper(format!(
             "the sandbox zygote could not start a supervisor: {}; the command was not run",
@@ -287,7 +292,7 @@ impl Zygote {
         })
     }
 
-    fn request(&self, fds: &[RawFd; REQUEST_FDS]) -> std::io::Result<i32> {
+    fn request(&self, fds: &[RawFd]) -> std::io::Result<i32> {
         send_fds(&self.sock, fds)?;
         let mut answer = [0u8; 4];
         loop {
@@ -348,14 +353,14 @@ fn set_receive_timeout(sock: &OwnedFd, timeout: Duration) {
     }
 }
 
-fn send_fds(sock: &OwnedFd, fds: &[RawFd; REQUEST_FDS]) -> std::io::Result<()> {
+fn send_fds(sock: &OwnedFd, fds: &[RawFd]) -> std::io::Result<()> {
     let mut byte = [b'R'];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,
     };
     let payload = size_of_val(fds);
-    let mut cmsg_buf = [0u64; 8];
+    let mut cmsg_buf = [0u64; 16];
     // SAFETY: CMSG_SPACE is a pure size computation.
     let space = unsafe { libc::CMSG_SPACE(payload as u32) } as usize;
     debug_assert!(space <= size_of_val(&cmsg_buf));
