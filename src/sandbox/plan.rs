@@ -21,6 +21,7 @@
 //! The plan is computed from the live filesystem when the sandbox starts and
 //! is pure data, so it is unit-tested without applying anything.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -67,29 +68,43 @@ pub struct PlanInput {
 /// Compute the rules. Reads directories that must be split.
 pub fn build(input: &PlanInput) -> Vec<PlanRule> {
     let mut out = Vec::new();
+    let deny = refs(&input.deny);
     if let Some(root) = &input.read_root {
-        grant(root, Rights::Read, &input.deny, true, &mut out);
+        grant(root, Rights::Read, &deny, true, &mut out);
     }
     for (root, carve) in &input.writable {
-        grant(root, Rights::Write, carve, true, &mut out);
+        grant(root, Rights::Write, &refs(carve), true, &mut out);
     }
     for dev in &input.devices {
         if dev.exists() {
-            grant(dev, Rights::Device, &input.deny, false, &mut out);
+            grant(dev, Rights::Device, &deny, false, &mut out);
         }
     }
     out
 }
 
+fn refs(paths: &[PathBuf]) -> Vec<&Path> {
+    paths.iter().map(PathBuf::as_path).collect()
+}
+
+/// `path` is `base` or beneath it. Both are absolute and normalised (no
+/// `.`, `..`, doubled or trailing `/`), so comparing bytes is comparing
+/// components — several times faster, and this runs for every entry of
+/// every split directory before each command.
+fn is_within(path: &Path, base: &Path) -> bool {
+    let (p, b) = (path.as_os_str().as_bytes(), base.as_os_str().as_bytes());
+    p.starts_with(b) && (p.len() == b.len() || b.ends_with(b"/") || p[b.len()] == b'/')
+}
+
 /// Grant `rights` on `path` minus every carve-out beneath it.
-fn grant(path: &Path, rights: Rights, carve: &[PathBuf], required: bool, out: &mut Vec<PlanRule>) {
-    if carve.iter().any(|c| path.starts_with(c)) {
+fn grant(path: &Path, rights: Rights, carve: &[&Path], required: bool, out: &mut Vec<PlanRule>) {
+    if carve.iter().any(|c| is_within(path, c)) {
         return; // inside (or equal to) a carve-out: nothing
     }
-    let inner: Vec<PathBuf> = carve
+    let inner: Vec<&Path> = carve
         .iter()
-        .filter(|c| c.starts_with(path))
-        .cloned()
+        .copied()
+        .filter(|c| is_within(c, path))
         .collect();
     if inner.is_empty() {
         out.push(PlanRule {
@@ -131,6 +146,21 @@ mod tests {
 
     fn rule(rules: &[PlanRule], p: &Path) -> Option<Rights> {
         rules.iter().find(|r| r.path == p).map(|r| r.rights)
+    }
+
+    #[test]
+    fn is_within_compares_whole_components() {
+        let w = |p: &str, b: &str| is_within(Path::new(p), Path::new(b));
+        assert!(w("/a/b", "/a/b") && w("/a/b/c", "/a/b") && w("/a", "/"));
+        assert!(!w("/a/bc", "/a/b") && !w("/a", "/a/b") && !w("/ab", "/a"));
+        for (p, b) in [
+            ("/x/y/z", "/x/y"),
+            ("/x/yz", "/x/y"),
+            ("/", "/"),
+            ("/q", "/x"),
+        ] {
+            assert_eq!(w(p, b), Path::new(p).starts_with(b), "{p} in {b}");
+        }
     }
 
     #[test]
