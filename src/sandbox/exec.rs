@@ -74,6 +74,11 @@ pub async fn execute(
         }
         None => (dev_null()?, None),
     };
+    // The spec goes into the control pipe before the supervisor exists, so
+    // it reads it at once; what does not fit is written afterwards.
+    let mut control = async_sender(control_write)?;
+    let spec_bytes = super::spec::framed(&spec).map_err(|e| SandboxError::Helper(e.to_string()))?;
+    let written = control.try_write(&spec_bytes).unwrap_or(0);
     let started = Instant::now();
     let mut fds = vec![
         control_read.as_raw_fd(),
@@ -100,14 +105,7 @@ pub async fn execute(
     ));
     drop(ruleset);
 
-    let mut control = async_sender(control_write)?;
-    let status = async_receiver(status_read)?;
-    let status_task = tokio::spawn(async move {
-        let mut status = status;
-        let mut bytes = Vec::new();
-        let _ = status.read_to_end(&mut bytes).await;
-        bytes
-    });
+    let mut status_task = tokio::spawn(read_status(async_receiver(status_read)?));
     if let (Some(w), Some(bytes)) = (stdin_write, req.stdin.clone()) {
         let mut stdin = async_sender(w)?;
         tokio::spawn(async move {
@@ -118,12 +116,12 @@ pub async fn execute(
     let out_task = tokio::spawn(capture(async_receiver(stdout_read)?, budget.clone()));
     let err_task = tokio::spawn(capture(async_receiver(stderr_read)?, budget.clone()));
 
-    let spec_bytes = super::spec::framed(&spec).map_err(|e| SandboxError::Helper(e.to_string()))?;
     let timeout = req.timeout.unwrap_or(policy.timeout);
-    let mut status_task = status_task;
     let mut status_bytes = tokio::time::timeout(timeout, async {
         // A write error means the supervisor died; its status says why.
-        let _ = control.write_all(&spec_bytes).await;
+        if written < spec_bytes.len() {
+            let _ = control.write_all(&spec_bytes[written..]).await;
+        }
         (&mut status_task).await
     })
     .await;
@@ -271,6 +269,31 @@ pub(super) fn fill_record(e: &mut Enforcement, prepared: &Prepared, env_removed:
     e.guarded = prepared.guarded.clone();
     e.env_removed = env_removed;
     e.notes.extend(prepared.notes.iter().cloned());
+}
+
+/// The supervisor's status lines, up to its last message (it sends nothing
+/// after one that ends the command: no need to wait for it to exit) or
+/// end-of-file (it died).
+async fn read_status(mut status: pipe::Receiver) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut scanned = 0;
+    loop {
+        match status.read(&mut buf).await {
+            Ok(0) | Err(_) => return bytes,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+        }
+        while let Some(end) = bytes[scanned..].iter().position(|b| *b == b'\n') {
+            let line = &bytes[scanned..scanned + end];
+            scanned += end + 1;
+            if parse_messages(line)
+                .first()
+                .is_some_and(HelperMessage::is_final)
+            {
+                return bytes;
+            }
+        }
+    }
 }
 
 async fn join_capture(task: tokio::task::JoinHandle<Captured>) -> Captured {

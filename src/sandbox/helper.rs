@@ -46,14 +46,20 @@ pub fn main(spec_fd: RawFd, status_fd: RawFd, ruleset_fd: Option<RawFd>) -> i32 
             ruleset_fd.map(|fd| OwnedFd::from_raw_fd(fd)),
         )
     };
-    serve(control, status, Stdio::default(), ruleset)
+    serve(control, status, [None, None, None], ruleset)
 }
 
 /// Run one command: the spec comes from `control`, which then stays open
-/// as the kill switch; reports go to `status`. `stdio` is what the command
-/// gets (`None`: this process's own); `ruleset` is the Landlock ruleset
-/// warden built for it. Returns the process exit code.
-pub fn serve(control: File, mut status: File, stdio: Stdio, ruleset: Option<OwnedFd>) -> i32 {
+/// as the kill switch; reports go to `status`. `stdio` is the command's
+/// stdin, stdout and stderr (`None`: this process's own), closed here once
+/// the command has them, so that its output ends when it does; `ruleset`
+/// is the Landlock ruleset warden built for it. Returns the exit code.
+pub fn serve(
+    control: File,
+    mut status: File,
+    stdio: [Option<OwnedFd>; 3],
+    ruleset: Option<OwnedFd>,
+) -> i32 {
     let spec: HelperSpec = match read_framed(&control) {
         Ok(s) => s,
         Err(e) => {
@@ -69,7 +75,20 @@ pub fn serve(control: File, mut status: File, stdio: Stdio, ruleset: Option<Owne
             return HELPER_FAILED;
         }
     };
-    let launch = match Launch::build(&spec.argv, &spec.env, &spec.cwd, sandbox, stdio, false) {
+    let raw = |i: usize| stdio[i].as_ref().map(AsRawFd::as_raw_fd);
+    let child_stdio = Stdio {
+        stdin: raw(0),
+        stdout: raw(1),
+        stderr: raw(2),
+    };
+    let launch = match Launch::build(
+        &spec.argv,
+        &spec.env,
+        &spec.cwd,
+        sandbox,
+        child_stdio,
+        false,
+    ) {
         Ok(l) => l,
         Err(message) => {
             send(&mut status, &HelperMessage::SetupFailed { message });
@@ -84,6 +103,7 @@ pub fn serve(control: File, mut status: File, stdio: Stdio, ruleset: Option<Owne
             return HELPER_FAILED;
         }
     };
+    drop(stdio);
     let mut child = Child::new(spawned.pid);
     let applied = match &spawned.outcome {
         ChildOutcome::Running(a) | ChildOutcome::ExecFailed(a, _) | ChildOutcome::Refused(a) => *a,

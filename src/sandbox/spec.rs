@@ -63,6 +63,13 @@ pub fn framed<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+impl HelperMessage {
+    /// The supervisor's last message for a command (nothing follows it).
+    pub fn is_final(&self) -> bool {
+        !matches!(self, HelperMessage::Enforced { .. })
+    }
+}
+
 /// Write a length-prefixed JSON value.
 pub fn write_framed<W: Write, T: Serialize>(mut w: W, value: &T) -> std::io::Result<()> {
     w.write_all(&framed(value)?)?;

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use super::SandboxError;
 use super::helper::set_cloexec;
-use super::launch::{HELPER_FAILED, Stdio};
+use super::launch::HELPER_FAILED;
 
 /// Descriptors per request: control, status, stdin, stdout, stderr (and
 /// the ruleset, when sandboxed).
@@ -110,13 +110,8 @@ fn fork_supervisor(sock: &OwnedFd, fds: Vec<OwnedFd>) -> i32 {
         let mut next = || it.next().expect("REQUEST_FDS descriptors");
         let control = std::fs::File::from(next());
         let status = std::fs::File::from(next());
-        let (stdin, stdout, stderr) = (next(), next(), next());
+        let stdio = [Some(next()), Some(next()), Some(next())];
         let ruleset = it.next();
-        let stdio = Stdio {
-            stdin: Some(stdin.as_raw_fd()),
-            stdout: Some(stdout.as_raw_fd()),
-            stderr: Some(stderr.as_raw_fd()),
-        };
         let code = super::helper::serve(control, status, stdio, ruleset);
         // SAFETY: ends the forked supervisor without running the zygote's
         // exit handlers.
