@@ -10,27 +10,24 @@
 //!
 //! The walk is the expensive part (every entry of the workspace, `target/`
 //! and `node_modules/` included), so its result is cached per process and
-//! kept exact with inotify: every directory walked is watched, and before
-//! each command the queued events (created, deleted, moved entries) are
-//! applied to the cached set. Events are queued by the kernel inside the
-//! system call that changes the directory, so once a command and all its
-//! processes have ended, every change it made is in the queue: a file one
-//! command creates under a deny-read glob is denied to the next one. The
+//! kept exact with inotify ([`super::inotify`]): every directory walked is
+//! watched, and before each command the queued events (created, deleted,
+//! moved entries) are applied to the cached set. Once a command and all
+//! its processes have ended, every change it made is in the queue: a file
+//! one command creates under a deny-read glob is denied to the next one. The
 //! cache is dropped and the tree walked again when the queue overflowed,
 //! the base directory was replaced, moved or deleted, or a directory
 //! cannot be watched unambiguously; without inotify (no instance or watch
 //! left) every command walks, as before.
 
 use std::collections::{BTreeSet, HashMap};
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use super::inotify::{DIR_CHANGES, Event, Inotify};
 use super::policy::{DenyRead, has_glob_chars};
 
 /// Cap on the entries one walk visits, so a huge tree cannot stall every
@@ -305,18 +302,9 @@ fn walk(
     Ok(())
 }
 
-const WATCH_MASK: u32 = libc::IN_CREATE
-    | libc::IN_DELETE
-    | libc::IN_MOVED_FROM
-    | libc::IN_MOVED_TO
-    | libc::IN_DELETE_SELF
-    | libc::IN_MOVE_SELF
-    | libc::IN_ONLYDIR
-    | libc::IN_DONT_FOLLOW;
-
 /// The inotify instance and which directory (relative) each watch is on.
 struct Watches {
-    fd: OwnedFd,
+    ino: Inotify,
     dirs: HashMap<i32, PathBuf>,
     /// A watch could not be added for a reason other than the directory
     /// vanishing (limits): the tree cannot be kept exact.
@@ -327,19 +315,18 @@ impl Watches {
     /// Watch `abs` (known as `rel`); false when it is gone or not a
     /// directory any more, or when watching is impossible (`broken`).
     fn add(&mut self, abs: &Path, rel: &Path) -> bool {
-        let Ok(c) = CString::new(abs.as_os_str().as_bytes()) else {
-            self.broken = true;
-            return false;
-        };
-        // SAFETY: a valid NUL-terminated path and our inotify descriptor.
-        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), WATCH_MASK) };
-        if wd < 0 {
-            let errno = std::io::Error::last_os_error().raw_os_error();
-            if !matches!(errno, Some(libc::ENOENT | libc::ENOTDIR | libc::EACCES)) {
-                self.broken = true;
+        let wd = match self.ino.add(abs, DIR_CHANGES) {
+            Ok(wd) => wd,
+            Err(e) => {
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::ENOTDIR | libc::EACCES)
+                ) {
+                    self.broken = true;
+                }
+                return false;
             }
-            return false;
-        }
+        };
         // The same inode under two names (a bind mount) cannot be tracked
         // by name; a directory moved within the tree just gets its new name.
         if let Some(old) = self.dirs.insert(wd, rel.to_path_buf())
@@ -381,18 +368,11 @@ impl WatchedTree {
     /// Walk `base` with watches; `None` when inotify cannot be used (the
     /// caller then walks without a cache).
     fn build(base: &Path, set: &Matcher) -> Result<Option<WatchedTree>, String> {
-        // SAFETY: plain system call; the descriptor is owned below.
-        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-        let Some(base_id) = identity(base).filter(|_| fd >= 0) else {
-            if fd >= 0 {
-                // SAFETY: closing the descriptor we just created.
-                unsafe { libc::close(fd) };
-            }
+        let (Some(ino), Some(base_id)) = (Inotify::new(), identity(base)) else {
             return Ok(None);
         };
         let mut watches = Watches {
-            // SAFETY: a fresh descriptor owned only here.
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            ino,
             dirs: HashMap::new(),
             broken: false,
         };
@@ -425,40 +405,14 @@ impl WatchedTree {
         if identity(&self.base) != Some(self.base_id) {
             return false;
         }
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            // SAFETY: reading into a buffer we own.
-            let n = unsafe {
-                libc::read(
-                    self.watches.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                )
-            };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                match e.kind() {
-                    std::io::ErrorKind::WouldBlock => return !self.watches.broken,
-                    std::io::ErrorKind::Interrupted => continue,
-                    _ => return false,
-                }
-            }
-            if n == 0 {
-                return false;
-            }
-            let mut off = 0usize;
-            while off + HEADER_LEN <= n as usize {
-                let ev = Event::parse(&buf[off..n as usize]);
-                off += HEADER_LEN + ev.len;
-                if !self.apply(&ev, set) {
-                    return false;
-                }
-            }
-        }
+        let Some(events) = self.watches.ino.drain() else {
+            return false;
+        };
+        events.iter().all(|ev| self.apply(ev, set)) && !self.watches.broken
     }
 
     /// Apply one event; false when the tree must be walked again.
-    fn apply(&mut self, ev: &Event<'_>, set: &Matcher) -> bool {
+    fn apply(&mut self, ev: &Event, set: &Matcher) -> bool {
         if ev.mask & libc::IN_Q_OVERFLOW != 0 {
             return false;
         }
@@ -474,7 +428,7 @@ impl WatchedTree {
             }
             return true;
         }
-        let Some(name) = ev.name else { return true };
+        let Some(name) = &ev.name else { return true };
         let path = dir.join(name);
         if ev.mask & (libc::IN_DELETE | libc::IN_MOVED_FROM) != 0 {
             self.forget(&path);
@@ -505,44 +459,6 @@ impl WatchedTree {
     fn forget(&mut self, rel: &Path) {
         self.found.retain(|p| !p.starts_with(rel));
         self.watches.forget_subtree(rel);
-    }
-}
-
-/// Size of `struct inotify_event` without its name.
-const HEADER_LEN: usize = 16;
-
-struct Event<'a> {
-    wd: i32,
-    mask: u32,
-    /// Length of the name field (NUL padded).
-    len: usize,
-    name: Option<&'a std::ffi::OsStr>,
-}
-
-impl<'a> Event<'a> {
-    /// Parse one event at the start of `b` (which holds at least a header,
-    /// and the kernel never splits an event across reads).
-    fn parse(b: &'a [u8]) -> Event<'a> {
-        let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
-        let wd = i32::from_ne_bytes(word(0));
-        let mask = u32::from_ne_bytes(word(4));
-        let len = u32::from_ne_bytes(word(12)) as usize;
-        let raw = &b[HEADER_LEN..(HEADER_LEN + len).min(b.len())];
-        let name = raw
-            .split(|c| *c == 0)
-            .next()
-            .filter(|n| !n.is_empty())
-            .map(std::ffi::OsStr::from_bytes)
-            .filter(|n| {
-                let mut c = Path::new(n).components();
-                matches!(c.next(), Some(Component::Normal(_))) && c.next().is_none()
-            });
-        Event {
-            wd,
-            mask,
-            len,
-            name,
-        }
     }
 }
 
@@ -659,7 +575,7 @@ mod tests {
         }
         assert!(simple_name("**/.env.*").is_some());
         assert!(simple_name("**/[ab].key").is_none());
-        let bytes = std::ffi::OsStr::from_bytes(b"d/.env.\xff");
+        let bytes = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"d/.env.\xff");
         let m = Matcher::new(&["/ws/**/.env.*".to_string()]).unwrap();
         assert!(
             m.is_match(Path::new(bytes)),
@@ -793,7 +709,6 @@ mod tests {
         let overflow = Event {
             wd: -1,
             mask: libc::IN_Q_OVERFLOW,
-            len: 0,
             name: None,
         };
         assert!(!tree.apply(&overflow, &set));

@@ -44,6 +44,7 @@ mod error;
 pub mod exec;
 pub mod guard;
 pub mod helper;
+pub mod inotify;
 pub mod landlock_apply;
 pub mod launch;
 pub mod output;
