@@ -71,9 +71,9 @@ pub struct SandboxExecArgs {
     /// Inherited pipe for the helper's JSON-line reports.
     #[arg(long, requires = "spec_fd")]
     pub status_fd: Option<i32>,
-    /// Inherited Landlock ruleset built by warden (with --spec-fd).
+    /// Inherited Landlock rulesets built by warden (with --spec-fd).
     #[arg(long, requires = "spec_fd")]
-    pub ruleset_fd: Option<i32>,
+    pub ruleset_fd: Vec<i32>,
     /// Inherited socket: serve as the sandbox zygote of the warden process
     /// on its other end.
     #[arg(long, required_unless_present = "spec_fd")]
@@ -84,7 +84,7 @@ pub fn exec_helper(args: SandboxExecArgs) -> Result<ExitStatus, Error> {
     let code = match (args.zygote_fd, args.spec_fd, args.status_fd) {
         (Some(sock), _, _) => crate::sandbox::zygote::main(sock),
         (None, Some(spec), Some(status)) => {
-            crate::sandbox::helper::main(spec, status, args.ruleset_fd)
+            crate::sandbox::helper::main(spec, status, &args.ruleset_fd)
         }
         _ => {
             return Err(Error::usage(

@@ -17,11 +17,12 @@
 use std::time::Instant;
 
 use super::env::scrub;
-use super::exec::{PrivateTmp, command_env, fill_record};
+use super::exec::{command_env, fill_record};
 use super::guard::Guard;
 use super::launch::{ChildOutcome, Launch, SandboxSetup, Stdio, exec_failure_code};
-use super::prepare::{Expansion, prepare};
+use super::prepare::{Reuse, prepare};
 use super::supervise::{Child, SignalWatch, Wake, become_subreaper, sweep_descendants};
+use super::tmp::PrivateTmp;
 use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy};
 
 /// Run a command in the sandbox with warden's own stdin, stdout and stderr
@@ -36,7 +37,7 @@ pub fn run_inherited(
         cwd: cwd.clone(),
         ..req.clone()
     };
-    let prepared = prepare(policy, req, tmp.path(), Expansion::Once)?;
+    let prepared = prepare(policy, req, &tmp, Reuse::Off)?;
     if !prepared.sandboxed {
         tracing::warn!(
             command = %req.argv[0],
@@ -52,11 +53,14 @@ pub fn run_inherited(
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
     let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
     let vars = command_env(&env.vars, &Default::default(), tmp.path());
-    let sandbox = prepared.build_ruleset()?.map(|ruleset| SandboxSetup {
-        ruleset,
-        deny_network: !prepared.network,
-        fallback: policy.fallback,
-    });
+    let sandbox = match prepared.sandboxed {
+        true => Some(SandboxSetup {
+            layers: prepared.rulesets()?,
+            deny_network: !prepared.network,
+            fallback: policy.fallback,
+        }),
+        false => None,
+    };
     let launch = Launch::build(&req.argv, &vars, &cwd, sandbox, Stdio::default(), true)
         .map_err(SandboxError::Helper)?;
 

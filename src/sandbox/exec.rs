@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use super::tmp::PrivateTmp;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +18,7 @@ use super::enforcement::Enforcement;
 use super::env::scrub;
 use super::guard::Guard;
 use super::output::{Captured, capture};
-use super::prepare::{Expansion, Prepared, prepare};
+use super::prepare::{Prepared, Reuse, prepare};
 use super::refusal::{DetectContext, detect};
 use super::spec::{HelperMessage, HelperSpec, parse_messages};
 use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime};
@@ -36,8 +38,8 @@ pub async fn execute(
         cwd: cwd.clone(),
         ..req.clone()
     };
-    let tmp = PrivateTmp::create()?;
-    let prepared = prepare(policy, req, tmp.path(), Expansion::Cached)?;
+    let tmp = PrivateTmp::in_run_dir()?;
+    let prepared = prepare(policy, req, &tmp, Reuse::PerProcess)?;
     if !prepared.sandboxed {
         tracing::warn!(
             command = %req.argv[0],
@@ -52,7 +54,7 @@ pub async fn execute(
     }
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
     let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
-    let ruleset = prepared.build_ruleset()?;
+    let layers = prepared.rulesets()?;
     let spec = HelperSpec {
         argv: req.argv.clone(),
         cwd: cwd.clone(),
@@ -60,7 +62,7 @@ pub async fn execute(
         sandboxed: prepared.sandboxed,
         deny_network: !prepared.network,
         fallback: policy.fallback,
-        landlock: ruleset.as_ref().map(|r| r.facts),
+        landlock: layers.iter().map(|l| l.facts).collect(),
     };
 
     let (control_read, control_write) = pipe_pair()?;
@@ -88,10 +90,10 @@ pub async fn execute(
         stderr_write.as_raw_fd(),
     ];
     fds.extend(
-        ruleset
-            .as_ref()
-            .and_then(|r| r.fd.as_ref())
-            .map(|fd| fd.as_raw_fd()),
+        layers
+            .iter()
+            .filter_map(|l| l.fd.as_ref())
+            .map(AsRawFd::as_raw_fd),
     );
     let pgid = super::zygote::start_supervisor(&rt.warden_exe, &fds)?;
     // The supervisor holds its own copies now; ours must close so that
@@ -103,7 +105,7 @@ pub async fn execute(
         stdout_write,
         stderr_write,
     ));
-    drop(ruleset);
+    drop(layers);
 
     let mut status_task = tokio::spawn(read_status(async_receiver(status_read)?));
     if let (Some(w), Some(bytes)) = (stdin_write, req.stdin.clone()) {
@@ -314,45 +316,4 @@ pub(super) fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: both descriptors are fresh and owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// The command's private temp dir (`TMPDIR`), removed afterwards.
-pub(super) struct PrivateTmp(PathBuf);
-
-impl PrivateTmp {
-    pub(super) fn create() -> Result<Self, SandboxError> {
-        use std::os::unix::fs::DirBuilderExt;
-        let base = std::fs::canonicalize(std::env::temp_dir())
-            .map_err(|e| SandboxError::Helper(format!("temp dir: {e}")))?;
-        for _ in 0..16 {
-            let p = base.join(format!(
-                "warden-sbx-{}-{:016x}",
-                std::process::id(),
-                fastrand::u64(..)
-            ));
-            match std::fs::DirBuilder::new().mode(0o700).create(&p) {
-                Ok(()) => return Ok(PrivateTmp(p)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(SandboxError::Helper(format!(
-                        "cannot create a private temp dir in `{}`: {e}",
-                        base.display()
-                    )));
-                }
-            }
-        }
-        Err(SandboxError::Helper(
-            "cannot create a private temp dir".into(),
-        ))
-    }
-
-    pub(super) fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for PrivateTmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -18,6 +18,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 use super::enforcement::requested_abi;
 use super::landlock_apply::BuiltRuleset;
@@ -26,12 +27,12 @@ use super::spec::{HelperMessage, HelperSpec, read_framed};
 use super::supervise::{Child, Wake, become_subreaper, sweep_descendants};
 
 /// Entry point of `warden __sandbox-exec --spec-fd N --status-fd M
-/// [--ruleset-fd R]`.
-pub fn main(spec_fd: RawFd, status_fd: RawFd, ruleset_fd: Option<RawFd>) -> i32 {
-    for fd in [Some(spec_fd), Some(status_fd), ruleset_fd]
+/// [--ruleset-fd R]…`.
+pub fn main(spec_fd: RawFd, status_fd: RawFd, ruleset_fds: &[RawFd]) -> i32 {
+    let all = [spec_fd, status_fd]
         .into_iter()
-        .flatten()
-    {
+        .chain(ruleset_fds.iter().copied());
+    for fd in all {
         if fd < 3 || !set_cloexec(fd) {
             eprintln!("warden __sandbox-exec: fd {fd} is not inherited (internal command)");
             return HELPER_FAILED;
@@ -39,26 +40,30 @@ pub fn main(spec_fd: RawFd, status_fd: RawFd, ruleset_fd: Option<RawFd>) -> i32 
     }
     // SAFETY: warden passed these descriptors to this process for its
     // exclusive use (checked open above); each is wrapped exactly once.
-    let (control, status, ruleset) = unsafe {
+    let (control, status, rulesets) = unsafe {
         (
             File::from_raw_fd(spec_fd),
             File::from_raw_fd(status_fd),
-            ruleset_fd.map(|fd| OwnedFd::from_raw_fd(fd)),
+            ruleset_fds
+                .iter()
+                .map(|fd| OwnedFd::from_raw_fd(*fd))
+                .collect(),
         )
     };
-    serve(control, status, [None, None, None], ruleset)
+    serve(control, status, [None, None, None], rulesets)
 }
 
 /// Run one command: the spec comes from `control`, which then stays open
 /// as the kill switch; reports go to `status`. `stdio` is the command's
 /// stdin, stdout and stderr (`None`: this process's own), closed here once
-/// the command has them, so that its output ends when it does; `ruleset`
-/// is the Landlock ruleset warden built for it. Returns the exit code.
+/// the command has them, so that its output ends when it does; `rulesets`
+/// are the Landlock rulesets warden built for it, in order. Returns the
+/// exit code.
 pub fn serve(
     control: File,
     mut status: File,
     stdio: [Option<OwnedFd>; 3],
-    ruleset: Option<OwnedFd>,
+    rulesets: Vec<OwnedFd>,
 ) -> i32 {
     let spec: HelperSpec = match read_framed(&control) {
         Ok(s) => s,
@@ -68,7 +73,7 @@ pub fn serve(
             return HELPER_FAILED;
         }
     };
-    let sandbox = match sandbox_setup(&spec, ruleset) {
+    let sandbox = match sandbox_setup(&spec, rulesets) {
         Ok(s) => s,
         Err(message) => {
             send(&mut status, &HelperMessage::SetupFailed { message });
@@ -149,28 +154,42 @@ pub fn serve(
     0
 }
 
-/// The sandbox to apply, from the spec and the ruleset descriptor; a
+/// The sandbox to apply, from the spec and the ruleset descriptors; a
 /// mismatch between the two is refused (fail closed).
 fn sandbox_setup(
     spec: &HelperSpec,
-    ruleset: Option<OwnedFd>,
+    rulesets: Vec<OwnedFd>,
 ) -> Result<Option<SandboxSetup>, String> {
     if !spec.sandboxed {
         return Ok(None);
     }
-    let Some(facts) = spec.landlock else {
+    if spec.landlock.is_empty() {
         return Err("the spec asks for a sandbox but carries no Landlock facts".into());
-    };
-    let expects_fd = requested_abi(facts.kernel_abi) >= 1;
-    if expects_fd != ruleset.is_some() {
+    }
+    let expected = spec
+        .landlock
+        .iter()
+        .filter(|f| requested_abi(f.kernel_abi) >= 1)
+        .count();
+    if expected != rulesets.len() {
         return Err(format!(
-            "the Landlock ruleset descriptor is {} (kernel ABI {})",
-            if expects_fd { "missing" } else { "unexpected" },
-            facts.kernel_abi
+            "{} Landlock ruleset descriptor(s) for {expected} layer(s)",
+            rulesets.len()
         ));
     }
+    let mut fds = rulesets.into_iter();
+    let layers = spec
+        .landlock
+        .iter()
+        .map(|facts| {
+            let fd = (requested_abi(facts.kernel_abi) >= 1)
+                .then(|| fds.next())
+                .flatten();
+            Arc::new(BuiltRuleset { fd, facts: *facts })
+        })
+        .collect();
     Ok(Some(SandboxSetup {
-        ruleset: BuiltRuleset { fd: ruleset, facts },
+        layers,
         deny_network: spec.deny_network,
         fallback: spec.fallback,
     }))

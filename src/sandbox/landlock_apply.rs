@@ -90,6 +90,18 @@ fn open_path(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
     Ok((f, meta.is_dir()))
 }
 
+/// What a ruleset handles: everything (the plan), or only the rights that
+/// change the filesystem (a second layer narrowing where writes go).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// Filesystem read and write rights, TCP (when the network is denied)
+    /// and scopes.
+    Full { deny_network: bool },
+    /// Write-type filesystem rights only: reads, network and scopes are
+    /// left to the full layer it is stacked on.
+    WritesOnly,
+}
+
 /// Create the ruleset and add every rule (nothing is enforced yet).
 /// `deny_network` adds Landlock TCP rules (no port is allowed) when the
 /// kernel has them.
@@ -99,6 +111,11 @@ fn open_path(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
 /// built again best-effort and the state is `partial` — exactly what the
 /// landlock crate would report from `restrict_self`.
 pub fn build(rules: &[PlanRule], deny_network: bool) -> Result<BuiltRuleset, String> {
+    build_layer(rules, Layer::Full { deny_network })
+}
+
+/// [`build`] for either kind of [`Layer`].
+pub fn build_layer(rules: &[PlanRule], layer: Layer) -> Result<BuiltRuleset, String> {
     let kabi = kernel_abi();
     let abi_n = requested_abi(kabi);
     if abi_n < 1 {
@@ -112,20 +129,14 @@ pub fn build(rules: &[PlanRule], deny_network: bool) -> Result<BuiltRuleset, Str
             },
         });
     }
-    let tcp_rules = deny_network && abi_n >= 4;
-    let scoped = abi_n >= 6;
-    let (created, state) = match create(
-        rules,
-        abi_n,
-        tcp_rules,
-        scoped,
-        CompatLevel::HardRequirement,
-    ) {
+    let (tcp_rules, scoped) = match layer {
+        Layer::Full { deny_network } => (deny_network && abi_n >= 4, abi_n >= 6),
+        Layer::WritesOnly => (false, false),
+    };
+    let create = |level| create(rules, abi_n, layer, tcp_rules, scoped, level);
+    let (created, state) = match create(CompatLevel::HardRequirement) {
         Ok(c) => (c, LandlockState::Full),
-        Err(_) => (
-            create(rules, abi_n, tcp_rules, scoped, CompatLevel::BestEffort)?,
-            LandlockState::Partial,
-        ),
+        Err(_) => (create(CompatLevel::BestEffort)?, LandlockState::Partial),
     };
     let fd: Option<OwnedFd> = created.into();
     Ok(BuiltRuleset {
@@ -146,15 +157,20 @@ pub fn build(rules: &[PlanRule], deny_network: bool) -> Result<BuiltRuleset, Str
 fn create(
     rules: &[PlanRule],
     abi_n: i32,
+    layer: Layer,
     tcp_rules: bool,
     scoped: bool,
     level: CompatLevel,
 ) -> Result<RulesetCreated, String> {
     let abi = ABI::from(abi_n);
+    let handled = match layer {
+        Layer::Full { .. } => AccessFs::from_all(abi),
+        Layer::WritesOnly => AccessFs::from_all(abi) & !AccessFs::from_read(abi),
+    };
     let err = |what: &str, e: &dyn std::fmt::Display| format!("landlock: {what}: {e}");
     let mut ruleset = Ruleset::default()
         .set_compatibility(level)
-        .handle_access(AccessFs::from_all(abi))
+        .handle_access(handled)
         .map_err(|e| err("handle filesystem access", &e))?;
     if tcp_rules {
         ruleset = ruleset
@@ -175,7 +191,7 @@ fn create(
             }
             Err(_) => continue, // a split entry that vanished or is a symlink
         };
-        let mut access = rights_to_access(rule.rights, abi);
+        let mut access = rights_to_access(rule.rights, abi) & handled;
         if !is_dir {
             access &= AccessFs::from_file(abi);
         }
@@ -187,6 +203,18 @@ fn create(
             .map_err(|e| err(&format!("rule for `{}`", rule.path.display()), &e))?;
     }
     Ok(created)
+}
+
+/// What the kernel will enforce for stacked layers: the weakest of them.
+pub fn combined_state(layers: &[LandlockFacts]) -> LandlockState {
+    let states = || layers.iter().map(|f| f.state);
+    if layers.is_empty() || states().any(|s| s == LandlockState::None) {
+        LandlockState::None
+    } else if states().any(|s| s == LandlockState::Partial) {
+        LandlockState::Partial
+    } else {
+        LandlockState::Full
+    }
 }
 
 /// Enforce a built ruleset on the calling thread: `landlock_restrict_self`.

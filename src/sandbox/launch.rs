@@ -28,6 +28,7 @@ use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use seccompiler::BpfProgram;
 
@@ -44,7 +45,9 @@ pub const HELPER_FAILED: i32 = 5;
 
 /// What to apply, when the command is sandboxed.
 pub struct SandboxSetup {
-    pub ruleset: BuiltRuleset,
+    /// Landlock rulesets, enforced in order (stacked: an access must be
+    /// allowed by each): the plan, and possibly a writes-only layer.
+    pub layers: Vec<Arc<BuiltRuleset>>,
     pub deny_network: bool,
     pub fallback: SandboxFallback,
 }
@@ -58,10 +61,11 @@ pub struct Stdio {
 }
 
 struct Sandbox {
-    /// `None` when the kernel has no Landlock (the child then only sets
-    /// no_new_privs, and the verdict decides).
-    ruleset: Option<OwnedFd>,
+    /// No descriptor when the kernel has no Landlock (the child then only
+    /// sets no_new_privs, and the verdict decides).
+    layers: Vec<Arc<BuiltRuleset>>,
     bpf: &'static BpfProgram,
+    /// Of the layers together (the state is the weakest one's).
     facts: LandlockFacts,
     fallback: SandboxFallback,
 }
@@ -117,12 +121,19 @@ impl Launch {
         let candidates = exec_candidates(program, path_var)?;
         let sandbox = match sandbox {
             None => None,
-            Some(setup) => Some(Sandbox {
-                ruleset: setup.ruleset.fd,
-                bpf: seccomp::program(setup.deny_network)?,
-                facts: setup.ruleset.facts,
-                fallback: setup.fallback,
-            }),
+            Some(setup) => {
+                let all: Vec<LandlockFacts> = setup.layers.iter().map(|l| l.facts).collect();
+                let first = all.first().ok_or("no Landlock layer given")?;
+                Some(Sandbox {
+                    facts: LandlockFacts {
+                        state: landlock_apply::combined_state(&all),
+                        ..*first
+                    },
+                    layers: setup.layers,
+                    bpf: seccomp::program(setup.deny_network)?,
+                    fallback: setup.fallback,
+                })
+            }
         };
         let argv_ptrs = null_terminated(&argv_c);
         let envp_ptrs = null_terminated(&envp);
@@ -214,11 +225,14 @@ impl Launch {
             let mut record = Record::new(Kind::Applied);
             if let Some(sb) = self.sandbox.as_ref() {
                 let nnp = landlock_apply::set_no_new_privs();
-                let state = match &sb.ruleset {
-                    Some(fd) if landlock_apply::restrict_self(fd.as_raw_fd()) => sb.facts.state,
-                    Some(_) => fail(report, Stage::Landlock),
-                    None => LandlockState::None,
-                };
+                let mut state = LandlockState::None;
+                for layer in &sb.layers {
+                    let Some(fd) = &layer.fd else { continue };
+                    if !landlock_apply::restrict_self(fd.as_raw_fd()) {
+                        fail(report, Stage::Landlock);
+                    }
+                    state = sb.facts.state;
+                }
                 let caps_dropped = caps::drop_dangerous();
                 let seccomp_ok = nnp && seccompiler::apply_filter(sb.bpf).is_ok();
                 let kernel = KernelReport {

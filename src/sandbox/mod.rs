@@ -49,6 +49,7 @@ pub mod landlock_apply;
 pub mod launch;
 pub mod output;
 pub mod plan;
+pub mod plan_cache;
 pub mod policy;
 pub mod prepare;
 pub mod refusal;
@@ -56,6 +57,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod stdio;
 pub mod supervise;
+pub mod tmp;
 pub mod zygote;
 
 pub use direct::run_inherited;

@@ -52,7 +52,7 @@ pub struct PlanRule {
 }
 
 /// What to grant, before splitting.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanInput {
     /// Whole-filesystem read (always, in practice).
     pub read_root: Option<PathBuf>,
@@ -67,17 +67,27 @@ pub struct PlanInput {
 
 /// Compute the rules. Reads directories that must be split.
 pub fn build(input: &PlanInput) -> Vec<PlanRule> {
+    build_watched(input, &mut |_| {})
+}
+
+/// [`build`], calling `before_read` with each directory it splits just
+/// before reading it ([`super::plan_cache`] watches them).
+pub fn build_watched(input: &PlanInput, before_read: &mut dyn FnMut(&Path)) -> Vec<PlanRule> {
     let mut out = Vec::new();
     let deny = refs(&input.deny);
+    let mut split = Split {
+        out: &mut out,
+        before_read,
+    };
     if let Some(root) = &input.read_root {
-        grant(root, Rights::Read, &deny, true, &mut out);
+        split.grant(root, Rights::Read, &deny, true);
     }
     for (root, carve) in &input.writable {
-        grant(root, Rights::Write, &refs(carve), true, &mut out);
+        split.grant(root, Rights::Write, &refs(carve), true);
     }
     for dev in &input.devices {
         if dev.exists() {
-            grant(dev, Rights::Device, &deny, false, &mut out);
+            split.grant(dev, Rights::Device, &deny, false);
         }
     }
     out
@@ -96,39 +106,47 @@ fn is_within(path: &Path, base: &Path) -> bool {
     p.starts_with(b) && (p.len() == b.len() || b.ends_with(b"/") || p[b.len()] == b'/')
 }
 
-/// Grant `rights` on `path` minus every carve-out beneath it.
-fn grant(path: &Path, rights: Rights, carve: &[&Path], required: bool, out: &mut Vec<PlanRule>) {
-    if carve.iter().any(|c| is_within(path, c)) {
-        return; // inside (or equal to) a carve-out: nothing
-    }
-    let inner: Vec<&Path> = carve
-        .iter()
-        .copied()
-        .filter(|c| is_within(c, path))
-        .collect();
-    if inner.is_empty() {
-        out.push(PlanRule {
+struct Split<'a> {
+    out: &'a mut Vec<PlanRule>,
+    before_read: &'a mut dyn FnMut(&Path),
+}
+
+impl Split<'_> {
+    /// Grant `rights` on `path` minus every carve-out beneath it.
+    fn grant(&mut self, path: &Path, rights: Rights, carve: &[&Path], required: bool) {
+        if carve.iter().any(|c| is_within(path, c)) {
+            return; // inside (or equal to) a carve-out: nothing
+        }
+        let inner: Vec<&Path> = carve
+            .iter()
+            .copied()
+            .filter(|c| is_within(c, path))
+            .collect();
+        if inner.is_empty() {
+            self.out.push(PlanRule {
+                path: path.to_path_buf(),
+                rights,
+                required,
+            });
+            return;
+        }
+        self.out.push(PlanRule {
             path: path.to_path_buf(),
-            rights,
+            rights: Rights::ListDir,
             required,
         });
-        return;
-    }
-    out.push(PlanRule {
-        path: path.to_path_buf(),
-        rights: Rights::ListDir,
-        required,
-    });
-    let Ok(rd) = std::fs::read_dir(path) else {
-        return;
-    };
-    let mut entries: Vec<_> = rd.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
-            continue;
+        (self.before_read)(path);
+        let Ok(rd) = std::fs::read_dir(path) else {
+            return;
+        };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                continue;
+            }
+            self.grant(&entry.path(), rights, &inner, false);
         }
-        grant(&entry.path(), rights, &inner, false, out);
     }
 }
 

@@ -1,63 +1,117 @@
-//! Turning a policy plus one request into what the helper applies: the
+//! Turning a policy plus one request into what the supervisor applies: the
 //! effective writable set (mode, writable roots, grants, private temp
-//! dir), the expanded deny list, the Landlock plan and the guarded
-//! protected paths. Runs in warden, "when the sandbox starts".
+//! dir), the expanded deny list, the Landlock plan and rulesets, and the
+//! guarded protected paths. Runs in warden, "when the sandbox starts".
+//!
+//! With [`Reuse::PerProcess`] (the commands of `warden run`), deny-read
+//! globs come from the inotify-kept cache ([`super::deny`]) and the plan
+//! and its ruleset from [`super::plan_cache`]: the plan makes the
+//! per-process run directory writable (not the command's own temp dir, so
+//! it is the same for every command), and a second Landlock layer that
+//! handles only write rights — the workspace, writable roots, grants,
+//! devices and the command's own temp dir — is stacked on it. Landlock
+//! allows an access only when every layer does, so writes are exactly the
+//! plan's with the run directory narrowed to the command's own temp dir;
+//! reads, network and scopes are the plan's alone.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::ExecRequest;
 use super::SandboxError;
 use super::deny;
-use super::landlock_apply::{self, BuiltRuleset};
-use super::plan::{self, PlanInput, PlanRule};
+use super::landlock_apply::{self, BuiltRuleset, Layer};
+use super::plan::{self, PlanInput, PlanRule, Rights};
+use super::plan_cache::{self, CachedPlan};
 use super::policy::{SandboxPolicy, canonical_or_normal};
 use super::spec::writable_devices;
+use super::tmp::PrivateTmp;
 use crate::config::SandboxMode;
 
+/// Whether work is kept for the next command of this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Many commands in one process (`warden run`): cached deny-read
+    /// expansion, cached plan and ruleset, stacked writes-only layer.
+    PerProcess,
+    /// One command (`warden sandbox`, an MCP server): one plain walk, one
+    /// plan, one ruleset; watching directories would only add cost.
+    Off,
+}
+
+/// How the Landlock rulesets of a command are made.
+#[derive(Clone)]
+enum Layers {
+    /// Not sandboxed.
+    None,
+    /// One ruleset built from the plan.
+    Single,
+    /// The cached plan's ruleset, then a writes-only layer over these rules.
+    Stacked {
+        plan: Arc<CachedPlan>,
+        writes: Vec<PlanRule>,
+    },
+}
+
 /// The per-command sandbox, resolved.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Prepared {
     pub sandboxed: bool,
     pub network: bool,
     pub mode_label: String,
-    pub rules: Vec<PlanRule>,
+    /// The plan (with [`Reuse::PerProcess`], the run directory stands for
+    /// the command's temp dir in it).
+    pub rules: Arc<Vec<PlanRule>>,
     /// Writable hierarchies granted (for the record).
     pub writable: Vec<PathBuf>,
     /// Protected paths a grant overlaps: snapshotted and verified.
     pub guarded: Vec<PathBuf>,
     pub deny: Vec<PathBuf>,
     pub notes: Vec<String>,
+    layers: Layers,
 }
 
-impl Prepared {
-    /// The Landlock ruleset of this plan, built (`None` when unsandboxed).
-    pub fn build_ruleset(&self) -> Result<Option<BuiltRuleset>, SandboxError> {
-        if !self.sandboxed {
-            return Ok(None);
-        }
-        landlock_apply::build(&self.rules, !self.network)
-            .map(Some)
-            .map_err(SandboxError::Helper)
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("sandboxed", &self.sandboxed)
+            .field("mode", &self.mode_label)
+            .field("rules", &self.rules.len())
+            .field("writable", &self.writable)
+            .finish_non_exhaustive()
     }
 }
 
-/// How deny-read globs are expanded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expansion {
-    /// Through the per-process inotify cache ([`super::deny`]): many
-    /// commands in one process (`warden run`).
-    Cached,
-    /// One plain walk (a one-shot `warden sandbox`: watching every
-    /// directory would only add cost).
-    Once,
+impl Prepared {
+    /// The Landlock rulesets, in the order they are enforced (empty when
+    /// unsandboxed).
+    pub fn rulesets(&self) -> Result<Vec<Arc<BuiltRuleset>>, SandboxError> {
+        let deny_network = !self.network;
+        let layers = match &self.layers {
+            Layers::None => return Ok(Vec::new()),
+            Layers::Single => vec![Arc::new(landlock_apply::build(&self.rules, deny_network)?)],
+            Layers::Stacked { plan, writes } => vec![
+                plan.ruleset(deny_network)?,
+                Arc::new(landlock_apply::build_layer(writes, Layer::WritesOnly)?),
+            ],
+        };
+        Ok(layers)
+    }
 }
 
-/// Resolve the sandbox for one command; `tmpdir` is its private temp dir.
+impl From<String> for SandboxError {
+    /// Building a ruleset failed: the supervisor could not be set up.
+    fn from(message: String) -> Self {
+        SandboxError::Helper(message)
+    }
+}
+
+/// Resolve the sandbox for one command; `tmp` is its private temp dir.
 pub fn prepare(
     policy: &SandboxPolicy,
     req: &ExecRequest,
-    tmpdir: &Path,
-    expansion: Expansion,
+    tmp: &PrivateTmp,
+    reuse: Reuse,
 ) -> Result<Prepared, SandboxError> {
     let grants = &req.grants;
     let sandboxed = !policy.is_full_access() && !grants.unsandboxed;
@@ -68,9 +122,9 @@ pub fn prepare(
         policy.mode.as_str().to_string()
     };
     let mut notes = Vec::new();
-    let deny = match expansion {
-        Expansion::Cached => deny::expand(&policy.deny_read),
-        Expansion::Once => deny::expand_once(&policy.deny_read),
+    let deny = match reuse {
+        Reuse::PerProcess => deny::expand(&policy.deny_read),
+        Reuse::Off => deny::expand_once(&policy.deny_read),
     }
     .map_err(SandboxError::Config)?;
     for d in &deny {
@@ -91,11 +145,12 @@ pub fn prepare(
             sandboxed,
             network,
             mode_label,
-            rules: Vec::new(),
+            rules: Arc::default(),
             writable: Vec::new(),
             guarded: Vec::new(),
             deny,
             notes,
+            layers: Layers::None,
         });
     }
 
@@ -107,7 +162,12 @@ pub fn prepare(
             writable.push((root.clone(), with_protected.clone()));
         }
     }
-    writable.push((tmpdir.to_path_buf(), deny.clone()));
+    let stacked = reuse == Reuse::PerProcess && tmp.run_dir().is_some();
+    let tmp_root = match tmp.run_dir() {
+        Some(run_dir) if stacked => run_dir,
+        _ => tmp.path(),
+    };
+    writable.push((tmp_root.to_path_buf(), deny.clone()));
 
     let mut granted = Vec::new();
     for raw in &grants.write {
@@ -139,19 +199,51 @@ pub fn prepare(
 
     let input = PlanInput {
         read_root: Some(PathBuf::from("/")),
-        writable: writable.clone(),
-        devices: writable_devices(),
+        writable,
+        devices: writable_devices()
+            .into_iter()
+            .filter(|d| d.exists())
+            .collect(),
         deny: deny.clone(),
     };
-    let rules = plan::build(&input);
+    // The record names the command's own temp dir, not the run directory.
+    let record: Vec<PathBuf> = input
+        .writable
+        .iter()
+        .map(|(p, _)| {
+            if p == tmp_root {
+                tmp.path()
+            } else {
+                p.as_path()
+            }
+        })
+        .map(Path::to_path_buf)
+        .collect();
+    let (rules, layers) = if stacked {
+        let plan = plan_cache::plan(&input);
+        let writes = record
+            .iter()
+            .map(|p| (p, Rights::Write))
+            .chain(input.devices.iter().map(|d| (d, Rights::Device)))
+            .map(|(path, rights)| PlanRule {
+                path: path.clone(),
+                rights,
+                required: rights == Rights::Write,
+            })
+            .collect();
+        (plan.rules.clone(), Layers::Stacked { plan, writes })
+    } else {
+        (Arc::new(plan::build(&input)), Layers::Single)
+    };
     Ok(Prepared {
         sandboxed,
         network,
         mode_label,
         rules,
-        writable: writable.into_iter().map(|(p, _)| p).collect(),
+        writable: record,
         guarded,
         deny,
         notes,
+        layers,
     })
 }

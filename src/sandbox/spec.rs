@@ -29,10 +29,10 @@ pub struct HelperSpec {
     pub sandboxed: bool,
     pub deny_network: bool,
     pub fallback: SandboxFallback,
-    /// The Landlock ruleset warden built (its descriptor travels next to the
-    /// spec: `SCM_RIGHTS` to the zygote, `--ruleset-fd` to a helper); `None`
-    /// when not sandboxed.
-    pub landlock: Option<LandlockFacts>,
+    /// The Landlock rulesets warden built, in the order they are enforced
+    /// (their descriptors travel next to the spec: `SCM_RIGHTS` to the
+    /// zygote, `--ruleset-fd` to a helper); empty when not sandboxed.
+    pub landlock: Vec<LandlockFacts>,
 }
 
 /// What the helper reports.
@@ -134,7 +134,7 @@ mod tests {
             sandboxed: true,
             deny_network: true,
             fallback: SandboxFallback::Refuse,
-            landlock: None,
+            landlock: vec![],
         };
         let mut buf = Vec::new();
         write_framed(&mut buf, &spec).unwrap();

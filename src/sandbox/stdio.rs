@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -30,9 +30,10 @@ use tokio::sync::{mpsc, watch};
 use super::caps;
 use super::enforcement::Enforcement;
 use super::env::scrub;
-use super::exec::{KILL_GRACE, PrivateTmp, command_env, fill_record, pipe};
-use super::prepare::{Expansion, prepare};
+use super::exec::{KILL_GRACE, command_env, fill_record, pipe};
+use super::prepare::{Reuse, prepare};
 use super::spec::{HelperMessage, HelperSpec, write_framed};
+use super::tmp::PrivateTmp;
 use super::{ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime};
 use crate::decision::Grants;
 
@@ -179,7 +180,7 @@ pub async fn spawn_stdio(
         timeout: None,
         stdin: None,
     };
-    let prepared = prepare(policy, &exec_req, tmp.path(), Expansion::Cached)?;
+    let prepared = prepare(policy, &exec_req, &tmp, Reuse::Off)?;
     if !prepared.sandboxed {
         tracing::warn!(
             command = %req.argv[0],
@@ -201,18 +202,19 @@ pub async fn spawn_stdio(
     let child_stdin = stdin_read
         .try_clone()
         .map_err(|e| SandboxError::Helper(format!("dup stdin pipe: {e}")))?;
-    let ruleset = prepared.build_ruleset()?;
-    let ruleset_fd = ruleset
-        .as_ref()
-        .and_then(|r| r.fd.as_ref())
-        .map(|fd| fd.as_raw_fd());
+    let layers = prepared.rulesets()?;
+    let ruleset_fds: Vec<RawFd> = layers
+        .iter()
+        .filter_map(|l| l.fd.as_ref())
+        .map(AsRawFd::as_raw_fd)
+        .collect();
     let mut cmd = tokio::process::Command::new(&rt.warden_exe);
     cmd.arg("__sandbox-exec")
         .arg("--spec-fd")
         .arg(spec_read.as_raw_fd().to_string())
         .arg("--status-fd")
         .arg(status_write.as_raw_fd().to_string());
-    if let Some(fd) = ruleset_fd {
+    for fd in &ruleset_fds {
         cmd.arg("--ruleset-fd").arg(fd.to_string());
     }
     cmd.env_clear()
@@ -221,17 +223,14 @@ pub async fn spawn_stdio(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    let inherit = [
-        Some(spec_read.as_raw_fd()),
-        Some(status_write.as_raw_fd()),
-        ruleset_fd,
-    ];
+    let mut inherit = vec![spec_read.as_raw_fd(), status_write.as_raw_fd()];
+    inherit.extend(&ruleset_fds);
     // SAFETY: the closure runs between fork and exec and only calls
     // fcntl(2), which is async-signal-safe; it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
-            for fd in inherit.into_iter().flatten() {
-                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+            for fd in &inherit {
+                if libc::fcntl(*fd, libc::F_SETFD, 0) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
@@ -246,7 +245,7 @@ pub async fn spawn_stdio(
     let pgid = child.id().map(|p| p as libc::pid_t);
 
     let spec = HelperSpec {
-        landlock: ruleset.as_ref().map(|r| r.facts),
+        landlock: layers.iter().map(|l| l.facts).collect(),
         argv: req.argv.clone(),
         cwd: cwd.clone(),
         env: command_env(&env.vars, &req.env, tmp.path()),
@@ -254,7 +253,7 @@ pub async fn spawn_stdio(
         deny_network: !prepared.network,
         fallback: policy.fallback,
     };
-    drop(ruleset);
+    drop(layers);
     let control = tokio::task::spawn_blocking(move || {
         let mut f = File::from(spec_write);
         write_framed(&mut f, &spec).map(|_| f)

@@ -8,9 +8,9 @@
 //! never runs anything else.
 //!
 //! Protocol (a `SOCK_SEQPACKET` socketpair): warden sends one byte with
-//! five or six descriptors attached (`SCM_RIGHTS`): the control pipe's read
-//! end, the status pipe's write end, the command's stdin, stdout and
-//! stderr, and the Landlock ruleset warden built (when sandboxed).
+//! five to seven descriptors attached (`SCM_RIGHTS`): the control pipe's
+//! read end, the status pipe's write end, the command's stdin, stdout and
+//! stderr, and the Landlock rulesets warden built (when sandboxed).
 //! The zygote forks; the child becomes its own process group and runs
 //! [`super::helper::serve`] on those descriptors (the spec comes through
 //! the control pipe, exactly as for a `__sandbox-exec` helper); the zygote
@@ -35,9 +35,12 @@ use super::SandboxError;
 use super::helper::set_cloexec;
 use super::launch::HELPER_FAILED;
 
-/// Descriptors per request: control, status, stdin, stdout, stderr (and
-/// the ruleset, when sandboxed).
+/// Descriptors per request: control, status, stdin, stdout, stderr (then
+/// the Landlock rulesets, when sandboxed).
 pub const REQUEST_FDS: usize = 5;
+
+/// Landlock rulesets per request at most (the plan and a writes layer).
+const MAX_LAYERS: usize = 2;
 
 /// How long warden waits for the zygote to answer (it only forks).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,7 +79,7 @@ pub fn main(sock_fd: RawFd) -> i32 {
                 return HELPER_FAILED;
             }
         };
-        let answer = if matches!(fds.len(), REQUEST_FDS | 6) {
+        let answer = if (REQUEST_FDS..=REQUEST_FDS + MAX_LAYERS).contains(&fds.len()) {
             fork_supervisor(&sock, fds)
         } else {
             -libc::EPROTO
@@ -111,8 +114,7 @@ fn fork_supervisor(sock: &OwnedFd, fds: Vec<OwnedFd>) -> i32 {
         let control = std::fs::File::from(next());
         let status = std::fs::File::from(next());
         let stdio = [Some(next()), Some(next()), Some(next())];
-        let ruleset = it.next();
-        let code = super::helper::serve(control, status, stdio, ruleset);
+        let code = super::helper::serve(control, status, stdio, it.collect());
         // SAFETY: ends the forked supervisor without running the zygote's
         // exit handlers.
         unsafe { libc::_exit(code) };
