@@ -1,11 +1,14 @@
-//! Starting one command inside the sandbox with a single `fork`.
+//! Starting one command inside the sandbox with a single `clone`.
 //!
-//! Everything is built **before** `fork` — the Landlock ruleset (by warden,
-//! its rules added, so only `landlock_restrict_self` on its descriptor is
-//! left, see [`super::landlock_apply`]), the seccomp BPF program, argv and
-//! envp as C strings, every path `execve` will try (the `PATH` search is
-//! done up front, like `execvp` would do it), the working directory. Between `fork` and `execve` the child only makes system calls
-//! (async-signal-safe: no allocation, no lock), so this is sound even when
+//! Everything is built **before** the child exists — the Landlock ruleset
+//! (by warden, its rules added, so only `landlock_restrict_self` on its
+//! descriptor is left, see [`super::landlock_apply`]), the seccomp BPF
+//! program, argv and envp as C strings, every path `execve` will try (the
+//! `PATH` search is done up front, like `execvp` would do it), the working
+//! directory. The child is created the way `posix_spawn` creates one
+//! (`CLONE_VM | CLONE_VFORK`, see [`Launch::spawn`]); between `clone` and
+//! `execve` it only makes system calls (async-signal-safe: no allocation,
+//! no lock) and writes only to its own stack, so this is sound even when
 //! the parent has other threads:
 //!
 //! 1. empty signal mask, `SIGPIPE`/`SIGCHLD` back to their defaults
@@ -154,24 +157,40 @@ impl Launch {
         })
     }
 
-    /// `fork`, apply the sandbox in the child and `execve`; returns once the
-    /// child has exec'd or given up (it is not reaped here).
+    /// Start the child, which applies the sandbox and `execve`s; returns
+    /// once it has exec'd or given up (it is not reaped here).
+    ///
+    /// The child is created like `posix_spawn` does it: `clone(CLONE_VM |
+    /// CLONE_VFORK)` on a stack of its own. It shares warden's memory (no
+    /// page tables copied, none torn down at `execve`) while the calling
+    /// thread waits for it to exec or exit; it only reads that memory and
+    /// writes to its own stack.
     pub fn spawn(self) -> Result<Spawned, String> {
         let (report_read, report_write) =
             super::exec::pipe().map_err(|e| format!("report pipe: {e}"))?;
-        // SAFETY: getpid has no preconditions.
-        let parent = unsafe { libc::getpid() };
-        // SAFETY: the child branch only runs `child_after_fork`, which makes
-        // async-signal-safe system calls on memory prepared above and never
-        // returns; the parent branch continues normally.
-        let pid = unsafe { libc::fork() };
+        let stack = ChildStack::new().map_err(|e| format!("child stack: {e}"))?;
+        let args = ChildArgs {
+            launch: &self,
+            report: report_write.as_raw_fd(),
+            // SAFETY: getpid has no preconditions.
+            parent: unsafe { libc::getpid() },
+        };
+        // SAFETY: `child_entry` only runs `child_after_fork` (system calls
+        // on memory prepared above, which outlives the call: CLONE_VFORK
+        // returns only once the child has exec'd or exited) and never
+        // returns; its stack is the mapping above.
+        let pid = unsafe {
+            libc::clone(
+                child_entry,
+                stack.top(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (&args as *const ChildArgs<'_>).cast_mut().cast(),
+            )
+        };
         if pid < 0 {
-            return Err(format!("fork: {}", std::io::Error::last_os_error()));
+            return Err(format!("clone: {}", std::io::Error::last_os_error()));
         }
-        if pid == 0 {
-            // SAFETY: we are the freshly forked child (see above).
-            unsafe { self.child_after_fork(report_write.as_raw_fd(), parent) }
-        }
+        drop(stack);
         drop(report_write);
         let records = read_records(&report_read);
         let facts = self.sandbox.as_ref().map(|s| (s.facts, s.fallback));
@@ -182,10 +201,12 @@ impl Launch {
         })
     }
 
-    /// The child between `fork` and `execve`.
+    /// The child between `clone` and `execve`.
     ///
-    /// SAFETY (caller): only in the child of `fork`. Everything below is a
-    /// system call or plain arithmetic on memory built before the fork:
+    /// SAFETY (caller): only in the child of `clone`, running on its own
+    /// stack and sharing the parent's memory, which it only reads.
+    /// Everything below is a system call or plain arithmetic on memory
+    /// built before:
     /// [`landlock_apply::restrict_self`] is one system call,
     /// `seccompiler::apply_filter` two (`prctl`, `seccomp`) with no heap
     /// value built on success (seccompiler 0.5), and
@@ -278,6 +299,71 @@ impl Launch {
     }
 }
 
+/// What the child needs, passed through `clone`'s argument pointer.
+struct ChildArgs<'a> {
+    launch: &'a Launch,
+    report: RawFd,
+    parent: libc::pid_t,
+}
+
+extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `ChildArgs` of `Launch::spawn`, alive until the
+    // child has exec'd or exited (CLONE_VFORK); we are that child.
+    unsafe {
+        let args = &*(arg as *const ChildArgs<'_>);
+        args.launch.child_after_fork(args.report, args.parent)
+    }
+}
+
+/// The child's stack until `execve`, with a guard page below it.
+struct ChildStack {
+    base: *mut libc::c_void,
+}
+
+/// Ample for a few system calls and the seccompiler and capability code.
+const CHILD_STACK_LEN: usize = 256 * 1024;
+const GUARD_LEN: usize = 4096;
+
+impl ChildStack {
+    fn new() -> std::io::Result<ChildStack> {
+        // SAFETY: a fresh anonymous mapping; the lowest page is then made
+        // inaccessible so an overflow faults instead of writing elsewhere.
+        unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                CHILD_STACK_LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return Err(std::io::Error::last_os_error());
+            }
+            let stack = ChildStack { base };
+            if libc::mprotect(base, GUARD_LEN, libc::PROT_NONE) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(stack)
+        }
+    }
+
+    /// The initial stack pointer (stacks grow down on every Linux target
+    /// warden supports).
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of our own mapping.
+        unsafe { self.base.cast::<u8>().add(CHILD_STACK_LEN).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping made in `new`, no longer in use
+        // (the child has exec'd or exited).
+        unsafe { libc::munmap(self.base, CHILD_STACK_LEN) };
+    }
+}
+
 /// Errors after which `execvp` keeps searching `PATH`.
 fn is_search_miss(errno: i32) -> bool {
     matches!(
@@ -299,7 +385,7 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
         .collect()
 }
 
-/// `execvp`'s search, done before `fork`: argv[0] itself when it contains
+/// `execvp`'s search, done before the child exists: argv[0] itself when it contains
 /// a `/`, else each `PATH` entry joined with it (an empty entry is the
 /// working directory, as in `execvp`).
 fn exec_candidates(program: &str, path_var: &str) -> Result<Vec<CString>, String> {
