@@ -27,7 +27,8 @@ workspace (workspace-write), extra writable_roots and a private TMPDIR, never
 in protected paths (.git, .warden, .github/workflows, ...), has no network
 unless the profile says network = \"on\", and gets a scrubbed environment
 (credentials removed). It is killed, with everything it started, after the
-profile's sandbox.timeout (or --timeout).
+profile's sandbox.timeout (or --timeout), or when warden gets SIGINT,
+SIGTERM, SIGHUP or SIGQUIT (warden then ends by that same signal).
 
 Exit status: the command's own (128 + N when signal N ended it); 127 when it
 cannot be found; 2 for a usage or configuration error; 5 when the kernel

@@ -1,14 +1,18 @@
 //! The sandbox: every command warden runs goes through [`execute`] (the
 //! agent's tools), [`stdio::spawn_stdio`] (MCP servers) or
 //! [`run_inherited`] (`warden sandbox`). All three start the command with
-//! [`launch`]: the Landlock ruleset (filesystem, TCP, signal scoping) and
-//! the seccomp program (non-unix sockets, io_uring, ptrace…) are built
-//! before `fork`, and the child applies them, drops capabilities and
-//! `execve`s, making only system calls in between. The process that forks
-//! stays as the command's supervisor (timeout, descendant sweep):
-//! warden itself for `warden sandbox` ([`direct`]), a fork of the per-run
-//! [`zygote`] for `warden run`, a fresh `__sandbox-exec` process for MCP
-//! servers ([`helper`]).
+//! [`launch`]: warden builds the Landlock ruleset (filesystem, TCP, signal
+//! scoping) and the seccomp program (non-unix sockets, io_uring, ptrace…)
+//! beforehand; the command's process, created like `posix_spawn` creates
+//! one, applies them, drops capabilities and `execve`s, making only system
+//! calls in between. The process that starts it stays as its supervisor
+//! (timeout, descendant sweep): warden itself for `warden sandbox`
+//! ([`direct`]), a fork of the per-process [`zygote`] for `warden run`, a
+//! fresh `__sandbox-exec` process for MCP servers ([`helper`]).
+//!
+//! Between the commands of one `warden run`, deny-read expansion, plan and
+//! ruleset are reused while inotify shows nothing they depend on changed
+//! ([`deny`], [`plan_cache`], [`prepare`]).
 //!
 //! Unprivileged by design: no user namespaces, no setuid, nothing a hosted
 //! runner or a container does not allow. Fail closed: a kernel that cannot
@@ -19,6 +23,8 @@
 //! - [`policy`]: profile settings → absolute paths ([`SandboxPolicy`]);
 //! - [`prepare`] and [`plan`]: one command's writable set and Landlock rules;
 //! - [`deny`]: deny-read globs expanded (cached, kept exact with inotify);
+//! - [`plan_cache`], [`inotify`]: reuse between commands; [`tmp`]: private
+//!   temp dirs;
 //! - [`env`]: the scrubbed child environment;
 //! - [`launch`], [`landlock_apply`], [`seccomp`], [`caps`]: applying it;
 //! - [`supervise`]: waiting, timeouts, the descendant sweep;
