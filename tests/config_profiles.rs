@@ -19,22 +19,37 @@ fn all_profiles() -> Vec<config::Loaded> {
         .collect()
 }
 
-fn glob_matches(glob: &str, path: &str) -> bool {
-    globset::GlobBuilder::new(glob)
-        .literal_separator(true)
-        .build()
-        .unwrap()
-        .compile_matcher()
-        .is_match(path)
-}
+/// The `deny` review rules of a profile with their globs compiled once.
+struct Denials(Vec<(Vec<ActionKind>, globset::GlobSet)>);
 
-/// Whether some `deny` review rule covers `kind` on `path`.
-fn denied(cfg: &config::Config, kind: ActionKind, path: &str) -> bool {
-    cfg.review_rules.iter().any(|r| {
-        r.decision == ReviewDecision::Deny
-            && (r.kinds.is_empty() || r.kinds.contains(&kind))
-            && r.path.iter().any(|g| glob_matches(g, path))
-    })
+impl Denials {
+    fn of(cfg: &config::Config) -> Self {
+        Denials(
+            cfg.review_rules
+                .iter()
+                .filter(|r| r.decision == ReviewDecision::Deny && !r.path.is_empty())
+                .map(|r| {
+                    let mut set = globset::GlobSetBuilder::new();
+                    for g in &r.path {
+                        set.add(
+                            globset::GlobBuilder::new(g)
+                                .literal_separator(true)
+                                .build()
+                                .unwrap(),
+                        );
+                    }
+                    (r.kinds.clone(), set.build().unwrap())
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether some `deny` review rule covers `kind` on `path`.
+    fn covers(&self, kind: ActionKind, path: &str) -> bool {
+        self.0
+            .iter()
+            .any(|(kinds, set)| (kinds.is_empty() || kinds.contains(&kind)) && set.is_match(path))
+    }
 }
 
 fn decision(cfg: &config::Config, line: &str, piped: bool) -> Option<RuleDecision> {
@@ -57,6 +72,7 @@ fn the_four_profiles_are_listed() {
 fn writes_to_system_files_are_denied_in_every_profile() {
     for loaded in all_profiles() {
         let cfg = &loaded.config;
+        let denials = Denials::of(cfg);
         for path in [
             "/etc/passwd",
             "/usr/bin/git",
@@ -68,7 +84,7 @@ fn writes_to_system_files_are_denied_in_every_profile() {
             "/home/runner/work/_temp/_runner_file_commands/set_env_1",
         ] {
             assert!(
-                denied(cfg, ActionKind::Write, path),
+                denials.covers(ActionKind::Write, path),
                 "{}: write {path} not denied",
                 cfg.profile
             );
@@ -98,6 +114,7 @@ fn secret_paths_are_deny_read_and_review_denied_in_every_profile() {
     ];
     for loaded in all_profiles() {
         let cfg = &loaded.config;
+        let denials = Denials::of(cfg);
         for p in required {
             assert!(
                 cfg.sandbox.deny_read.iter().any(|d| d == p),
@@ -114,7 +131,7 @@ fn secret_paths_are_deny_read_and_review_denied_in_every_profile() {
         ] {
             for kind in [ActionKind::Read, ActionKind::Write, ActionKind::Exec] {
                 assert!(
-                    denied(cfg, kind, p),
+                    denials.covers(kind, p),
                     "{}: {kind:?} {p} not denied",
                     cfg.profile
                 );

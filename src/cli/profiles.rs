@@ -15,8 +15,10 @@ the built-in profile (over builtin:profiles/common.toml), then
 WORKSPACE/.warden/config.toml, each --config FILE, each -c KEY=VALUE, and
 the managed requirements on top. Each value is followed by the place that
 set it (`builtin:profiles/ci.toml:12`, `.warden/config.toml:3`, `-c:1:9`
-for the first -c flag, column 9). Values of MCP server `env` tables are
-never printed.
+for the first -c flag, column 9). Values of MCP server `env` tables and
+of credential-like variables (names with TOKEN, SECRET, KEY, …) are never
+printed. Warnings go to stderr; a configuration error exits 2 and names
+file:line:col.
 
 Examples:
   warden profiles show ci
