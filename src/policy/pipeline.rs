@@ -150,6 +150,7 @@ impl Pipeline {
             .iter()
             .find(|c| !self.config.approval_policy.allows(**c))
         {
+            let (why, source) = crossing_cause(&trace, off);
             trace.push(step(
                 Layer::AutoReject,
                 "deny",
@@ -160,9 +161,9 @@ impl Pipeline {
                 outcome: Outcome::Deny,
                 category: Some(off),
                 layer: Layer::AutoReject,
-                source: None,
+                source,
                 reason: format!(
-                    "approval category `{off}` is false in this profile: boundary crossings of this kind are rejected without review"
+                    "{why}; approval category `{off}` is false in this profile, so it is rejected without review"
                 ),
                 grants: Grants::default(),
                 reviewer: None,
@@ -270,6 +271,7 @@ impl Pipeline {
             Action::Read { path } => {
                 let p = self.paths.ctx.resolve_real(&path.to_string_lossy(), None);
                 facts.paths.push(p.clone());
+                facts.requested_paths.push(p.clone());
                 if self.paths.is_deny_read(&p) {
                     trace.push(step(
                         Layer::Sandbox,
@@ -285,6 +287,7 @@ impl Pipeline {
             Action::Write { path } => {
                 let p = self.paths.ctx.resolve_real(&path.to_string_lossy(), None);
                 facts.paths.push(p.clone());
+                facts.requested_paths.push(p.clone());
                 match self.paths.write_target(&p) {
                     WriteTarget::Inside => {
                         decided(run_inside(trace, "write inside a writable root"))
@@ -774,6 +777,33 @@ fn describe_escalation(e: &Escalation) -> String {
         parts.push("an unsandboxed run".into());
     }
     parts.join("; ")
+}
+
+/// What made the action a crossing of `category`, from the trace: the
+/// `prompt` rule (with its source) for `rules`, the sandbox's finding
+/// otherwise.
+fn crossing_cause(trace: &[TraceStep], category: Category) -> (String, Option<Source>) {
+    let wanted = |t: &&TraceStep| match category {
+        Category::Rules => t.result == "prompt",
+        _ => t.result == "crossing",
+    };
+    match trace.iter().rev().find(wanted) {
+        Some(t) if category == Category::Rules => {
+            let at = t
+                .source
+                .as_ref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            let what = if t.detail.is_empty() {
+                "a command rule says `prompt`".to_owned()
+            } else {
+                t.detail.trim_end_matches('.').to_owned()
+            };
+            (format!("{what}{at}"), t.source.clone())
+        }
+        Some(t) => (t.detail.clone(), None),
+        None => (format!("a {category} boundary crossing"), None),
+    }
 }
 
 fn step(layer: Layer, result: &str, source: Option<Source>, detail: String) -> TraceStep {
