@@ -72,12 +72,15 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> Result<ExitStatus, Error> {
         &ReviewContext::default(),
     ));
     if args.json {
-        let out = serde_json::json!({
+        let mut out = serde_json::json!({
             "action": action,
             "decision": decision,
         });
+        // Redact inside the strings, not the serialized text: a pattern that
+        // ends at a quote would otherwise eat the JSON escape before it.
+        crate::redact::redact_json(&mut out);
         let text = serde_json::to_string_pretty(&out).expect("decisions serialize");
-        println!("{}", crate::redact::redact(&text));
+        println!("{text}");
     } else {
         print!(
             "{}",

@@ -167,6 +167,35 @@ impl PathSet {
     }
 }
 
+/// Files that expose a process's environment or memory. The sandbox keeps
+/// them out of reach without listing them (the child's environment is
+/// scrubbed, warden is not dumpable, and Landlock forbids ptrace-level
+/// access to processes outside the sandbox), so they cannot be `deny_read`
+/// entries (which are expanded from the filesystem); the pipeline treats a
+/// read of one as a deny-read crossing all the same.
+pub const PROCESS_SECRETS: &[&str] = &[
+    "/proc/*/environ",
+    "/proc/*/task/*/environ",
+    "/proc/*/mem",
+    "/proc/*/task/*/mem",
+];
+
+fn process_secrets() -> &'static GlobSet {
+    static SET: std::sync::OnceLock<GlobSet> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let mut b = GlobSetBuilder::new();
+        for p in PROCESS_SECRETS {
+            b.add(
+                GlobBuilder::new(p)
+                    .literal_separator(true)
+                    .build()
+                    .expect("constant glob"),
+            );
+        }
+        b.build().expect("constant globs")
+    })
+}
+
 /// Where a write would land relative to the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteTarget {
@@ -214,8 +243,10 @@ impl PathPolicy {
         })
     }
 
+    /// Whether reading `path` crosses the sandbox: a deny-read entry, or
+    /// another process's environment or memory ([`PROCESS_SECRETS`]).
     pub fn is_deny_read(&self, path: &Path) -> bool {
-        self.deny_read.contains(path)
+        self.deny_read.contains(path) || process_secrets().is_match(path)
     }
 
     pub fn write_target(&self, path: &Path) -> WriteTarget {

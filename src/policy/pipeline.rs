@@ -25,6 +25,7 @@ use crate::review::{ReviewContext, ReviewRequest, Reviewer};
 
 use super::command_rules::{CommandView, strictest};
 use super::paths::{PathContext, PathPolicy, PathSet, WriteTarget, exec_hosts, exec_path_words};
+use super::predict::predict;
 use super::wrappers::analyze_exec;
 
 /// A configuration compiled for deciding actions.
@@ -504,6 +505,14 @@ impl Pipeline {
             trace.push(step(Layer::CommandRules, "no rule", None, String::new()));
         }
 
+        // What the exec needs beyond the sandbox (secret reads, scrubbed
+        // credentials, writes outside or onto protected paths): a crossing
+        // even without an escalation request.
+        let needs = predict(&analysis.invocations, &self.paths, base.as_deref());
+        facts.paths.extend(needs.secret_reads.iter().cloned());
+        facts.paths.extend(needs.writes.iter().cloned());
+        facts.requested_paths.extend(needs.writes.iter().cloned());
+
         let prompt = worst.is_some_and(|r| r.decision == RuleDecision::Prompt);
         // An allow rule's grants apply only to commands warden fully
         // understands and that no wrapper runs.
@@ -557,6 +566,17 @@ impl Pipeline {
                     format!("escalation requested: {}", describe_escalation(esc)),
                 ));
             }
+        }
+        if !needs.is_empty() {
+            if !categories.contains(&Category::SandboxApproval) {
+                categories.push(Category::SandboxApproval);
+            }
+            for w in &needs.writes {
+                if !requested.write.contains(w) {
+                    requested.write.push(w.clone());
+                }
+            }
+            trace.push(step(Layer::Sandbox, "crossing", None, needs.describe()));
         }
 
         if categories.is_empty() {
