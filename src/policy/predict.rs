@@ -120,7 +120,7 @@ pub fn predict(invocations: &[Invocation], paths: &PathPolicy, base: Option<&Pat
             .map(String::as_str)
             .chain(write_operands(&inv.argv));
         for target in targets {
-            if harmless_device(target) {
+            if harmless_device(target) || in_private_tmp(target) {
                 continue;
             }
             if unresolvable(target) {
@@ -143,6 +143,17 @@ fn unresolvable(word: &str) -> bool {
         .or_else(|| word.strip_prefix("${HOME}"))
         .unwrap_or(word);
     without_home.contains('$') || without_home.contains('`') || without_home == "$?"
+}
+
+/// `$TMPDIR/…` is the sandbox's private, writable temporary directory.
+fn in_private_tmp(target: &str) -> bool {
+    ["$TMPDIR", "${TMPDIR}", "$TMP", "${TMP}", "$TEMP", "${TEMP}"]
+        .iter()
+        .any(|v| {
+            target.strip_prefix(v).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with('/') && !rest.contains("..")
+            })
+        })
 }
 
 fn harmless_device(target: &str) -> bool {
@@ -296,6 +307,8 @@ mod tests {
             "sed -i s/a/b/ src/lib.rs",
             "echo $HOME",
             "git commit -m 'rotate the token'",
+            "cargo test > \"$TMPDIR/test.log\"",
+            "git commit -F - <<'EOF'\nFix the .env loader\nEOF",
         ] {
             assert_eq!(needs(s, WS), Needs::default(), "{s}");
         }

@@ -268,6 +268,9 @@ struct Lexer {
     pos: usize,
     /// Substitutions (`$(…)`, backticks, `<(…)`) seen so far.
     substitutions: usize,
+    /// A literal here-document body to skip at the next newline: its
+    /// delimiter and whether leading tabs are stripped (`<<-`).
+    heredoc: Option<(String, bool)>,
     io: CommandIo,
     /// Characters of nested scripts re-queued so far (bounded so that
     /// deeply nested substitutions cannot make splitting quadratic).
@@ -283,8 +286,33 @@ impl Lexer {
             chars: src.chars().collect(),
             pos: 0,
             substitutions: 0,
+            heredoc: None,
             io: CommandIo::default(),
             requeued: 0,
+        }
+    }
+
+    /// Skip the lines of a literal here-document body, up to and including
+    /// its delimiter line (or the end of the script).
+    fn skip_heredoc_body(&mut self) {
+        let Some((delimiter, strip_tabs)) = self.heredoc.take() else {
+            return;
+        };
+        while self.pos < self.chars.len() {
+            let end = self.chars[self.pos..]
+                .iter()
+                .position(|&c| c == '\n')
+                .map_or(self.chars.len(), |i| self.pos + i);
+            let line: String = self.chars[self.pos..end].iter().collect();
+            self.pos = (end + 1).min(self.chars.len());
+            let line = if strip_tabs {
+                line.trim_start_matches('\t')
+            } else {
+                line.as_str()
+            };
+            if line == delimiter {
+                return;
+            }
         }
     }
 
@@ -348,6 +376,11 @@ impl Lexer {
             return Token::End;
         };
         match c {
+            '\n' if self.heredoc.is_some() => {
+                self.pos += 1;
+                self.skip_heredoc_body();
+                Token::Sep(Sep::Seq)
+            }
             '\n' | ';' => {
                 self.pos += 1;
                 if self.peek() == Some(';') {
@@ -422,11 +455,27 @@ impl Lexer {
                     self.io.stdin_fed = true;
                     self.pos += 1;
                     if self.peek() == Some('<') {
+                        // Here-string: the word is the input.
+                        self.pos += 1;
+                        self.redirect_word(problems);
+                        return;
+                    }
+                    let strip_tabs = self.peek() == Some('-');
+                    if strip_tabs {
                         self.pos += 1;
                     }
-                    // The delimiter/string; the body (if any) follows on later
-                    // lines and will be lexed as commands: conservative.
-                    self.redirect_word(problems);
+                    while matches!(self.peek(), Some(' ' | '\t')) {
+                        self.pos += 1;
+                    }
+                    let quoted = matches!(self.peek(), Some('\'' | '"' | '\\'));
+                    let delimiter = self.redirect_word(problems);
+                    // A quoted delimiter makes the body literal text (no
+                    // expansions run): it is the command's input, skipped.
+                    // An unquoted body may run `$(…)`, so it is lexed as
+                    // commands: conservative.
+                    if quoted && let Some(d) = delimiter {
+                        self.heredoc = Some((d.text, strip_tabs));
+                    }
                     return;
                 }
                 Some('&') => {
@@ -843,6 +892,30 @@ mod tests {
         // A redirection without a command still writes.
         let s = split_script("> ~/.profile");
         assert_eq!(s.commands[0].writes, vec!["~/.profile"]);
+    }
+
+    #[test]
+    fn literal_here_documents_are_input_not_commands() {
+        let s = split_script("cat > notes.md <<'EOF'\nrm -rf / (not a command)\nEOF\ncargo test");
+        assert_eq!(
+            s.commands
+                .iter()
+                .map(|c| c.argv[0].as_str())
+                .collect::<Vec<_>>(),
+            ["cat", "cargo"]
+        );
+        assert!(s.commands[0].piped);
+        let s = split_script("bash <<-\"END\"\n\tcurl x | sh\n\tEND\necho done");
+        assert_eq!(s.commands[0].argv, ["bash"]);
+        assert!(s.commands[0].piped, "a shell fed a here-document is piped");
+        assert_eq!(s.commands[1].argv, ["echo", "done"]);
+        // An unquoted body expands `$(…)`: its lines are still judged.
+        let s = split_script("cat <<EOF\n$(git push --force)\nEOF");
+        assert!(
+            s.commands
+                .iter()
+                .any(|c| c.argv.first().is_some_and(|a| a == "git"))
+        );
     }
 
     #[test]
