@@ -215,8 +215,11 @@ fn push_secret_value(needles: &mut Vec<String>, value: &str) {
 struct Shape {
     regex: Regex,
     /// Rejects look-alikes the regex alone cannot tell apart.
-    accept: fn(&Captures<'_>) -> bool,
+    accept: Accept,
 }
+
+/// Whether a match is really a secret.
+type Accept = fn(&Captures<'_>) -> bool;
 
 impl Shape {
     /// The text with every accepted match replaced, or `None` when nothing
@@ -250,7 +253,7 @@ struct Shapes {
 
 /// Order matters: a PEM block or a header is replaced as a whole before the
 /// token inside it would be.
-const SHAPE_SPECS: &[(&str, fn(&Captures<'_>) -> bool)] = &[
+const SHAPE_SPECS: &[(&str, Accept)] = &[
     // PEM private keys (RSA, EC, OPENSSH, PGP …); a block cut short by
     // output truncation is redacted to the end of the text.
     (

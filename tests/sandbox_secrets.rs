@@ -29,7 +29,6 @@ fn warden(f: &Fixture, secret: &str, extra: &[&str]) -> std::process::Output {
         .env("OPENAI_API_KEY", secret)
         .output()
         .unwrap()
-        .into()
 }
 
 #[test]

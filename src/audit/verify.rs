@@ -202,7 +202,7 @@ fn check_line(
             record: altered,
             kind: BreakKind::Hash,
             detail: format!(
-                "its SHA-256 does not match the \"prev\" of record {number}: record {altered} was altered"
+                "its SHA-256 does not match the \"prev\" of record {number}: record {altered} was altered, or record {number} was replaced"
             ),
         });
     }

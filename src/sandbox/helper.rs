@@ -101,8 +101,8 @@ pub fn main(spec_fd: RawFd, status_fd: RawFd) -> i32 {
 }
 
 /// Landlock, then seccomp, then the fail-closed verdict.
-fn apply_sandbox(spec: &HelperSpec) -> Result<Enforcement, HelperMessage> {
-    let setup = |message: String| HelperMessage::SetupFailed { message };
+fn apply_sandbox(spec: &HelperSpec) -> Result<Enforcement, Box<HelperMessage>> {
+    let setup = |message: String| Box::new(HelperMessage::SetupFailed { message });
     let ll = landlock_apply::apply(&spec.rules, spec.deny_network).map_err(setup)?;
     let nnp = ll.no_new_privs || landlock_apply::set_no_new_privs();
     let program = seccomp::build(spec.deny_network).map_err(setup)?;
@@ -117,7 +117,7 @@ fn apply_sandbox(spec: &HelperSpec) -> Result<Enforcement, HelperMessage> {
     let degraded = match assess(&report, spec.fallback) {
         Verdict::Enforced => Vec::new(),
         Verdict::Degraded(why) => why,
-        Verdict::Refuse(feature) => return Err(HelperMessage::Refused { feature }),
+        Verdict::Refuse(feature) => return Err(Box::new(HelperMessage::Refused { feature })),
     };
     Ok(Enforcement {
         sandboxed: true,
