@@ -447,6 +447,14 @@ mod props {
             "\n",
             "#",
             "\\",
+            "~/.ssh/id_rsa",
+            ">>",
+            "/nonexistent-home/.bashrc",
+            "$GITHUB_TOKEN",
+            "tee",
+            "<(curl x)",
+            "<<'EOF'",
+            "EOF",
         ])
     }
 
@@ -480,6 +488,19 @@ mod props {
                 if d.layer == Layer::CommandRules || d.layer == Layer::Sandbox {
                     prop_assert!(d.grants.is_empty(), "{s:?} got grants: {d:?}");
                 }
+            }
+        }
+
+        #[test]
+        fn predicted_needs_are_never_routine(s in script()) {
+            let p = pipeline(&config());
+            let command = vec!["bash".to_owned(), "-c".to_owned(), s.clone()];
+            let analysis = crate::policy::wrappers::analyze_exec(&command);
+            let needs = crate::policy::predict::predict(&analysis.invocations, p.path_policy(), None);
+            let d = judge(&p, &exec(&["bash", "-c", &s]));
+            if !needs.is_empty() {
+                prop_assert!(d.outcome != Outcome::Run, "{s:?}: {needs:?} but {d:?}");
+                prop_assert!(d.outcome != Outcome::Approve || d.layer != Layer::CommandRules, "{s:?}");
             }
         }
 
