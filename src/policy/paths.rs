@@ -152,7 +152,11 @@ impl PathSet {
         if self.empty {
             return false;
         }
-        self.prefixes.iter().any(|p| path.starts_with(p)) || self.globs.is_match(path)
+        let bytes = path.as_os_str().as_encoded_bytes();
+        self.prefixes
+            .iter()
+            .any(|p| under(bytes, p.as_os_str().as_encoded_bytes()))
+            || (!self.globs.is_empty() && self.globs.is_match(path))
     }
 
     /// Validate glob syntax only (used by the config loader).
@@ -194,6 +198,13 @@ fn process_secrets() -> &'static GlobSet {
         }
         b.build().expect("constant globs")
     })
+}
+
+/// `Path::starts_with` on normalised paths, as a byte comparison (the
+/// component-wise one is the pipeline's hottest path check).
+fn under(path: &[u8], prefix: &[u8]) -> bool {
+    path.starts_with(prefix)
+        && (path.len() == prefix.len() || prefix.ends_with(b"/") || path[prefix.len()] == b'/')
 }
 
 /// Where a write would land relative to the sandbox.
@@ -383,6 +394,8 @@ mod tests {
         for p in ["/home/u/.sshx", "/ws/app/env", "/ws/src/main.rs", "/etcx"] {
             assert!(!set.contains(Path::new(p)), "{p}");
         }
+        let root = PathSet::new(&["/".into()], &ctx()).unwrap();
+        assert!(root.contains(Path::new("/etc/passwd")) && root.contains(Path::new("/")));
     }
 
     #[test]

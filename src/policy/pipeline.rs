@@ -23,8 +23,8 @@ use crate::decision::{Category, Decision, Grants, Layer, Outcome, Source, TraceS
 use crate::review::rules::{Facts, ReviewRules};
 use crate::review::{ReviewContext, ReviewRequest, Reviewer};
 
-use super::command_rules::{CommandView, strictest};
-use super::paths::{PathContext, PathPolicy, PathSet, WriteTarget, exec_hosts, exec_path_words};
+use super::command_rules::{CommandView, RuleIndex};
+use super::paths::{PathContext, PathPolicy, PathSet, WriteTarget, exec_hosts};
 use super::predict::predict;
 use super::wrappers::analyze_exec;
 
@@ -33,6 +33,8 @@ pub struct Pipeline {
     config: Config,
     paths: PathPolicy,
     review_rules: ReviewRules,
+    /// Command rules by program name.
+    rule_index: RuleIndex,
     /// `grants.write` of each command rule, compiled (same order as rules).
     rule_write_grants: Vec<PathSet>,
 }
@@ -60,6 +62,7 @@ impl Pipeline {
             config: config.clone(),
             paths,
             review_rules,
+            rule_index: RuleIndex::new(&config.command_rules),
             rule_write_grants,
         })
     }
@@ -429,16 +432,11 @@ impl Pipeline {
                 argv: &inv.argv,
                 piped: inv.piped,
             };
-            let rule = strictest(&self.config.command_rules, view);
-            match rule {
-                Some(r) if r.decision == RuleDecision::Allow => {
-                    let idx = self
-                        .config
-                        .command_rules
-                        .iter()
-                        .position(|x| std::ptr::eq(x, r))
-                        .expect("rule comes from this list");
-                    allow_rules.push(idx);
+            let found = self.rule_index.strictest(&self.config.command_rules, view);
+            let rule = found.map(|i| &self.config.command_rules[i]);
+            match found {
+                Some(i) if self.config.command_rules[i].decision == RuleDecision::Allow => {
+                    allow_rules.push(i);
                 }
                 _ => all_allowed = false,
             }
@@ -447,26 +445,7 @@ impl Pipeline {
             {
                 worst = Some(r);
             }
-            for w in exec_path_words(&inv.argv) {
-                facts.paths.push(self.paths.ctx.resolve(w, base.as_deref()));
-            }
-            facts.hosts.extend(exec_hosts(&inv.argv));
         }
-        if let Some(esc) = escalate {
-            facts
-                .hosts
-                .extend(esc.network.iter().map(|h| h.to_ascii_lowercase()));
-            for w in &esc.write {
-                facts.paths.push(
-                    self.paths
-                        .ctx
-                        .resolve(&w.to_string_lossy(), base.as_deref()),
-                );
-            }
-        }
-        facts.hosts.sort();
-        facts.hosts.dedup();
-        facts.invocations = analysis.invocations.clone();
 
         if !analysis.fully_understood() {
             trace.push(step(
@@ -508,7 +487,27 @@ impl Pipeline {
         // What the exec needs beyond the sandbox (secret reads, scrubbed
         // credentials, writes outside or onto protected paths): a crossing
         // even without an escalation request.
-        let needs = predict(&analysis.invocations, &self.paths, base.as_deref());
+        let mut needs = predict(&analysis.invocations, &self.paths, base.as_deref());
+
+        // Facts for the review rules (only consulted for a crossing).
+        facts.paths.append(&mut needs.mentioned);
+        for inv in &analysis.invocations {
+            facts.hosts.extend(exec_hosts(&inv.argv));
+        }
+        if let Some(esc) = escalate {
+            facts
+                .hosts
+                .extend(esc.network.iter().map(|h| h.to_ascii_lowercase()));
+            for w in &esc.write {
+                facts.paths.push(
+                    self.paths
+                        .ctx
+                        .resolve(&w.to_string_lossy(), base.as_deref()),
+                );
+            }
+        }
+        facts.hosts.sort();
+        facts.hosts.dedup();
         facts.paths.extend(needs.secret_reads.iter().cloned());
         facts.paths.extend(needs.writes.iter().cloned());
         facts.requested_paths.extend(needs.writes.iter().cloned());
@@ -517,6 +516,7 @@ impl Pipeline {
         // An allow rule's grants apply only to commands warden fully
         // understands and that no wrapper runs.
         let preapprovable = all_allowed && analysis.fully_understood() && !analysis.has_wrapper();
+        facts.invocations = analysis.invocations;
         let rule_grants = if preapprovable {
             self.union_grants(&allow_rules)
         } else {

@@ -505,6 +505,22 @@ mod props {
         }
 
         #[test]
+        fn the_rule_index_agrees_with_a_full_scan(s in script()) {
+            let cfg = config();
+            let index = crate::policy::command_rules::RuleIndex::new(&cfg.command_rules);
+            let analysis = crate::policy::wrappers::analyze_exec(&["bash".into(), "-c".into(), s]);
+            for inv in &analysis.invocations {
+                let view = crate::policy::command_rules::CommandView { argv: &inv.argv, piped: inv.piped };
+                let full = crate::policy::command_rules::strictest(&cfg.command_rules, view)
+                    .map(std::ptr::from_ref);
+                let indexed = index
+                    .strictest(&cfg.command_rules, view)
+                    .map(|i| std::ptr::from_ref(&cfg.command_rules[i]));
+                prop_assert_eq!(full, indexed, "{:?}", inv.argv);
+            }
+        }
+
+        #[test]
         fn strictest_wins_for_any_rule_order(s in script(), seed in any::<u64>()) {
             let cfg = config();
             let mut shuffled = cfg.clone();
