@@ -312,7 +312,7 @@ mod tests {
             "ls",
         ] {
             let a = argv(cmd);
-            let full = strictest(&rules, view(&a)).map(|r| std::ptr::from_ref(r));
+            let full = strictest(&rules, view(&a)).map(std::ptr::from_ref);
             let indexed = index
                 .strictest(&rules, view(&a))
                 .map(|i| std::ptr::from_ref(&rules[i]));
