@@ -64,7 +64,7 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> Result<ExitStatus, Error> {
         overrides.push(format!("auto_review.model={}", toml_string(m)));
     }
     let session = super::session::Session::open(global, args.profile.as_deref(), &overrides)?;
-    let reviewer = session.reviewer()?;
+    let reviewer = session.reviewer(None)?;
     let runtime = super::session::runtime()?;
     let decision = runtime.block_on(session.pipeline.decide(
         &action,

@@ -130,7 +130,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitStatus, Error> {
     let config = &session.loaded.config;
     let provider = build_provider(config, &args)?;
     let prompt = read_prompt(&args, &provider)?;
-    let reviewer = session.reviewer()?;
+    let reviewer = session.reviewer(args.scenario.as_deref())?;
 
     let run_id = crate::audit::new_run_id();
     let audit_path = args

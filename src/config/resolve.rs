@@ -261,17 +261,9 @@ pub fn finish(
     };
 
     check_url(&b.ar_base_url, "auto_review.base_url")?;
+    // `script` is accepted: the reviewer then answers from the `reviews:` of
+    // `warden run --scenario F` (a command without a scenario refuses it).
     let ar_provider = t.required("auto_review.provider", b.ar_provider.take(), render)?;
-    if ar_provider.value == ProviderKind::Script {
-        return Err(ConfigError {
-            location: Some(ar_provider.source),
-            message: "`auto_review.provider = \"script\"` is not a reviewer".into(),
-            help: Some(
-                "use \"openai\" or \"anthropic\" (point base_url at a local server for tests)"
-                    .into(),
-            ),
-        });
-    }
     let ar_attempts = t.required("auto_review.max_attempts", b.ar_max_attempts.take(), render)?;
     at_least_one(&ar_attempts, "auto_review.max_attempts")?;
     let consecutive = t.required(
