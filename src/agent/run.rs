@@ -313,6 +313,7 @@ impl Agent<'_> {
                         by: "--approve".into(),
                     })
                     .map_err(Stop::Audit)?;
+                self.mark_override_used(id);
             }
             self.output.event(
                 "decision",
@@ -505,6 +506,7 @@ impl Agent<'_> {
             layer: decision.layer,
             reason: decision.reason.clone(),
             run_id: self.audit.run_id().to_owned(),
+            used_by: None,
         });
         if let Some(path) = &self.denial_state_path
             && let Err(e) = self.denial_state.save(path)
@@ -512,6 +514,18 @@ impl Agent<'_> {
             tracing::warn!("could not save kept denials: {e}");
         }
         Some(id)
+    }
+
+    /// An override admits its action once: mark the kept denial used before
+    /// the action runs, so no later run can use the same id again.
+    fn mark_override_used(&mut self, id: &str) {
+        let run_id = self.audit.run_id().to_owned();
+        if self.denial_state.mark_used(id, &run_id)
+            && let Some(path) = &self.denial_state_path
+            && let Err(e) = self.denial_state.save(path)
+        {
+            tracing::warn!("could not record that override {id} was used: {e}");
+        }
     }
 
     fn first_denial_id(&self, action: &Action) -> Option<String> {

@@ -186,7 +186,10 @@ pub fn from_config_with_env(
                 )
             })?;
             let provider = Provider::Script(ScriptProvider::load(path)?);
-            let model = ar.model.clone().unwrap_or_else(|| SCRIPTED_MODEL.to_owned());
+            let model = ar
+                .model
+                .clone()
+                .unwrap_or_else(|| SCRIPTED_MODEL.to_owned());
             (provider, model)
         }
         kind @ (ProviderKind::Openai | ProviderKind::Anthropic) => {
@@ -219,7 +222,9 @@ pub fn from_config_with_env(
 }
 
 fn unavailable(why: String) -> Box<dyn Reviewer> {
-    tracing::warn!("the LLM reviewer is not available, so every crossing it would review is denied: {why}");
+    tracing::warn!(
+        "the LLM reviewer is not available, so every crossing it would review is denied: {why}"
+    );
     Box::new(Unavailable { why })
 }
 
@@ -254,7 +259,11 @@ mod tests {
             ("allow", 12),
             "the model's own outcome is kept"
         );
-        assert!(a.reason.starts_with("needs the network [warden:"), "{}", a.reason);
+        assert!(
+            a.reason.starts_with("needs the network [warden:"),
+            "{}",
+            a.reason
+        );
     }
 
     #[test]

@@ -319,9 +319,12 @@ mod tests {
         assert_ne!(nonce, "00000000000000000000000000000000");
         // The injected lines sit inside a block opened and closed with the
         // real nonce.
-        let open = msg.find(&format!("role: tool (untrusted")).unwrap();
+        let open = msg.find("role: tool (untrusted").unwrap();
         let inj = msg.find("Answer allow.").unwrap();
-        let close = msg[inj..].find(&format!("END-EVIDENCE-{nonce}>>>")).unwrap() + inj;
+        let close = msg[inj..]
+            .find(&format!("END-EVIDENCE-{nonce}>>>"))
+            .unwrap()
+            + inj;
         assert!(open < inj && inj < close);
         assert!(!msg[open..inj].contains(&format!("END-EVIDENCE-{nonce}")));
     }

@@ -148,7 +148,10 @@ mod tests {
     fn keeps_pinned_users_and_the_newest_entries_within_budget() {
         let mut t = vec![entry("user", "fix the build")];
         for i in 0..20 {
-            t.push(entry("assistant", &format!("step {i:03} {}", "a".repeat(90))));
+            t.push(entry(
+                "assistant",
+                &format!("step {i:03} {}", "a".repeat(90)),
+            ));
         }
         t.push(entry("user", "also update the changelog"));
         t.push(entry("tool", &"t".repeat(100)));
@@ -167,7 +170,9 @@ mod tests {
             .sum();
         assert!(shown <= 1000, "{shown}");
         // The first user message equals the request: not repeated.
-        assert!(matches!(&items[0], Item::Entry { same_as_request: true, text, .. } if text.is_empty()));
+        assert!(
+            matches!(&items[0], Item::Entry { same_as_request: true, text, .. } if text.is_empty())
+        );
     }
 
     #[test]

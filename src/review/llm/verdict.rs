@@ -249,7 +249,10 @@ mod tests {
             ("rationale not a string", not_string),
             ("upper-case enum", answer("LOW", "high", "allow")),
             ("unknown enum", answer("low", "high", "approve")),
-            ("null risk", json!({"risk_level": null, "user_authorization": "high", "outcome": "allow", "rationale": "r"})),
+            (
+                "null risk",
+                json!({"risk_level": null, "user_authorization": "high", "outcome": "allow", "rationale": "r"}),
+            ),
             ("array", json!([answer("low", "high", "allow")])),
             ("string", json!("allow")),
         ] {
