@@ -231,9 +231,17 @@ impl Agent<'_> {
                         return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
                     }
                 };
+                // The call with its arguments, so the reviewer sees what was
+                // asked before (and refused: rephrasing a denial is the same
+                // request), not only what came back.
                 review_ctx.transcript.push(TranscriptEntry {
                     role: "tool".into(),
-                    content: format!("{} → {}", call.name, cap(&outcome.content, 2000)),
+                    content: format!(
+                        "{} {} → {}",
+                        call.name,
+                        cap(&call.arguments.to_string(), 1000),
+                        cap(&outcome.content, 2000)
+                    ),
                 });
                 messages.push(Message::ToolResult {
                     call_id: call.id.clone(),
