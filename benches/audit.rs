@@ -43,9 +43,10 @@ fn append(c: &mut Criterion) {
 }
 
 fn redaction(c: &mut Criterion) {
-    let ordinary = "cargo test --workspace -- --nocapture; commit 9fceb02d0ae598e95dc970b74767f19372d61af8 \
+    let ordinary =
+        "cargo test --workspace -- --nocapture; commit 9fceb02d0ae598e95dc970b74767f19372d61af8 \
                     in /home/runner/work/demo/demo/src/main.rs:12:5 "
-        .repeat(8);
+            .repeat(8);
     let with_token = format!("{ordinary} token={}", audit_support::PLANTED_TOKEN);
     let mut group = c.benchmark_group("redact");
     group.throughput(Throughput::Bytes(ordinary.len() as u64));
