@@ -12,7 +12,8 @@
 //! 7. [`report`]: Markdown/JSON/SARIF and the GitHub views of the log.
 //!
 //! [`agent`] drives that flow from a model's tool calls; [`mcp`] brings MCP
-//! servers' tools into it; [`cli`] is the command line.
+//! servers' tools into it; [`cli`] is the command line; [`gh`] holds the
+//! GitHub workflow helpers (`warden gh`) the GitHub Action uses.
 
 pub mod action;
 pub mod agent;
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod decision;
 pub mod error;
+pub mod gh;
 pub mod mcp;
 pub mod policy;
 pub mod redact;

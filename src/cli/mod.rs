@@ -12,6 +12,7 @@ use crate::error::{Error, ExitStatus};
 
 pub mod audit;
 pub mod check;
+pub mod demo;
 pub mod gh;
 pub mod mcp;
 pub mod policy;
@@ -34,7 +35,8 @@ Exit codes:
      without the sandbox the profile requires
 
 Examples:
-  warden run --provider script examples/scenarios/exfiltration.yaml
+  warden run --demo
+  warden run --provider script --scenario examples/scenarios/exfiltration.yaml
   warden check --profile ci -- cargo test
   warden check --profile dev --explain --action action.json
   warden policy test tests/fixtures/policy/*.yaml --profile ci
@@ -155,6 +157,10 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
+    // rmcp logs MCP traffic (server instructions, whole messages) at info
+    // and below, unredacted: keep it to warnings. warden logs what matters
+    // about MCP servers itself, redacted (target `warden::mcp`).
+    let default = format!("{default},rmcp=warn");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,17 +1,159 @@
-//! `warden report`: not implemented yet.
+//! `warden report`: render a run's audit log as Markdown, JSON or SARIF, or
+//! publish it to GitHub (sticky PR comment, check run, job summary).
 
-use clap::Args;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
 
 use super::GlobalArgs;
+use crate::audit::{AuditReadError, AuditSummary};
+use crate::config::{Conclusion, ReportConfig};
 use crate::error::{Error, ExitStatus};
+use crate::redact::redact;
+use crate::report::github::{GithubEnv, PublishOptions, publish_blocking};
+use crate::report::markdown::{MarkdownOptions, render};
+use crate::report::{default_report_config, sarif};
 
+const AFTER_HELP: &str = "\
+The log is verified first; a broken hash chain is refused (exit 1).
+
+With --github the report goes where the GITHUB_* environment of an Actions
+job points: a sticky comment on the pull request (updated in place), a check
+run `warden` with one annotation per denial or escalation, and the job
+summary. Without GITHUB_TOKEN, or with a read-only token (fork pull
+requests), annotations are printed as workflow commands instead. GitHub
+failures do not change the exit status unless --require-report is given.
+
+Exit codes: 0 rendered or published · 1 the audit log is broken ·
+2 the log cannot be read or bad flags · 5 --require-report and GitHub failed
+
+Examples:
+  warden report --audit .warden/audit/20261105T101500Z-9f3a61c2.jsonl
+  warden report --audit run.jsonl --format sarif -o warden.sarif
+  warden report --audit run.jsonl --format json | jq .counts
+  warden report --audit run.jsonl --github --require-report";
+
+/// Render an audit log, or publish it to GitHub.
 #[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct ReportArgs {
     /// Audit log to render.
+    #[arg(long, value_name = "FILE")]
+    pub audit: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Markdown)]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Publish to GitHub from the GITHUB_* environment (instead of printing,
+    /// unless --output is given).
     #[arg(long)]
-    pub audit: std::path::PathBuf,
+    pub github: bool,
+    /// With --github: exit 5 when part of the report could not be delivered.
+    #[arg(long, requires = "github")]
+    pub require_report: bool,
+    /// Check-run conclusion when the circuit breaker tripped [default: failure].
+    #[arg(long, value_enum, value_name = "CONCLUSION")]
+    pub on_breaker: Option<ConclusionArg>,
+    /// Check-run conclusion when escalations are pending [default: neutral].
+    #[arg(long, value_enum, value_name = "CONCLUSION")]
+    pub on_escalation: Option<ConclusionArg>,
+    /// Check-run conclusion when an action was denied [default: neutral].
+    #[arg(long, value_enum, value_name = "CONCLUSION")]
+    pub on_denial: Option<ConclusionArg>,
+    /// Also annotate approvals (as notices).
+    #[arg(long)]
+    pub annotate_approvals: bool,
 }
 
-pub fn run(_global: &GlobalArgs, _args: ReportArgs) -> Result<ExitStatus, Error> {
-    Err(Error::usage("`warden report` is not implemented yet"))
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Markdown,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConclusionArg {
+    Success,
+    Neutral,
+    Failure,
+}
+
+impl From<ConclusionArg> for Conclusion {
+    fn from(c: ConclusionArg) -> Self {
+        match c {
+            ConclusionArg::Success => Conclusion::Success,
+            ConclusionArg::Neutral => Conclusion::Neutral,
+            ConclusionArg::Failure => Conclusion::Failure,
+        }
+    }
+}
+
+pub fn run(_global: &GlobalArgs, args: ReportArgs) -> Result<ExitStatus, Error> {
+    let summary = match AuditSummary::load(&args.audit) {
+        Ok(s) => s,
+        Err(e @ AuditReadError::Io { .. }) => return Err(Error::usage(e)),
+        Err(e @ AuditReadError::Broken { .. }) => {
+            eprintln!("error: {}", redact(&e.to_string()));
+            return Ok(ExitStatus::Failure);
+        }
+    };
+    let config = report_config(&args);
+    if !args.github || args.output.is_some() {
+        let text = render_format(&summary, &config, args.format);
+        match &args.output {
+            Some(path) => std::fs::write(path, text.as_bytes()).map_err(|e| {
+                Error::usage(format!(
+                    "cannot write the report to {}: {e}",
+                    path.display()
+                ))
+            })?,
+            None => print!("{text}"),
+        }
+    }
+    if !args.github {
+        return Ok(ExitStatus::Success);
+    }
+    let env = GithubEnv::from_process_env();
+    let outcome = publish_blocking(&summary, &env, &config, &PublishOptions::default())
+        .map_err(|e| Error::infra(format!("cannot start the async runtime: {e}")))?;
+    eprintln!("{}", outcome.describe());
+    Ok(outcome
+        .exit_status(args.require_report)
+        .unwrap_or(ExitStatus::Success))
+}
+
+fn report_config(args: &ReportArgs) -> ReportConfig {
+    let mut config = default_report_config();
+    if let Some(c) = args.on_breaker {
+        config.on_breaker = c.into();
+    }
+    if let Some(c) = args.on_escalation {
+        config.on_escalation = c.into();
+    }
+    if let Some(c) = args.on_denial {
+        config.on_denial = c.into();
+    }
+    config.annotate_approvals |= args.annotate_approvals;
+    config
+}
+
+/// The report in one of the offline formats, redacted, ending in a newline.
+pub fn render_format(summary: &AuditSummary, config: &ReportConfig, format: Format) -> String {
+    let mut text = match format {
+        Format::Markdown => render(summary, config, &MarkdownOptions::default()),
+        Format::Json => {
+            let mut value = serde_json::to_value(summary).expect("summaries serialize");
+            crate::redact::redact_json(&mut value);
+            serde_json::to_string_pretty(&value).expect("JSON values serialize")
+        }
+        Format::Sarif => serde_json::to_string_pretty(&sarif::render(summary, config))
+            .expect("JSON values serialize"),
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }

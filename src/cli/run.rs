@@ -19,6 +19,8 @@ use crate::agent::run::{Agent, RunOptions, RunResult};
 use crate::audit::AuditLog;
 use crate::config::{Config, ProviderKind};
 use crate::error::{Error, ExitStatus};
+use crate::mcp::launch::LaunchContext;
+use crate::mcp::{McpServers, McpTools};
 use crate::review::breaker::Breaker;
 use crate::review::denials::{DenialState, approve_ids, state_path};
 use crate::review::memory::RunMemory;
@@ -38,6 +40,9 @@ Examples:
     --prompt-file task.md
   # let one previously denied action through, once
   warden run --approve D2 --prompt-file task.md
+  # MCP servers from [mcp_servers.NAME] start sandboxed with the run; see
+  # how their tools are classified first with `warden mcp list`
+  warden run --config team.toml --prompt-file task.md
 
 API keys are read from the environment only: OPENAI_API_KEY or ANTHROPIC_API_KEY
 (or WARDEN_API_KEY); the reviewer uses WARDEN_REVIEWER_API_KEY, falling back to
@@ -106,6 +111,12 @@ pub struct RunArgs {
     /// Reviewer model name (`auto_review.model`).
     #[arg(long, value_name = "M")]
     pub reviewer_model: Option<String>,
+    /// Replay the embedded demo scenario (prompt injection → refused
+    /// exfiltration → breaker) in a fresh temporary workspace, offline.
+    /// Defaults to the `ci` profile; exits 3 when the breaker trips, as
+    /// the scenario intends.
+    #[arg(long, conflicts_with_all = ["scenario", "prompt", "prompt_file"])]
+    pub demo: bool,
     /// Do not report to GitHub even when GITHUB_ACTIONS=true.
     #[arg(long)]
     pub no_report: bool,
@@ -114,7 +125,21 @@ pub struct RunArgs {
     pub require_report: bool,
 }
 
-pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitStatus, Error> {
+pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> {
+    let demo_global;
+    let global = if args.demo {
+        let workspace = super::demo::workspace()?;
+        eprintln!("warden demo: workspace {}", workspace.display());
+        args.provider = Some("script".into());
+        args.profile.get_or_insert_with(|| "ci".into());
+        demo_global = GlobalArgs {
+            cwd: Some(workspace),
+            ..global.clone()
+        };
+        &demo_global
+    } else {
+        global
+    };
     let mut overrides = Vec::new();
     for (key, value) in [
         ("approvals_reviewer", &args.reviewer),
@@ -179,6 +204,16 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitStatus, Error> {
 
     let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let rt = runtime()?;
+    // MCP servers start sandboxed like every command; one that fails to
+    // start is an audit event and a tool error, never the end of the run.
+    let mcp_servers = rt.block_on(McpServers::start(
+        &config.mcp_servers,
+        &LaunchContext {
+            runtime: executor.runtime.clone(),
+            policy: executor.policy.clone(),
+            workspace: session.workspace.clone(),
+        },
+    ));
     let opts = RunOptions {
         prompt,
         model: config
@@ -198,16 +233,18 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitStatus, Error> {
             provider: &provider,
             reviewer: reviewer.as_deref(),
             executor: &executor,
-            mcp: None,
+            mcp: (!config.mcp_servers.is_empty()).then_some(&mcp_servers as &dyn McpTools),
             audit: &mut audit,
             denial_state,
             denial_state_path: Some(denial_path),
             memory: RunMemory::new(overrides),
             breaker: Breaker::new(config.auto_review.circuit_breaker),
             output: Output::new(args.json, github_actions),
+            approved_by: approved_by(),
         };
         rt.block_on(agent.run(&opts))
     };
+    rt.block_on(mcp_servers.shutdown());
     drop(audit);
 
     if let Some(path) = &args.output_last_message {
@@ -225,6 +262,23 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitStatus, Error> {
         &rt,
     )?;
     Ok(status)
+}
+
+/// `WARDEN_APPROVED_BY` (set by a workflow from `warden gh authorize`) names
+/// the maintainer behind `--approve`; only a valid GitHub login is used.
+fn approved_by() -> String {
+    let login = std::env::var("WARDEN_APPROVED_BY").unwrap_or_default();
+    let valid = !login.is_empty()
+        && login.len() <= 39
+        && login
+            .trim_end_matches("[bot]")
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        format!("@{login} (--approve)")
+    } else {
+        "--approve".to_owned()
+    }
 }
 
 fn read_prompt(args: &RunArgs, provider: &Provider) -> Result<String, Error> {
@@ -263,6 +317,7 @@ fn build_provider(config: &Config, args: &RunArgs) -> Result<Provider, Error> {
         retry_base_delay: Duration::from_millis(500),
     };
     match agent.provider {
+        ProviderKind::Script if args.demo => Ok(Provider::Script(super::demo::provider()?)),
         ProviderKind::Script => {
             let path = args.scenario.as_ref().ok_or_else(|| {
                 Error::usage(

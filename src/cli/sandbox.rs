@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::GlobalArgs;
+use crate::config::LoadOptions;
 use crate::error::{Error, ExitStatus};
 use crate::sandbox::{ExecRequest, SandboxPolicy, SandboxRuntime};
 
@@ -32,15 +33,16 @@ sandbox_fallback = \"warn\".
 Examples:
   warden sandbox --profile ci -- cargo build --offline
   warden sandbox --profile review --cwd repo -- git status
-  warden sandbox -c sandbox.network='\"on\"' -- cargo fetch
+  warden sandbox -c 'sandbox.network=\"on\"' -- cargo fetch
   warden sandbox --show-enforcement -- /bin/true";
 
 /// Run a command under a profile's sandbox; exit status is the command's.
 #[derive(Debug, Args)]
 #[command(after_help = SANDBOX_HELP)]
 pub struct SandboxArgs {
-    /// Built-in profile at the bottom of the config stack (ci, dev, review,
-    /// nightly; default dev).
+    /// Built-in profile at the bottom of the config stack (`warden profiles
+    /// list`; default dev). The project's `.warden/config.toml`, `--config`
+    /// and `-c` layer above it, managed requirements on top.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Timeout for this command instead of the profile's sandbox.timeout
@@ -80,8 +82,11 @@ pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> 
         None => std::env::current_dir()
             .map_err(|e| Error::usage(format!("cannot read the current directory: {e}")))?,
     };
-    let (mode, sandbox) = interim::sandbox_config(global, args.profile.as_deref())?;
-    let policy = SandboxPolicy::from_sandbox_config(mode, &sandbox, &workspace)?;
+    let loaded = crate::config::load(&LoadOptions::from_global(global, args.profile.as_deref()))?;
+    for warning in &loaded.warnings {
+        eprintln!("warden: warning: {}", crate::redact::redact(warning));
+    }
+    let policy = SandboxPolicy::from_config(&loaded.config, &workspace)?;
     if policy.is_full_access() {
         eprintln!(
             "warden: warning: sandbox_mode = \"danger-full-access\": no Landlock, no seccomp \
@@ -122,125 +127,4 @@ pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> 
         eprintln!("{}", crate::redact::redact(&json));
     }
     Ok(ExitStatus::Command(out.shell_status()))
-}
-
-/// INTERIM, until `crate::config::load` lands from the `config` branch:
-/// built-in sandbox defaults per profile name plus the `-c` keys of the
-/// sandbox. Anything it cannot honour (`--config`, other keys) is an error,
-/// never silently ignored. `.warden/config.toml` is not read yet.
-mod interim {
-    use std::collections::BTreeMap;
-    use std::time::Duration;
-
-    use super::GlobalArgs;
-    use crate::config::{NetworkMode, SandboxConfig, SandboxFallback, SandboxMode};
-    use crate::error::Error;
-
-    const DENY_READ: &[&str] = &[
-        "~/.ssh",
-        "~/.aws",
-        "~/.gnupg",
-        "~/.config/gh",
-        "~/.docker/config.json",
-        "~/.netrc",
-        "~/.git-credentials",
-        "~/.kube",
-        "**/.env",
-    ];
-
-    pub fn sandbox_config(
-        global: &GlobalArgs,
-        profile: Option<&str>,
-    ) -> Result<(SandboxMode, SandboxConfig), Error> {
-        if !global.config.is_empty() {
-            return Err(Error::usage(
-                "`warden sandbox --config` needs the config loader, which is not merged yet",
-            ));
-        }
-        let mut mode = match profile.unwrap_or("dev") {
-            "ci" | "dev" | "nightly" => SandboxMode::WorkspaceWrite,
-            "review" => SandboxMode::ReadOnly,
-            other => {
-                return Err(Error::usage(format!(
-                    "unknown profile `{other}` (built-in: ci, dev, review, nightly)"
-                )));
-            }
-        };
-        let mut sb = SandboxConfig {
-            writable_roots: vec![],
-            deny_read: DENY_READ.iter().map(|s| s.to_string()).collect(),
-            protected: vec![],
-            network: NetworkMode::Off,
-            fallback: SandboxFallback::Refuse,
-            timeout: Duration::from_secs(600),
-            output_limit: 1 << 20,
-            env_pass: vec![],
-            env_set: BTreeMap::new(),
-        };
-        for o in &global.overrides {
-            let (key, raw) = o
-                .split_once('=')
-                .ok_or_else(|| Error::usage(format!("-c `{o}`: expected key=value")))?;
-            let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or_else(|| toml::Value::String(raw.to_string()));
-            let bad = || Error::usage(format!("-c {key}: unsupported value `{raw}`"));
-            let string = || value.as_str().map(str::to_string).ok_or_else(bad);
-            let list = || -> Result<Vec<String>, Error> {
-                match &value {
-                    toml::Value::Array(a) => a
-                        .iter()
-                        .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
-                        .collect(),
-                    toml::Value::String(s) => Ok(vec![s.clone()]),
-                    _ => Err(bad()),
-                }
-            };
-            match key.trim() {
-                "sandbox_mode" => {
-                    mode = match string()?.as_str() {
-                        "read-only" => SandboxMode::ReadOnly,
-                        "workspace-write" => SandboxMode::WorkspaceWrite,
-                        "danger-full-access" => SandboxMode::DangerFullAccess,
-                        _ => return Err(bad()),
-                    }
-                }
-                "sandbox_fallback" => {
-                    sb.fallback = match string()?.as_str() {
-                        "refuse" => SandboxFallback::Refuse,
-                        "warn" => SandboxFallback::Warn,
-                        _ => return Err(bad()),
-                    }
-                }
-                "sandbox.network" => {
-                    sb.network = match string()?.as_str() {
-                        "on" => NetworkMode::On,
-                        "off" => NetworkMode::Off,
-                        _ => return Err(bad()),
-                    }
-                }
-                "sandbox.timeout" => {
-                    sb.timeout = humantime::parse_duration(&string()?).map_err(|_| bad())?
-                }
-                "sandbox.output_limit" => {
-                    sb.output_limit = value
-                        .as_integer()
-                        .and_then(|i| usize::try_from(i).ok())
-                        .ok_or_else(bad)?
-                }
-                "sandbox.writable_roots" => sb.writable_roots.extend(list()?),
-                "sandbox.deny_read" => sb.deny_read.extend(list()?),
-                "sandbox.protected" => sb.protected.extend(list()?),
-                "sandbox.env.pass" => sb.env_pass.extend(list()?),
-                other => {
-                    return Err(Error::usage(format!(
-                        "-c {other}: not supported by `warden sandbox` until the config loader \
-                         is merged"
-                    )));
-                }
-            }
-        }
-        Ok((mode, sb))
-    }
 }

@@ -110,9 +110,18 @@ impl SourceText {
         }
     }
 
-    /// The `-c` argument this text came from, if any (for help lines).
-    pub fn override_argument(&self) -> Option<&str> {
-        self.override_map.as_ref().map(|m| m.argument.as_str())
+    /// The `-c` argument this text came from, if any, as it may be shown in
+    /// a message: the value is elided when the key names an environment
+    /// table, where values are often credentials.
+    pub fn override_argument(&self) -> Option<String> {
+        self.override_map.as_ref().map(|m| {
+            let key = &m.argument[..m.key_len];
+            if key.to_ascii_lowercase().contains("env") {
+                format!("{key}=…")
+            } else {
+                m.argument.clone()
+            }
+        })
     }
 }
 
@@ -181,5 +190,12 @@ mod tests {
         assert_eq!(t.source_at(value).to_string(), "-c:2:17");
         let quoted = SourceText::override_arg(1, "a=b c", "a", "\"b c\"", true);
         assert_eq!(quoted.source_at(6).to_string(), "-c:1:3");
+        assert_eq!(quoted.override_argument().as_deref(), Some("a=b c"));
+        let env =
+            SourceText::override_arg(1, "sandbox.env.set.T=x", "sandbox.env.set.T", "x", true);
+        assert_eq!(
+            env.override_argument().as_deref(),
+            Some("sandbox.env.set.T=…")
+        );
     }
 }

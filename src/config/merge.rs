@@ -105,7 +105,14 @@ pub struct McpBuilder {
     pub network: Option<Set<bool>>,
     pub startup_timeout: Option<Set<Duration>>,
     pub tool_timeout: Option<Set<Duration>>,
-    pub tools: BTreeMap<String, (Option<Set<bool>>, Option<Set<RuleDecision>>)>,
+    pub tools: BTreeMap<String, ToolBuilder>,
+}
+
+/// `[mcp_servers.NAME.tools.TOOL]`, merged field by field.
+#[derive(Debug, Default)]
+pub struct ToolBuilder {
+    pub read_only: Option<Set<bool>>,
+    pub decision: Option<Set<RuleDecision>>,
 }
 
 /// Everything the layers said so far.
@@ -475,8 +482,8 @@ impl McpBuilder {
         for (tool, o) in raw.tools.unwrap_or_default() {
             let o = o.into_inner();
             let entry = self.tools.entry(tool).or_default();
-            put(&mut entry.0, o.read_only, ctx);
-            put(&mut entry.1, o.decision, ctx);
+            put(&mut entry.read_only, o.read_only, ctx);
+            put(&mut entry.decision, o.decision, ctx);
         }
         Ok(())
     }

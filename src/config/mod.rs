@@ -227,7 +227,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
         });
     }
     if let Some(req) = &requirements {
-        resolve::apply_requirements(&mut builder, req)?;
+        requirements::apply(&mut builder, req)?;
         infos.push(LayerInfo {
             kind: LayerKind::Requirements,
             name: req.file.clone(),

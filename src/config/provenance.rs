@@ -79,6 +79,28 @@ impl<T> Set<T> {
     }
 }
 
+/// What `profiles show` prints instead of a credential-like value.
+pub const HIDDEN: &str = "\"<hidden>\"";
+
+/// Whether an environment variable name suggests its value is a credential
+/// (such values are never printed by `profiles show`).
+pub fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "KEY",
+        "CREDENTIAL",
+        "AUTH",
+        "COOKIE",
+        "SESSION",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
+}
+
 /// Render any serializable value as an inline TOML value.
 pub fn render<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {

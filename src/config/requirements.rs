@@ -9,6 +9,7 @@
 //! places (we refuse rather than silently override, so nobody believes a
 //! setting is in force when it is not).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -16,10 +17,14 @@ use toml::Spanned;
 
 use super::ConfigError;
 use super::location::SourceText;
+use super::merge::Builder;
 use super::parse::parse_toml;
+use super::provenance::{LayerKind, Set, render};
 use super::raw::{RawCommandRule, RawReviewRule};
 use super::rules::{command_rule, review_rule};
-use crate::config::schema::{CommandRule, ReviewRule, ReviewerKind, SandboxMode};
+use crate::config::schema::{
+    CommandRule, NetworkMode, ReviewDecision, ReviewRule, ReviewerKind, SandboxMode,
+};
 use crate::decision::Source;
 
 /// The system-wide requirements file, consulted when no other is given.
@@ -171,6 +176,112 @@ impl Requirements {
             review_rules,
         })
     }
+}
+
+/// Enforce and add managed requirements. Call once, after every layer.
+pub fn apply(b: &mut Builder, req: &Requirements) -> Result<(), ConfigError> {
+    let forbidden = |what: String, at: &Source, rule: &Source, allowed: String| ConfigError {
+        location: Some(at.clone()),
+        message: format!("{what} is forbidden by managed requirements ({rule}: {allowed})"),
+        help: Some(format!(
+            "requirements cannot be weakened; change the setting at {} (or override it, e.g. with `-c`) to a value the requirements allow",
+            at
+        )),
+    };
+    if let (Some(allowed), Some(mode)) = (&req.allowed_sandbox_modes, &b.sandbox_mode) {
+        if !allowed.value.contains(&mode.value) {
+            return Err(forbidden(
+                format!("sandbox_mode = \"{}\"", mode.value.as_str()),
+                &mode.source,
+                &allowed.source,
+                format!("allowed_sandbox_modes = {}", render(&allowed.value)),
+            ));
+        }
+    }
+    if let (Some(allowed), Some(reviewer)) =
+        (&req.allowed_approvals_reviewers, &b.approvals_reviewer)
+    {
+        if !allowed.value.contains(&reviewer.value) {
+            return Err(forbidden(
+                format!("approvals_reviewer = \"{}\"", reviewer.value.as_str()),
+                &reviewer.source,
+                &allowed.source,
+                format!("allowed_approvals_reviewers = {}", render(&allowed.value)),
+            ));
+        }
+    }
+    let mut managed_review = Vec::new();
+    if let Some(allow) = req.allow_network.as_ref().filter(|a| !a.value) {
+        let rule = || "allow_network = false".to_owned();
+        if let Some(net) = b.network.as_ref().filter(|n| n.value == NetworkMode::On) {
+            return Err(forbidden(
+                "sandbox.network = \"on\"".into(),
+                &net.source,
+                &allow.source,
+                rule(),
+            ));
+        }
+        for (name, server) in &b.mcp_servers {
+            if let Some(net) = server.network.as_ref().filter(|n| n.value) {
+                return Err(forbidden(
+                    format!("mcp_servers.{name}.network = true"),
+                    &net.source,
+                    &allow.source,
+                    rule(),
+                ));
+            }
+        }
+        // Rules cannot be removed by a layer, so refusing a network grant
+        // would make a profile unusable: drop the grant instead (less
+        // permission, never more) and say so.
+        for r in b.command_rules.iter_mut().filter(|r| r.grants.network) {
+            r.grants.network = false;
+            b.warnings.push(format!(
+                "{}: this rule's network grant is dropped: managed requirements forbid network ({}: allow_network = false)",
+                r.source, allow.source
+            ));
+        }
+        // And no reviewer may approve reaching a host.
+        managed_review.push(ReviewRule {
+            decision: ReviewDecision::Deny,
+            kinds: Vec::new(),
+            categories: Vec::new(),
+            command: None,
+            path: Vec::new(),
+            host: vec!["*".to_owned()],
+            mcp_server: Vec::new(),
+            mcp_tool: Vec::new(),
+            mcp_arguments: BTreeMap::new(),
+            reason: "managed requirements forbid network access (allow_network = false)".to_owned(),
+            source: allow.source.clone(),
+            managed: true,
+        });
+    }
+    let managed = |items: &[super::requirements::Required<String>]| -> Vec<Set<String>> {
+        items
+            .iter()
+            .map(|r| Set {
+                value: r.value.clone(),
+                layer: LayerKind::Requirements,
+                source: r.source.clone(),
+            })
+            .collect()
+    };
+    b.deny_read.splice(0..0, managed(&req.deny_read));
+    b.protected.splice(0..0, managed(&req.protected));
+    b.command_rules
+        .splice(0..0, req.command_rules.iter().cloned());
+    managed_review.extend(req.review_rules.iter().cloned());
+    b.review_rules.splice(0..0, managed_review);
+    if let Some(policy) = &req.guardian_policy_config {
+        if let Some(local) = &b.policy {
+            b.warnings.push(format!(
+                "{}: the local reviewer policy is not used: managed guardian_policy_config ({}) wins",
+                local.source, policy.source
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

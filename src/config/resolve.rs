@@ -1,6 +1,7 @@
-//! From the merged [`Builder`] to a [`Config`]: managed requirements are
-//! enforced and added, every value is checked, the reviewer policy is chosen
-//! (managed > local > default) and each value's provenance is recorded.
+//! From the merged [`Builder`] to a [`Config`]: every value is checked, the
+//! reviewer policy is chosen (managed > local > default) and each value's
+//! provenance is recorded. Requirements are enforced before this, in
+//! [`super::requirements::apply`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,116 +10,12 @@ use std::time::Duration;
 use super::ConfigError;
 use super::builtin::{DEFAULT_POLICY, DEFAULT_POLICY_ORIGIN};
 use super::merge::{Builder, LocalPolicy, McpBuilder};
-use super::provenance::{LayerKind, Provenance, Set, render, render_duration, render_text_summary};
+use super::provenance::{
+    HIDDEN, LayerKind, Provenance, Set, looks_secret, render, render_duration, render_text_summary,
+};
 use super::requirements::Requirements;
 use crate::config::schema::*;
 use crate::decision::Source;
-
-/// Enforce and add managed requirements. Call once, after every layer.
-pub fn apply_requirements(b: &mut Builder, req: &Requirements) -> Result<(), ConfigError> {
-    let forbidden = |what: String, at: &Source, rule: &Source, allowed: String| ConfigError {
-        location: Some(at.clone()),
-        message: format!("{what} is forbidden by managed requirements ({rule}: {allowed})"),
-        help: Some(format!(
-            "requirements cannot be weakened; change the setting at {} (or override it, e.g. with `-c`) to a value the requirements allow",
-            at
-        )),
-    };
-    if let (Some(allowed), Some(mode)) = (&req.allowed_sandbox_modes, &b.sandbox_mode) {
-        if !allowed.value.contains(&mode.value) {
-            return Err(forbidden(
-                format!("sandbox_mode = \"{}\"", mode.value.as_str()),
-                &mode.source,
-                &allowed.source,
-                format!("allowed_sandbox_modes = {}", render(&allowed.value)),
-            ));
-        }
-    }
-    if let (Some(allowed), Some(reviewer)) =
-        (&req.allowed_approvals_reviewers, &b.approvals_reviewer)
-    {
-        if !allowed.value.contains(&reviewer.value) {
-            return Err(forbidden(
-                format!("approvals_reviewer = \"{}\"", reviewer.value.as_str()),
-                &reviewer.source,
-                &allowed.source,
-                format!("allowed_approvals_reviewers = {}", render(&allowed.value)),
-            ));
-        }
-    }
-    let mut managed_review = Vec::new();
-    if let Some(allow) = req.allow_network.as_ref().filter(|a| !a.value) {
-        let rule = || "allow_network = false".to_owned();
-        if let Some(net) = b.network.as_ref().filter(|n| n.value == NetworkMode::On) {
-            return Err(forbidden(
-                "sandbox.network = \"on\"".into(),
-                &net.source,
-                &allow.source,
-                rule(),
-            ));
-        }
-        for (name, server) in &b.mcp_servers {
-            if let Some(net) = server.network.as_ref().filter(|n| n.value) {
-                return Err(forbidden(
-                    format!("mcp_servers.{name}.network = true"),
-                    &net.source,
-                    &allow.source,
-                    rule(),
-                ));
-            }
-        }
-        // Rules cannot be removed by a layer, so refusing a network grant
-        // would make a profile unusable: drop the grant instead (less
-        // permission, never more) and say so.
-        for r in b.command_rules.iter_mut().filter(|r| r.grants.network) {
-            r.grants.network = false;
-            b.warnings.push(format!(
-                "{}: this rule's network grant is dropped: managed requirements forbid network ({}: allow_network = false)",
-                r.source, allow.source
-            ));
-        }
-        // And no reviewer may approve reaching a host.
-        managed_review.push(ReviewRule {
-            decision: ReviewDecision::Deny,
-            kinds: Vec::new(),
-            categories: Vec::new(),
-            command: None,
-            path: Vec::new(),
-            host: vec!["*".to_owned()],
-            mcp_server: Vec::new(),
-            mcp_tool: Vec::new(),
-            mcp_arguments: BTreeMap::new(),
-            reason: "managed requirements forbid network access (allow_network = false)".to_owned(),
-            source: allow.source.clone(),
-            managed: true,
-        });
-    }
-    let managed = |items: &[super::requirements::Required<String>]| -> Vec<Set<String>> {
-        items
-            .iter()
-            .map(|r| Set {
-                value: r.value.clone(),
-                layer: LayerKind::Requirements,
-                source: r.source.clone(),
-            })
-            .collect()
-    };
-    b.deny_read.splice(0..0, managed(&req.deny_read));
-    b.protected.splice(0..0, managed(&req.protected));
-    b.command_rules
-        .splice(0..0, req.command_rules.iter().cloned());
-    managed_review.extend(req.review_rules.iter().cloned());
-    b.review_rules.splice(0..0, managed_review);
-    if let Some(policy) = &req.guardian_policy_config {
-        if let Some(local) = &b.policy {
-            b.warnings.push(format!(
-                "{}: the local reviewer policy is not used: managed guardian_policy_config ({}) wins",
-                local.source, policy.source
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// Collects provenance while values are taken out of the builder.
 struct Taker {
@@ -188,15 +85,16 @@ impl Taker {
     }
 }
 
-fn at_least_one(set: &Set<u32>, key: &str) -> Result<(), ConfigError> {
-    if set.value == 0 {
-        return Err(ConfigError {
+/// Refuse a zero where at least one is needed, at the value's location.
+fn at_least_one<T: Copy + Into<u64>>(slot: &Option<Set<T>>, key: &str) -> Result<(), ConfigError> {
+    match slot {
+        Some(set) if set.value.into() == 0 => Err(ConfigError {
             location: Some(set.source.clone()),
             message: format!("`{key}` must be at least 1"),
             help: None,
-        });
+        }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn check_url(set: &Option<Set<String>>, key: &str) -> Result<(), ConfigError> {
@@ -216,84 +114,110 @@ fn dur(d: &Duration) -> String {
     render_duration(*d)
 }
 
+/// Check values that need more than their type says, before any is taken.
+fn check(b: &Builder) -> Result<(), ConfigError> {
+    if let Some(limit) = &b.output_limit {
+        if limit.value == 0 {
+            return Err(ConfigError {
+                location: Some(limit.source.clone()),
+                message: "`sandbox.output_limit` must be at least 1 byte".into(),
+                help: None,
+            });
+        }
+    }
+    if let Some(limit) = &b.agent_tool_output_limit {
+        if limit.value == 0 {
+            return Err(ConfigError {
+                location: Some(limit.source.clone()),
+                message: "`agent.tool_output_limit` must be at least 1 byte".into(),
+                help: None,
+            });
+        }
+    }
+    // `auto_review.provider = "script"` is accepted: the reviewer then
+    // answers from the `reviews:` of `warden run --scenario F`; a command
+    // without a scenario refuses it (see review::llm::from_config).
+    check_url(&b.ar_base_url, "auto_review.base_url")?;
+    check_url(&b.agent_base_url, "agent.base_url")?;
+    at_least_one(&b.ar_max_attempts, "auto_review.max_attempts")?;
+    at_least_one(&b.agent_max_attempts, "agent.max_attempts")?;
+    at_least_one(&b.agent_max_turns, "agent.max_turns")?;
+    at_least_one(
+        &b.breaker_consecutive,
+        "auto_review.circuit_breaker.consecutive",
+    )?;
+    at_least_one(&b.breaker_window, "auto_review.circuit_breaker.window")?;
+    at_least_one(
+        &b.breaker_max_in_window,
+        "auto_review.circuit_breaker.max_in_window",
+    )?;
+    if let (Some(window), Some(max)) = (&b.breaker_window, &b.breaker_max_in_window) {
+        if max.value > window.value {
+            return Err(ConfigError {
+                location: Some(max.source.clone()),
+                message: format!(
+                    "`max_in_window` ({}) is larger than `window` ({}), so the window limit could never trip",
+                    max.value, window.value
+                ),
+                help: Some(format!("`window` is set at {}", window.source)),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Build the resolved configuration. `req` has already been applied.
 pub fn finish(
     mut b: Builder,
     profile: &str,
     req: Option<&Requirements>,
 ) -> Result<(Config, Vec<Provenance>, Vec<String>), ConfigError> {
+    check(&b)?;
     let mut t = Taker {
         provenance: Vec::new(),
     };
-    let approval_policy = t.value("approval_policy", b.approval_policy.take(), render)?;
+    let approval_policy = t.value("approval_policy", b.approval_policy.take(), render_granular)?;
     let approvals_reviewer = t.value("approvals_reviewer", b.approvals_reviewer.take(), render)?;
     let sandbox_mode = t.value("sandbox_mode", b.sandbox_mode.take(), render)?;
     let fallback = t.value("sandbox_fallback", b.sandbox_fallback.take(), render)?;
 
-    let output_limit = t.required("sandbox.output_limit", b.output_limit.take(), render)?;
-    if output_limit.value == 0 {
-        return Err(ConfigError {
-            location: Some(output_limit.source),
-            message: "`sandbox.output_limit` must be at least 1 byte".into(),
-            help: None,
-        });
-    }
     let sandbox = SandboxConfig {
+        network: t.value("sandbox.network", b.network.take(), render)?,
+        timeout: t.value("sandbox.timeout", b.timeout.take(), dur)?,
+        output_limit: t.value("sandbox.output_limit", b.output_limit.take(), render)?,
         writable_roots: t.list(
             "sandbox.writable_roots",
             std::mem::take(&mut b.writable_roots),
         ),
         deny_read: t.list("sandbox.deny_read", std::mem::take(&mut b.deny_read)),
         protected: t.list("sandbox.protected", std::mem::take(&mut b.protected)),
-        network: t.value("sandbox.network", b.network.take(), render)?,
         fallback,
-        timeout: t.value("sandbox.timeout", b.timeout.take(), dur)?,
-        output_limit: output_limit.value,
         env_pass: t.list("sandbox.env.pass", std::mem::take(&mut b.env_pass)),
         env_set: std::mem::take(&mut b.env_set)
             .into_iter()
             .map(|(k, set)| {
+                let shown = if looks_secret(&k) {
+                    HIDDEN.to_owned()
+                } else {
+                    render(&set.value)
+                };
                 t.provenance
-                    .push(set.provenance(format!("sandbox.env.set.{k}"), render(&set.value)));
+                    .push(set.provenance(format!("sandbox.env.set.{k}"), shown));
                 (k, set.value)
             })
             .collect(),
     };
 
-    check_url(&b.ar_base_url, "auto_review.base_url")?;
-    // `script` is accepted: the reviewer then answers from the `reviews:` of
-    // `warden run --scenario F` (a command without a scenario refuses it).
-    let ar_provider = t.required("auto_review.provider", b.ar_provider.take(), render)?;
-    let ar_attempts = t.required("auto_review.max_attempts", b.ar_max_attempts.take(), render)?;
-    at_least_one(&ar_attempts, "auto_review.max_attempts")?;
-    let consecutive = t.required(
-        "auto_review.circuit_breaker.consecutive",
-        b.breaker_consecutive.take(),
+    let provider = t.value("auto_review.provider", b.ar_provider.take(), render)?;
+    let model = t.optional("auto_review.model", b.ar_model.take(), render);
+    let base_url = t.optional("auto_review.base_url", b.ar_base_url.take(), render);
+    let timeout = t.value("auto_review.timeout", b.ar_timeout.take(), dur)?;
+    let max_attempts = t.value("auto_review.max_attempts", b.ar_max_attempts.take(), render)?;
+    let transcript_budget = t.value(
+        "auto_review.transcript_budget",
+        b.transcript_budget.take(),
         render,
     )?;
-    let window = t.required(
-        "auto_review.circuit_breaker.window",
-        b.breaker_window.take(),
-        render,
-    )?;
-    let max_in_window = t.required(
-        "auto_review.circuit_breaker.max_in_window",
-        b.breaker_max_in_window.take(),
-        render,
-    )?;
-    at_least_one(&consecutive, "auto_review.circuit_breaker.consecutive")?;
-    at_least_one(&window, "auto_review.circuit_breaker.window")?;
-    at_least_one(&max_in_window, "auto_review.circuit_breaker.max_in_window")?;
-    if max_in_window.value > window.value {
-        return Err(ConfigError {
-            location: Some(max_in_window.source),
-            message: format!(
-                "`max_in_window` ({}) is larger than `window` ({}), so the window limit could never trip",
-                max_in_window.value, window.value
-            ),
-            help: Some(format!("`window` is set at {}", window.source)),
-        });
-    }
     let policy = effective_policy(&mut t, b.policy.take(), req);
     let extra: Vec<String> = std::mem::take(&mut b.extra_policy)
         .into_iter()
@@ -306,36 +230,40 @@ pub fn finish(
             set.value.trim_end().to_owned()
         })
         .collect();
-    let auto_review = AutoReviewConfig {
-        provider: ar_provider.value,
-        model: t.optional("auto_review.model", b.ar_model.take(), render),
-        base_url: t.optional("auto_review.base_url", b.ar_base_url.take(), render),
-        timeout: t.value("auto_review.timeout", b.ar_timeout.take(), dur)?,
-        max_attempts: ar_attempts.value,
-        policy,
-        extra_policy: (!extra.is_empty()).then(|| extra.join("\n\n")),
-        transcript_budget: t.value(
-            "auto_review.transcript_budget",
-            b.transcript_budget.take(),
+    let circuit_breaker = BreakerConfig {
+        consecutive: t.value(
+            "auto_review.circuit_breaker.consecutive",
+            b.breaker_consecutive.take(),
             render,
         )?,
-        circuit_breaker: BreakerConfig {
-            consecutive: consecutive.value,
-            window: window.value,
-            max_in_window: max_in_window.value,
-        },
+        window: t.value(
+            "auto_review.circuit_breaker.window",
+            b.breaker_window.take(),
+            render,
+        )?,
+        max_in_window: t.value(
+            "auto_review.circuit_breaker.max_in_window",
+            b.breaker_max_in_window.take(),
+            render,
+        )?,
+    };
+    let auto_review = AutoReviewConfig {
+        provider,
+        model,
+        base_url,
+        timeout,
+        max_attempts,
+        policy,
+        extra_policy: (!extra.is_empty()).then(|| extra.join("\n\n")),
+        transcript_budget,
+        circuit_breaker,
     };
 
-    check_url(&b.agent_base_url, "agent.base_url")?;
-    let max_turns = t.required("agent.max_turns", b.agent_max_turns.take(), render)?;
-    at_least_one(&max_turns, "agent.max_turns")?;
-    let agent_attempts = t.required("agent.max_attempts", b.agent_max_attempts.take(), render)?;
-    at_least_one(&agent_attempts, "agent.max_attempts")?;
     let agent = AgentConfig {
         provider: t.value("agent.provider", b.agent_provider.take(), render)?,
         model: t.optional("agent.model", b.agent_model.take(), render),
         base_url: t.optional("agent.base_url", b.agent_base_url.take(), render),
-        max_turns: max_turns.value,
+        max_turns: t.value("agent.max_turns", b.agent_max_turns.take(), render)?,
         timeout: t.value("agent.timeout", b.agent_timeout.take(), dur)?,
         token_budget: t.optional("agent.token_budget", b.agent_token_budget.take(), render),
         tool_output_limit: t.value(
@@ -344,7 +272,7 @@ pub fn finish(
             render,
         )?,
         request_timeout: t.value("agent.request_timeout", b.agent_request_timeout.take(), dur)?,
-        max_attempts: agent_attempts.value,
+        max_attempts: t.value("agent.max_attempts", b.agent_max_attempts.take(), render)?,
     };
     let report = ReportConfig {
         on_breaker: t.value("report.on_breaker", b.on_breaker.take(), render)?,
@@ -383,6 +311,14 @@ pub fn finish(
         skills,
     };
     Ok((config, t.provenance, b.warnings))
+}
+
+/// `{ granular = { … } }` with the categories in their documented order.
+fn render_granular(g: &Granular) -> String {
+    format!(
+        "{{ granular = {{ sandbox_approval = {}, rules = {}, mcp_elicitations = {}, request_permissions = {}, skill_approval = {} }} }}",
+        g.sandbox_approval, g.rules, g.mcp_elicitations, g.request_permissions, g.skill_approval
+    )
 }
 
 fn effective_policy(
@@ -466,16 +402,16 @@ fn mcp_server(t: &mut Taker, name: &str, s: McpBuilder) -> Result<McpServerConfi
         .map(|(var, set)| {
             // Values here are often credentials: never render them.
             t.provenance
-                .push(set.provenance(k(&format!("env.{var}")), "<hidden>".into()));
+                .push(set.provenance(k(&format!("env.{var}")), HIDDEN.into()));
             (var, set.value)
         })
         .collect();
     let mut tools = BTreeMap::new();
-    for (tool, (read_only, decision)) in s.tools {
+    for (tool, builder) in s.tools {
         let key = |f: &str| format!("mcp_servers.{name}.tools.{tool}.{f}");
         let o = McpToolOverride {
-            read_only: t.optional(&key("read_only"), read_only, render),
-            decision: t.optional(&key("decision"), decision, render),
+            read_only: t.optional(&key("read_only"), builder.read_only, render),
+            decision: t.optional(&key("decision"), builder.decision, render),
         };
         tools.insert(tool, o);
     }

@@ -14,6 +14,19 @@ pub struct Reworded {
 /// Reword serde's unknown field/variant messages; other messages pass
 /// through unchanged.
 pub fn reword(message: &str) -> Reworded {
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let key = rest.split('`').next().unwrap_or(rest);
+        return Reworded {
+            message: format!("missing required key `{key}`"),
+            help: Some(format!("add `{key} = …` to this table")),
+        };
+    }
+    if message == "duplicate key" {
+        return Reworded {
+            message: "duplicate key".to_owned(),
+            help: Some("a key may be set only once per table in one file".to_owned()),
+        };
+    }
     for (prefix, what) in [
         ("unknown field `", "unknown key"),
         ("unknown variant `", "unknown value"),
@@ -102,6 +115,13 @@ mod tests {
         let r = reword("unknown variant `yes`, expected `on` or `off`");
         assert_eq!(r.message, "unknown value `yes`");
         assert_eq!(r.help.as_deref(), Some("expected one of: `on`, `off`"));
+    }
+
+    #[test]
+    fn missing_keys_are_named() {
+        let r = reword("missing field `decision`");
+        assert_eq!(r.message, "missing required key `decision`");
+        assert_eq!(r.help.as_deref(), Some("add `decision = …` to this table"));
     }
 
     #[test]

@@ -129,6 +129,19 @@ impl Pipeline {
         }
     }
 
+    /// The granular category of `action` if it crosses the sandbox
+    /// boundary, `None` if steps 1–3 decide it (routine run, forbidden,
+    /// pre-approved). `warden mcp list` uses it to tell a forbidden tool
+    /// from one whose calls are adjudicated.
+    pub fn crossing_category(&self, action: &Action) -> Option<Category> {
+        let mut trace = Vec::new();
+        let mut facts = Facts::default();
+        match self.classify(action, &mut facts, &mut trace) {
+            Classified::Crosses(c) => c.categories.first().copied(),
+            Classified::Decided(_) => None,
+        }
+    }
+
     /// Every deterministic layer. Never blocks, never calls out.
     pub fn prejudge(&self, action: &Action) -> Prejudged {
         let mut trace = Vec::new();
@@ -150,6 +163,7 @@ impl Pipeline {
             .iter()
             .find(|c| !self.config.approval_policy.allows(**c))
         {
+            let (why, source) = crossing_cause(&trace, off);
             trace.push(step(
                 Layer::AutoReject,
                 "deny",
@@ -160,9 +174,9 @@ impl Pipeline {
                 outcome: Outcome::Deny,
                 category: Some(off),
                 layer: Layer::AutoReject,
-                source: None,
+                source,
                 reason: format!(
-                    "approval category `{off}` is false in this profile: boundary crossings of this kind are rejected without review"
+                    "{why}; approval category `{off}` is false in this profile, so it is rejected without review"
                 ),
                 grants: Grants::default(),
                 reviewer: None,
@@ -270,6 +284,7 @@ impl Pipeline {
             Action::Read { path } => {
                 let p = self.paths.ctx.resolve_real(&path.to_string_lossy(), None);
                 facts.paths.push(p.clone());
+                facts.requested_paths.push(p.clone());
                 if self.paths.is_deny_read(&p) {
                     trace.push(step(
                         Layer::Sandbox,
@@ -285,6 +300,7 @@ impl Pipeline {
             Action::Write { path } => {
                 let p = self.paths.ctx.resolve_real(&path.to_string_lossy(), None);
                 facts.paths.push(p.clone());
+                facts.requested_paths.push(p.clone());
                 match self.paths.write_target(&p) {
                     WriteTarget::Inside => {
                         decided(run_inside(trace, "write inside a writable root"))
@@ -333,7 +349,7 @@ impl Pipeline {
                 tool,
                 annotations,
                 ..
-            } => self.classify_mcp(server, tool, annotations.is_read_only(), trace),
+            } => self.classify_mcp(action, server, tool, annotations.is_read_only(), trace),
             Action::RequestPermissions {
                 writable_roots,
                 hosts,
@@ -636,6 +652,7 @@ impl Pipeline {
 
     fn classify_mcp(
         &self,
+        action: &Action,
         server: &str,
         tool: &str,
         hinted_read_only: bool,
@@ -659,6 +676,44 @@ impl Pipeline {
                 Layer::CommandRules,
                 source,
                 format!("MCP tool `{server}/{tool}` is not enabled for this server"),
+                trace,
+            ));
+        }
+        // A `deny` review rule naming this tool wins over everything that
+        // would let it run without review (trust, read-only hints, a tool
+        // `decision = "allow"`): MCP tools have no command rules, so review
+        // rules are their structured rules, and a managed deny must never
+        // be weakened by a lower layer's trust settings.
+        if let Some(rule) = self
+            .review_rules
+            .decide(action, Category::McpElicitations, &Facts::default())
+            .filter(|r| r.decision == ReviewDecision::Deny)
+        {
+            let layer = if rule.managed {
+                Layer::Requirements
+            } else {
+                Layer::ReviewRules
+            };
+            trace.push(step(
+                layer,
+                "deny",
+                Some(rule.source.clone()),
+                rule.reason.clone(),
+            ));
+            let reason = if rule.reason.is_empty() {
+                format!(
+                    "MCP tool `{server}/{tool}` is denied by the review rule at {}",
+                    rule.source
+                )
+            } else {
+                rule.reason.clone()
+            };
+            return decided(final_decision(
+                Outcome::Deny,
+                Some(Category::McpElicitations),
+                layer,
+                Some(rule.source.clone()),
+                reason,
                 trace,
             ));
         }
@@ -774,6 +829,33 @@ fn describe_escalation(e: &Escalation) -> String {
         parts.push("an unsandboxed run".into());
     }
     parts.join("; ")
+}
+
+/// What made the action a crossing of `category`, from the trace: the
+/// `prompt` rule (with its source) for `rules`, the sandbox's finding
+/// otherwise.
+fn crossing_cause(trace: &[TraceStep], category: Category) -> (String, Option<Source>) {
+    let wanted = |t: &&TraceStep| match category {
+        Category::Rules => t.result == "prompt",
+        _ => t.result == "crossing",
+    };
+    match trace.iter().rev().find(wanted) {
+        Some(t) if category == Category::Rules => {
+            let at = t
+                .source
+                .as_ref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            let what = if t.detail.is_empty() {
+                "a command rule says `prompt`".to_owned()
+            } else {
+                t.detail.trim_end_matches('.').to_owned()
+            };
+            (format!("{what}{at}"), t.source.clone())
+        }
+        Some(t) => (t.detail.clone(), None),
+        None => (format!("a {category} boundary crossing"), None),
+    }
 }
 
 fn step(layer: Layer, result: &str, source: Option<Source>, detail: String) -> TraceStep {

@@ -51,47 +51,127 @@ impl Default for MarkdownOptions {
 
 /// Render the report within `opts.limit` bytes.
 pub fn render(summary: &AuditSummary, config: &ReportConfig, opts: &MarkdownOptions) -> String {
-    let rows = listed(summary, opts).len();
-    let full = render_rows(summary, config, opts, rows);
+    let parts = Parts::new(summary, config, opts);
+    let rows = parts.row_count();
+    let full = parts.assemble(rows, opts);
     if full.len() <= opts.limit {
         return full;
     }
-    // Largest number of rows that fits: rendering is monotonic in rows.
+    // Largest number of rows that fits: the length grows with the rows.
     let (mut fits, mut too_many) = (0usize, rows);
     while too_many - fits > 1 {
         let mid = fits + (too_many - fits) / 2;
-        if render_rows(summary, config, opts, mid).len() <= opts.limit {
+        if parts.assemble(mid, opts).len() <= opts.limit {
             fits = mid;
         } else {
             too_many = mid;
         }
     }
-    let out = render_rows(summary, config, opts, fits);
+    let out = parts.assemble(fits, opts);
     if out.len() <= opts.limit {
         return out;
     }
     hard_truncate(&out, opts)
 }
 
-fn listed<'a>(summary: &'a AuditSummary, opts: &MarkdownOptions) -> Vec<&'a ReviewedAction> {
-    let mut rows: Vec<&ReviewedAction> = summary.denials().collect();
-    if opts.include_approvals {
-        rows.extend(
+/// The report in pieces, each already redacted, so truncation can drop
+/// table rows without rendering (or redacting) again.
+struct Parts {
+    head: String,
+    denial_rows: Vec<String>,
+    /// How to approve, after the denials table.
+    denial_hint: String,
+    /// Breaker trips and overrides.
+    middle: String,
+    approval_rows: Vec<String>,
+    footer: String,
+}
+
+const TABLE_HEADER: &str =
+    "| decision | action | category | decided by | reason |\n|---|---|---|---|---|---|\n";
+
+impl Parts {
+    fn new(summary: &AuditSummary, config: &ReportConfig, opts: &MarkdownOptions) -> Parts {
+        let denial_rows: Vec<String> = summary.denials().map(|d| redact(&row(d))).collect();
+        let approval_rows: Vec<String> = if opts.include_approvals {
             summary
                 .decisions
                 .iter()
-                .filter(|d| d.outcome == Outcome::Approve),
-        );
+                .filter(|d| d.outcome == Outcome::Approve)
+                .map(|d| redact(&row(d)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let pending = summary
+            .denials()
+            .filter(|d| d.overridden_by.is_none())
+            .filter_map(|d| d.denial_id.as_deref())
+            .last();
+        let denial_hint = pending.map_or(String::new(), |id| {
+            format!(
+                "To approve one, comment `/warden approve {id}` on this pull request, or re-run with `warden run --approve {id}`. An approval grants exactly that action, once.\n\n"
+            )
+        });
+        Parts {
+            head: redact(&head(summary, config, opts)),
+            denial_rows,
+            denial_hint,
+            middle: redact(&middle(summary)),
+            approval_rows,
+            footer: footer(summary),
+        }
     }
-    rows
+
+    fn row_count(&self) -> usize {
+        self.denial_rows.len() + self.approval_rows.len()
+    }
+
+    /// The report with the first `rows` table rows (denials first).
+    fn assemble(&self, rows: usize, opts: &MarkdownOptions) -> String {
+        let denials = rows.min(self.denial_rows.len());
+        let approvals = (rows - denials).min(self.approval_rows.len());
+        let mut out = self.head.clone();
+        if !self.denial_rows.is_empty() {
+            out.push_str("#### Denials and escalations\n\n");
+            table(&mut out, "id", &self.denial_rows[..denials]);
+            out.push_str(&self.denial_hint);
+        }
+        out.push_str(&self.middle);
+        if !self.approval_rows.is_empty() {
+            out.push_str("#### Approved boundary crossings\n\n");
+            table(&mut out, "action id", &self.approval_rows[..approvals]);
+        }
+        let omitted = self.row_count() - denials - approvals;
+        if omitted > 0 {
+            let link = opts
+                .run_url
+                .as_deref()
+                .map_or(String::new(), |u| format!(" of [this run]({u})"));
+            let _ = writeln!(
+                out,
+                "> **Truncated:** {omitted} more decision{} not shown here. The complete record is {}{link}.\n",
+                plural(omitted as u64),
+                opts.full_record_hint
+            );
+        }
+        out.push_str(&self.footer);
+        out
+    }
 }
 
-fn render_rows(
-    summary: &AuditSummary,
-    config: &ReportConfig,
-    opts: &MarkdownOptions,
-    max_rows: usize,
-) -> String {
+fn table(out: &mut String, first_column: &str, rows: &[String]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = write!(out, "| {first_column} {TABLE_HEADER}");
+    for r in rows {
+        out.push_str(r);
+    }
+    out.push('\n');
+}
+
+fn head(summary: &AuditSummary, config: &ReportConfig, opts: &MarkdownOptions) -> String {
     let mut out = String::new();
     if let Some(marker) = &opts.marker {
         let _ = writeln!(out, "{marker}");
@@ -116,32 +196,28 @@ fn render_rows(
     }
     let _ = writeln!(
         out,
-        " · {} action{} in {} turn{}\n",
+        " · {} action{} in {} turn{}  ",
         summary.actions_proposed,
         plural(summary.actions_proposed),
         summary.turns,
         plural(u64::from(summary.turns))
     );
+    let e = summary.executed;
+    let _ = writeln!(
+        out,
+        "**Executed:** {} ({} failed, {} timed out, {} sandbox refusal{})\n",
+        e.count,
+        e.failed,
+        e.timed_out,
+        e.refusals,
+        plural(e.refusals)
+    );
     counts_table(&mut out, summary);
+    out
+}
 
-    let all = listed(summary, opts);
-    let shown = &all[..max_rows.min(all.len())];
-    let denials: Vec<_> = shown.iter().filter(|d| d.is_denial()).collect();
-    if summary.denials().next().is_some() {
-        let _ = writeln!(out, "#### Denials and escalations\n");
-        decisions_table(&mut out, &denials, true);
-        let pending: Vec<&str> = summary
-            .denials()
-            .filter(|d| d.overridden_by.is_none())
-            .filter_map(|d| d.denial_id.as_deref())
-            .collect();
-        if let Some(example) = pending.last() {
-            let _ = writeln!(
-                out,
-                "To approve one, comment `/warden approve {example}` on this pull request, or re-run with `warden run --approve {example}`. An approval grants exactly that action, once.\n"
-            );
-        }
-    }
+fn middle(summary: &AuditSummary) -> String {
+    let mut out = String::new();
     if !summary.breaker_trips.is_empty() {
         let _ = writeln!(out, "#### Circuit breaker\n");
         for trip in &summary.breaker_trips {
@@ -153,6 +229,24 @@ fn render_rows(
                 trip.in_window,
                 trip.window,
                 escape_text(&trip.reason)
+            );
+        }
+        out.push('\n');
+    }
+    let mcp_trouble: Vec<_> = summary
+        .mcp_events
+        .iter()
+        .filter(|m| !matches!(m.status.as_str(), "started" | "stopped"))
+        .collect();
+    if !mcp_trouble.is_empty() {
+        let _ = writeln!(out, "#### MCP servers\n");
+        for m in mcp_trouble {
+            let _ = writeln!(
+                out,
+                "- {} {}: {}",
+                code_span(&m.server),
+                escape_text(&m.status),
+                escape_text(&m.detail)
             );
         }
         out.push('\n');
@@ -170,37 +264,20 @@ fn render_rows(
         }
         out.push('\n');
     }
-    let approvals: Vec<_> = shown.iter().filter(|d| !d.is_denial()).collect();
-    if opts.include_approvals && summary.counts.approve > 0 {
-        let _ = writeln!(out, "#### Approved boundary crossings\n");
-        decisions_table(&mut out, &approvals, false);
-    }
-    let omitted = all.len() - shown.len();
-    if omitted > 0 {
-        let link = opts
-            .run_url
-            .as_deref()
-            .map_or(String::new(), |u| format!(" of [this run]({u})"));
-        let _ = writeln!(
-            out,
-            "> **Truncated:** {omitted} more decision{} not shown here. The complete record is {}{link}.\n",
-            plural(omitted as u64),
-            opts.full_record_hint
-        );
-    }
+    out
+}
+
+fn footer(summary: &AuditSummary) -> String {
     let integrity = if summary.chain.torn_tail {
         " · last write torn (crash or kill)"
     } else {
         ""
     };
-    let _ = writeln!(
-        out,
-        "<sub>Audit log: {} records · chain head `{}` · check it with `warden audit verify --head {}`{integrity}</sub>",
+    let head = short(&summary.chain.head);
+    format!(
+        "<sub>Audit log: {} records · chain head `{head}` · check it with `warden audit verify --head {head}`{integrity}</sub>\n",
         summary.chain.records,
-        short(&summary.chain.head),
-        short(&summary.chain.head)
-    );
-    redact(&out)
+    )
 }
 
 fn counts_table(out: &mut String, summary: &AuditSummary) {
@@ -222,43 +299,31 @@ fn counts_table(out: &mut String, summary: &AuditSummary) {
     out.push('\n');
 }
 
-fn decisions_table(out: &mut String, rows: &[&&ReviewedAction], denials: bool) {
-    if rows.is_empty() {
-        return;
+/// One table row (with its newline).
+fn row(d: &ReviewedAction) -> String {
+    let id = d.denial_id.as_deref().unwrap_or(&d.action_id);
+    let mut decision = d.outcome.to_string();
+    if let Some(by) = &d.overridden_by {
+        decision.push_str(&format!(" (approved by {})", cell_code(by)));
     }
-    let first = if denials { "id" } else { "action id" };
-    let _ = writeln!(
-        out,
-        "| {first} | decision | action | category | decided by | reason |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
-    for d in rows {
-        let id = d.denial_id.as_deref().unwrap_or(&d.action_id);
-        let mut decision = d.outcome.to_string();
-        if let Some(by) = &d.overridden_by {
-            decision.push_str(&format!(" (approved by {})", cell_code(by)));
-        }
-        if d.cache_hit {
-            decision.push_str(" (cached)");
-        }
-        let decided_by = match &d.source {
-            Some(source) => format!("{} {}", d.layer, cell_code(&source.to_string())),
-            None => d.layer.to_string(),
-        };
-        let mut reason = d.reason.clone();
-        if let Some(r) = &d.reviewer {
-            reason.push_str(&format!(" (risk {}: {})", r.risk_level, r.rationale));
-        }
-        let _ = writeln!(
-            out,
-            "| {} | {decision} | {} | {} | {decided_by} | {} |",
-            cell_code(id),
-            cell_code(&clip(&d.summary)),
-            d.category.map_or("-", |c| c.as_str()),
-            escape_text(&clip(&reason)),
-        );
+    if d.cache_hit {
+        decision.push_str(" (cached)");
     }
-    out.push('\n');
+    let decided_by = match &d.source {
+        Some(source) => format!("{} {}", d.layer, cell_code(&source.to_string())),
+        None => d.layer.to_string(),
+    };
+    let mut reason = d.reason.clone();
+    if let Some(r) = &d.reviewer {
+        reason.push_str(&format!(" (risk {}: {})", r.risk_level, r.rationale));
+    }
+    format!(
+        "| {} | {decision} | {} | {} | {decided_by} | {} |\n",
+        cell_code(id),
+        cell_code(&clip(&d.summary)),
+        d.category.map_or("-", |c| c.as_str()),
+        escape_text(&clip(&reason)),
+    )
 }
 
 /// Last resort when even the header does not fit: cut on a character

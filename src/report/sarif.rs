@@ -39,7 +39,7 @@ pub fn render(summary: &AuditSummary, config: &ReportConfig) -> Value {
                 "ruleId": a.rule_id,
                 "ruleIndex": rule_index[a.rule_id.as_str()],
                 "level": a.level.as_sarif(),
-                "message": { "text": format!("{}\n{}", a.title, a.message) },
+                "message": { "text": a.message },
                 "partialFingerprints": {
                     "wardenAction/v1": format!("{}/{}", summary.run_id, a.action_id),
                 },
@@ -70,7 +70,6 @@ pub fn render(summary: &AuditSummary, config: &ReportConfig) -> Value {
             "driver": {
                 "name": "warden",
                 "version": summary.warden_version.clone().unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
-                "semanticVersion": env!("CARGO_PKG_VERSION"),
                 "rules": rules_json,
             }
         },

@@ -20,7 +20,13 @@ use crate::policy::wrappers::Invocation;
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub invocations: Vec<Invocation>,
+    /// Every path the action mentions (for exec: every argument that may
+    /// name a file). Deny and escalate rules match if any of them matches.
     pub paths: Vec<PathBuf>,
+    /// The paths the action asks to touch beyond the sandbox (write and read
+    /// targets, escalation write paths, requested roots). An approve rule
+    /// with a path condition needs every one of them to match.
+    pub requested_paths: Vec<PathBuf>,
     pub hosts: Vec<String>,
 }
 
@@ -129,15 +135,30 @@ fn matches(
             return false;
         }
     }
-    if let Some(paths) = &c.paths
-        && !facts.paths.iter().any(|p| paths.contains(p))
-    {
-        return false;
+    // Deny and escalate match when anything the action touches matches;
+    // approve only when everything it asks for is covered (fail closed:
+    // `curl crates.io evil.example` is not approved by a crates.io rule).
+    let approve = rule.decision == ReviewDecision::Approve;
+    if let Some(paths) = &c.paths {
+        let hit = if approve {
+            !facts.requested_paths.is_empty()
+                && facts.requested_paths.iter().all(|p| paths.contains(p))
+        } else {
+            facts.paths.iter().any(|p| paths.contains(p))
+        };
+        if !hit {
+            return false;
+        }
     }
-    if let Some(hosts) = &c.hosts
-        && !facts.hosts.iter().any(|h| hosts.is_match(h))
-    {
-        return false;
+    if let Some(hosts) = &c.hosts {
+        let hit = if approve {
+            !facts.hosts.is_empty() && facts.hosts.iter().all(|h| hosts.is_match(h))
+        } else {
+            facts.hosts.iter().any(|h| hosts.is_match(h))
+        };
+        if !hit {
+            return false;
+        }
     }
     let mcp = match action {
         Action::Mcp {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::enforcement::{Enforcement, KernelReport, Verdict, assess, known_gaps, requested_abi};
 use super::spec::{HelperMessage, HelperSpec, read_framed};
-use super::{landlock_apply, seccomp};
+use super::{caps, landlock_apply, seccomp};
 
 /// Exit code of the helper when it refused or failed before the command ran.
 pub const HELPER_FAILED: i32 = 5;
@@ -101,11 +101,12 @@ pub fn main(spec_fd: RawFd, status_fd: RawFd) -> i32 {
 }
 
 /// Landlock, then seccomp, then the fail-closed verdict.
-fn apply_sandbox(spec: &HelperSpec) -> Result<Enforcement, HelperMessage> {
-    let setup = |message: String| HelperMessage::SetupFailed { message };
+fn apply_sandbox(spec: &HelperSpec) -> Result<Enforcement, Box<HelperMessage>> {
+    let setup = |message: String| Box::new(HelperMessage::SetupFailed { message });
     let ll = landlock_apply::apply(&spec.rules, spec.deny_network).map_err(setup)?;
     let nnp = ll.no_new_privs || landlock_apply::set_no_new_privs();
     let program = seccomp::build(spec.deny_network).map_err(setup)?;
+    let caps_dropped = caps::drop_dangerous();
     let seccomp_ok = nnp && seccomp::apply(&program).is_ok();
     let report = KernelReport {
         kernel_abi: ll.kernel_abi,
@@ -116,7 +117,7 @@ fn apply_sandbox(spec: &HelperSpec) -> Result<Enforcement, HelperMessage> {
     let degraded = match assess(&report, spec.fallback) {
         Verdict::Enforced => Vec::new(),
         Verdict::Degraded(why) => why,
-        Verdict::Refuse(feature) => return Err(HelperMessage::Refused { feature }),
+        Verdict::Refuse(feature) => return Err(Box::new(HelperMessage::Refused { feature })),
     };
     Ok(Enforcement {
         sandboxed: true,
@@ -129,6 +130,7 @@ fn apply_sandbox(spec: &HelperSpec) -> Result<Enforcement, HelperMessage> {
         scoped: ll.scoped,
         degraded,
         gaps: known_gaps(ll.kernel_abi),
+        capabilities_dropped: caps_dropped,
         ..Enforcement::default()
     })
 }

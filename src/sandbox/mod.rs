@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod caps;
 pub mod enforcement;
 pub mod env;
 mod error;
@@ -39,6 +40,7 @@ pub mod prepare;
 pub mod refusal;
 pub mod seccomp;
 pub mod spec;
+pub mod stdio;
 
 pub use enforcement::{Enforcement, LandlockState};
 pub use error::SandboxError;

@@ -10,7 +10,9 @@
 //! 2. Lines with a refusal errno text (`Permission denied`, `Operation not
 //!    permitted`, `Invalid cross-device link`, `EACCES`, `EPERM`, Python's
 //!    `[Errno 13]`/`[Errno 1]`) are scanned for path-like tokens (absolute,
-//!    `./…`, `~/…` or quoted; relative ones resolved against the cwd).
+//!    `./…`, `~/…` or quoted; relative ones resolved against the cwd); when
+//!    the line names none, the few lines above it are tried (cargo prints
+//!    the path and the cause on separate lines).
 //! 3. A path under a deny-read entry is a `read` refusal. A path the plan
 //!    does not make writable, that warden itself could write, is a `write`
 //!    refusal. Anything else (the file's permissions refused it too) is not
@@ -96,17 +98,33 @@ const NETWORK_MARKERS: &[&str] = &[
 
 const MAX_REFUSALS: usize = 10;
 
+/// Lines looked back for a path when the refusal line names none.
+const LOOKBACK: usize = 4;
+
 /// Find refusals in `output` (stderr then stdout tail) of a failed command.
 pub fn detect(ctx: &DetectContext<'_>, output: &str) -> Vec<Refusal> {
     let mut out: Vec<Refusal> = Vec::new();
-    for line in output.lines() {
+    let lines: Vec<&str> = output.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
         if out.len() >= MAX_REFUSALS {
             break;
         }
         let lower = line.to_ascii_lowercase();
         let denied = DENIED_MARKERS.iter().any(|m| lower.contains(m));
         if denied {
-            for path in path_tokens(line, ctx.cwd) {
+            // Tools like cargo print the cause on its own line under the
+            // path ("failed to open: PATH" / "Caused by:" / "Permission
+            // denied"): without a path here, look a few lines up.
+            let mut paths = path_tokens(line, ctx.cwd);
+            if paths.is_empty() {
+                for prev in lines[i.saturating_sub(LOOKBACK)..i].iter().rev() {
+                    paths = path_tokens(prev, ctx.cwd);
+                    if !paths.is_empty() {
+                        break;
+                    }
+                }
+            }
+            for path in paths {
                 if let Some(kind) = classify(ctx, &path) {
                     if !out.iter().any(|r| r.path.as_ref() == Some(&path)) {
                         out.push(Refusal {
@@ -166,12 +184,10 @@ fn classify(ctx: &DetectContext<'_>, path: &Path) -> Option<RefusalKind> {
 fn path_tokens(line: &str, cwd: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut push = |raw: &str| {
-        let raw = raw.trim_matches(|c: char| {
-            matches!(
-                c,
-                ':' | ',' | ';' | '(' | ')' | '"' | '\'' | '`' | '‘' | '’' | '.'
-            ) && c != '/'
-        });
+        let quotes = |c: char| matches!(c, '(' | ')' | '"' | '\'' | '`' | '‘' | '’');
+        let raw = raw
+            .trim_start_matches(quotes)
+            .trim_end_matches(|c: char| quotes(c) || matches!(c, ':' | ',' | ';' | '.'));
         if raw.is_empty() || raw.contains("://") {
             return;
         }
@@ -192,21 +208,29 @@ fn path_tokens(line: &str, cwd: &Path) -> Vec<PathBuf> {
             out.push(p);
         }
     };
-    // Quoted segments may contain spaces; bare tokens are whitespace-split.
+    // Quoted segments may contain spaces; they are blanked out before the
+    // bare tokens are whitespace-split, so `'/a b'` does not also yield `/a`.
+    let mut bare = line.to_string();
     for quote in ['\'', '"', '`', '‘'] {
         let close = if quote == '‘' { '’' } else { quote };
-        let mut rest = line;
-        while let Some(start) = rest.find(quote) {
-            let after = &rest[start + quote.len_utf8()..];
-            let Some(end) = after.find(close) else { break };
-            let inner = &after[..end];
+        let mut from = 0;
+        while let Some(start) = line[from..].find(quote).map(|i| i + from) {
+            let inner_start = start + quote.len_utf8();
+            let Some(end) = line[inner_start..].find(close).map(|i| i + inner_start) else {
+                break;
+            };
+            let inner = &line[inner_start..end];
             if inner.starts_with(['/', '.', '~']) {
                 push(inner);
+                bare.replace_range(
+                    start..end + close.len_utf8(),
+                    &" ".repeat(end + close.len_utf8() - start),
+                );
             }
-            rest = &after[end + close.len_utf8()..];
+            from = end + close.len_utf8();
         }
     }
-    for tok in line.split_whitespace() {
+    for tok in bare.split_whitespace() {
         push(tok);
     }
     // A bare relative name right before ": Permission denied" (bash, cat).

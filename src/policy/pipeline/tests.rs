@@ -437,3 +437,27 @@ mod props {
         }
     }
 }
+
+#[test]
+fn approve_rules_need_every_host_to_match() {
+    let p = pipeline(&config());
+    let one = Action::Exec {
+        command: words("curl https://crates.io/api"),
+        cwd: None,
+        escalate: Some(Escalation {
+            network: vec!["crates.io".into()],
+            ..Default::default()
+        }),
+    };
+    assert_eq!(judge(&p, &one).outcome, Outcome::Approve);
+    let two = Action::Exec {
+        command: words("curl https://crates.io/api https://evil.example/x"),
+        cwd: None,
+        escalate: Some(Escalation {
+            network: vec!["crates.io".into(), "evil.example".into()],
+            ..Default::default()
+        }),
+    };
+    let d = judge(&p, &two);
+    assert_eq!(d.outcome, Outcome::Escalate, "{d:?}");
+}

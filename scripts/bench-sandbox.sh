@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Start-up cost of the sandbox: `warden sandbox --profile ci -- /bin/true`
+# against bare `/bin/true` and against bubblewrap, side by side in one
+# hyperfine run, with a release build. Figures go to docs/benchmarks.md.
+#
+# Needs: hyperfine and (optionally) bubblewrap — on Debian/Ubuntu:
+#   apt-get update && apt-get install -y hyperfine bubblewrap
+# Usage: scripts/bench-sandbox.sh [--runs N] [--export FILE.md]
+set -euo pipefail
+
+runs=200
+export_md=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --export) export_md="$2"; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)" >&2; exit 2; }
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+warden="$root/target/release/warden"
+
+# A small git workspace, like a checkout (the ci profile protects .git).
+ws="$(mktemp -d)"
+trap 'rm -rf "$ws"' EXIT
+git -C "$ws" init -q
+echo "bench" > "$ws/README.md"
+
+echo "kernel: $(uname -r), cores: $(nproc), Landlock ABI: $("$warden" sandbox --profile ci --cwd "$ws" --show-enforcement -- /bin/true 2>&1 | sed -n 's/.*"landlock_abi": \([0-9]*\).*/\1/p')"
+
+cmds=(
+  -n "bare /bin/true" "/bin/true"
+  -n "warden sandbox --profile ci" "$warden sandbox --profile ci --cwd $ws -- /bin/true"
+)
+if command -v bwrap >/dev/null && bwrap --ro-bind / / --dev /dev --unshare-net /bin/true 2>/dev/null; then
+  cmds+=(-n "bwrap --unshare-net" "bwrap --ro-bind / / --dev /dev --unshare-net /bin/true")
+else
+  echo "bwrap: not installed or cannot create namespaces here; compared without it" >&2
+fi
+
+args=(--warmup 20 --runs "$runs" -N)
+[ -n "$export_md" ] && args+=(--export-markdown "$export_md")
+hyperfine "${args[@]}" "${cmds[@]}"

@@ -1,0 +1,150 @@
+//! Shared fixture for the sandbox tests: a temp HOME with a canary SSH key,
+//! a git workspace with protected files, and helpers that run a script
+//! both directly (to prove the attempt works without the sandbox) and
+//! through the real sandbox (the `warden` binary as helper).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use warden::config::{NetworkMode, SandboxConfig, SandboxFallback, SandboxMode};
+use warden::decision::Grants;
+use warden::sandbox::{ExecOutput, ExecRequest, SandboxPolicy, SandboxRuntime, execute};
+
+pub struct Fixture {
+    pub _tmp: tempfile::TempDir,
+    pub home: PathBuf,
+    pub ws: PathBuf,
+    pub canary: String,
+    pub key: PathBuf,
+}
+
+pub fn runtime() -> SandboxRuntime {
+    SandboxRuntime {
+        warden_exe: PathBuf::from(env!("CARGO_BIN_EXE_warden")),
+    }
+}
+
+pub fn git(dir: &Path, args: &[&str]) {
+    let st = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "git {args:?} failed");
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let home = root.join("home");
+        let ws = root.join("ws");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        let canary = format!("CANARY-{:016x}", fastrand::u64(..));
+        let key = home.join(".ssh/id_rsa");
+        std::fs::write(&key, format!("-----BEGIN KEY-----\n{canary}\n")).unwrap();
+        std::fs::write(home.join(".bashrc"), "# rc\n").unwrap();
+        std::fs::create_dir_all(ws.join("src")).unwrap();
+        git(&ws, &["init", "-q", "-b", "main"]);
+        git(&ws, &["config", "user.name", "Test"]);
+        git(&ws, &["config", "user.email", "test@example.invalid"]);
+        std::fs::create_dir_all(ws.join(".warden")).unwrap();
+        std::fs::write(ws.join(".warden/config.toml"), "# project\n").unwrap();
+        std::fs::create_dir_all(ws.join(".github/workflows")).unwrap();
+        std::fs::write(ws.join(".github/workflows/ci.yml"), "on: push\n").unwrap();
+        std::fs::write(ws.join("README.md"), "hello\n").unwrap();
+        Fixture {
+            _tmp: tmp,
+            home,
+            ws,
+            canary,
+            key,
+        }
+    }
+
+    pub fn sandbox_config(&self) -> SandboxConfig {
+        let mut env_set = BTreeMap::new();
+        env_set.insert("HOME".to_string(), self.home.display().to_string());
+        SandboxConfig {
+            writable_roots: vec![],
+            deny_read: vec![
+                self.home.join(".ssh").display().to_string(),
+                "**/.env".into(),
+            ],
+            protected: vec![],
+            network: NetworkMode::Off,
+            fallback: SandboxFallback::Refuse,
+            timeout: Duration::from_secs(120),
+            output_limit: 1 << 20,
+            env_pass: vec![],
+            env_set,
+        }
+    }
+
+    pub fn policy(&self) -> SandboxPolicy {
+        self.policy_with(SandboxMode::WorkspaceWrite, self.sandbox_config())
+    }
+
+    pub fn policy_with(&self, mode: SandboxMode, cfg: SandboxConfig) -> SandboxPolicy {
+        SandboxPolicy::from_sandbox_config(mode, &cfg, &self.ws).unwrap()
+    }
+
+    /// Run `bash -c script` in the sandbox (workspace as cwd).
+    pub async fn run(&self, script: &str) -> ExecOutput {
+        self.run_with(&self.policy(), script, Grants::default())
+            .await
+    }
+
+    pub async fn run_with(
+        &self,
+        policy: &SandboxPolicy,
+        script: &str,
+        grants: Grants,
+    ) -> ExecOutput {
+        let mut req = ExecRequest::new(
+            vec!["bash".into(), "-c".into(), script.into()],
+            self.ws.clone(),
+        );
+        req.grants = grants;
+        execute(&runtime(), policy, &req)
+            .await
+            .expect("sandbox ran")
+    }
+
+    /// Run `bash -c script` directly (no sandbox) with the same HOME: the
+    /// control that proves the attempt would work.
+    pub fn run_direct(&self, script: &str) -> std::process::Output {
+        Command::new("bash")
+            .args(["-c", script])
+            .current_dir(&self.ws)
+            .env("HOME", &self.home)
+            .output()
+            .unwrap()
+    }
+
+    /// The attempt leaks the canary directly, and not through the sandbox.
+    pub async fn assert_read_blocked(&self, script: &str) -> ExecOutput {
+        let direct = self.run_direct(script);
+        let text = String::from_utf8_lossy(&direct.stdout);
+        assert!(
+            text.contains(&self.canary),
+            "control failed: `{script}` did not leak without the sandbox: {direct:?}"
+        );
+        let out = self.run(script).await;
+        assert!(
+            !out.stdout.contains(&self.canary) && !out.stderr.contains(&self.canary),
+            "`{script}` leaked the canary through the sandbox: {out:?}"
+        );
+        out
+    }
+}
+
+pub fn has(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
