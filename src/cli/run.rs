@@ -29,7 +29,7 @@ use crate::sandbox::{SandboxPolicy, SandboxRuntime};
 const EXAMPLES: &str = "\
 Examples:
   # offline, deterministic: replay a scenario as the model's answers
-  warden run --provider script --scenario examples/scenarios/exfiltration.yaml
+  warden run --provider script --scenario scenario.yaml --cwd repo
   # a real model (key from OPENAI_API_KEY or WARDEN_API_KEY)
   warden run --profile nightly --model gpt-4.1 \"update dependencies and fix lints\"
   echo \"fix the failing test\" | warden run --provider anthropic --model claude-sonnet-4-5 -
