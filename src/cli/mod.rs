@@ -36,7 +36,7 @@ Exit codes:
 
 Examples:
   warden run --demo
-  warden run --provider script --scenario examples/scenarios/exfiltration.yaml
+  warden run --provider script --scenario scenario.yaml --cwd repo
   warden check --profile ci -- cargo test
   warden check --profile dev --explain --action action.json
   warden policy test tests/fixtures/policy/*.yaml --profile ci
@@ -157,6 +157,10 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
+    // rmcp logs MCP traffic (server instructions, whole messages) at info
+    // and below, unredacted: keep it to warnings. warden logs what matters
+    // about MCP servers itself, redacted (target `warden::mcp`).
+    let default = format!("{default},rmcp=warn");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -19,6 +19,8 @@ use crate::agent::run::{Agent, RunOptions, RunResult};
 use crate::audit::AuditLog;
 use crate::config::{Config, ProviderKind};
 use crate::error::{Error, ExitStatus};
+use crate::mcp::launch::LaunchContext;
+use crate::mcp::{McpServers, McpTools};
 use crate::review::breaker::Breaker;
 use crate::review::denials::{DenialState, approve_ids, state_path};
 use crate::review::memory::RunMemory;
@@ -27,12 +29,20 @@ use crate::sandbox::{SandboxPolicy, SandboxRuntime};
 const EXAMPLES: &str = "\
 Examples:
   # offline, deterministic: replay a scenario as the model's answers
-  warden run --provider script --scenario examples/scenarios/exfiltration.yaml
+  warden run --provider script --scenario scenario.yaml --cwd repo
   # a real model (key from OPENAI_API_KEY or WARDEN_API_KEY)
   warden run --profile nightly --model gpt-4.1 \"update dependencies and fix lints\"
   echo \"fix the failing test\" | warden run --provider anthropic --model claude-sonnet-4-5 -
+  # the scenario also plays the LLM reviewer (its `reviews:` list)
+  warden run --provider script --scenario s.yaml -c auto_review.provider=script
+  # a real reviewer model on a local OpenAI-compatible server
+  warden run --profile nightly --reviewer-model qwen3 --reviewer-base-url http://127.0.0.1:8000/v1 \
+    --prompt-file task.md
   # let one previously denied action through, once
   warden run --approve D2 --prompt-file task.md
+  # MCP servers from [mcp_servers.NAME] start sandboxed with the run; see
+  # how their tools are classified first with `warden mcp list`
+  warden run --config team.toml --prompt-file task.md
 
 API keys are read from the environment only: OPENAI_API_KEY or ANTHROPIC_API_KEY
 (or WARDEN_API_KEY); the reviewer uses WARDEN_REVIEWER_API_KEY, falling back to
@@ -60,7 +70,8 @@ pub struct RunArgs {
     /// Model API: openai (and compatible servers), anthropic, or script.
     #[arg(long, value_name = "openai|anthropic|script")]
     pub provider: Option<String>,
-    /// Scenario file replayed by `--provider script`.
+    /// Scenario file replayed by `--provider script`; with
+    /// `auto_review.provider = "script"` its `reviews:` answer the reviewer.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
     /// Model name.
@@ -84,8 +95,8 @@ pub struct RunArgs {
     /// Write the agent's final message to F.
     #[arg(long, value_name = "F")]
     pub output_last_message: Option<PathBuf>,
-    /// Admit a kept denial (D2) once, recorded as a human override.
-    /// Also WARDEN_APPROVE=D2,D5.
+    /// Admit a kept denial (D2) once, recorded as a human override; the id
+    /// is then used up. Also WARDEN_APPROVE=D2,D5.
     #[arg(long, value_name = "ID")]
     pub approve: Vec<String>,
     /// Exit 4 when escalations are pending at the end of the run.
@@ -94,10 +105,10 @@ pub struct RunArgs {
     /// Override `approvals_reviewer` (user, auto_review, rules).
     #[arg(long, value_name = "R")]
     pub reviewer: Option<String>,
-    /// Base URL of the reviewer model API.
+    /// Base URL of the reviewer model API (`auto_review.base_url`).
     #[arg(long, value_name = "URL")]
     pub reviewer_base_url: Option<String>,
-    /// Reviewer model name.
+    /// Reviewer model name (`auto_review.model`).
     #[arg(long, value_name = "M")]
     pub reviewer_model: Option<String>,
     /// Replay the embedded demo scenario (prompt injection → refused
@@ -150,7 +161,7 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
     let config = &session.loaded.config;
     let provider = build_provider(config, &args)?;
     let prompt = read_prompt(&args, &provider)?;
-    let reviewer = session.reviewer()?;
+    let reviewer = session.reviewer(args.scenario.as_deref())?;
 
     let run_id = crate::audit::new_run_id();
     let audit_path = args
@@ -193,6 +204,16 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
 
     let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let rt = runtime()?;
+    // MCP servers start sandboxed like every command; one that fails to
+    // start is an audit event and a tool error, never the end of the run.
+    let mcp_servers = rt.block_on(McpServers::start(
+        &config.mcp_servers,
+        &LaunchContext {
+            runtime: executor.runtime.clone(),
+            policy: executor.policy.clone(),
+            workspace: session.workspace.clone(),
+        },
+    ));
     let opts = RunOptions {
         prompt,
         model: config
@@ -212,16 +233,18 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
             provider: &provider,
             reviewer: reviewer.as_deref(),
             executor: &executor,
-            mcp: None,
+            mcp: (!config.mcp_servers.is_empty()).then_some(&mcp_servers as &dyn McpTools),
             audit: &mut audit,
             denial_state,
             denial_state_path: Some(denial_path),
             memory: RunMemory::new(overrides),
             breaker: Breaker::new(config.auto_review.circuit_breaker),
             output: Output::new(args.json, github_actions),
+            approved_by: approved_by(),
         };
         rt.block_on(agent.run(&opts))
     };
+    rt.block_on(mcp_servers.shutdown());
     drop(audit);
 
     if let Some(path) = &args.output_last_message {
@@ -239,6 +262,23 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
         &rt,
     )?;
     Ok(status)
+}
+
+/// `WARDEN_APPROVED_BY` (set by a workflow from `warden gh authorize`) names
+/// the maintainer behind `--approve`; only a valid GitHub login is used.
+fn approved_by() -> String {
+    let login = std::env::var("WARDEN_APPROVED_BY").unwrap_or_default();
+    let valid = !login.is_empty()
+        && login.len() <= 39
+        && login
+            .trim_end_matches("[bot]")
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        format!("@{login} (--approve)")
+    } else {
+        "--approve".to_owned()
+    }
 }
 
 fn read_prompt(args: &RunArgs, provider: &Provider) -> Result<String, Error> {

@@ -133,6 +133,19 @@ impl Pipeline {
         }
     }
 
+    /// The granular category of `action` if it crosses the sandbox
+    /// boundary, `None` if steps 1–3 decide it (routine run, forbidden,
+    /// pre-approved). `warden mcp list` uses it to tell a forbidden tool
+    /// from one whose calls are adjudicated.
+    pub fn crossing_category(&self, action: &Action) -> Option<Category> {
+        let mut trace = Vec::new();
+        let mut facts = Facts::default();
+        match self.classify(action, &mut facts, &mut trace) {
+            Classified::Crosses(c) => c.categories.first().copied(),
+            Classified::Decided(_) => None,
+        }
+    }
+
     /// Every deterministic layer. Never blocks, never calls out.
     pub fn prejudge(&self, action: &Action) -> Prejudged {
         let mut trace = Vec::new();
@@ -340,7 +353,7 @@ impl Pipeline {
                 tool,
                 annotations,
                 ..
-            } => self.classify_mcp(server, tool, annotations.is_read_only(), trace),
+            } => self.classify_mcp(action, server, tool, annotations.is_read_only(), trace),
             Action::RequestPermissions {
                 writable_roots,
                 hosts,
@@ -659,6 +672,7 @@ impl Pipeline {
 
     fn classify_mcp(
         &self,
+        action: &Action,
         server: &str,
         tool: &str,
         hinted_read_only: bool,
@@ -682,6 +696,44 @@ impl Pipeline {
                 Layer::CommandRules,
                 source,
                 format!("MCP tool `{server}/{tool}` is not enabled for this server"),
+                trace,
+            ));
+        }
+        // A `deny` review rule naming this tool wins over everything that
+        // would let it run without review (trust, read-only hints, a tool
+        // `decision = "allow"`): MCP tools have no command rules, so review
+        // rules are their structured rules, and a managed deny must never
+        // be weakened by a lower layer's trust settings.
+        if let Some(rule) = self
+            .review_rules
+            .decide(action, Category::McpElicitations, &Facts::default())
+            .filter(|r| r.decision == ReviewDecision::Deny)
+        {
+            let layer = if rule.managed {
+                Layer::Requirements
+            } else {
+                Layer::ReviewRules
+            };
+            trace.push(step(
+                layer,
+                "deny",
+                Some(rule.source.clone()),
+                rule.reason.clone(),
+            ));
+            let reason = if rule.reason.is_empty() {
+                format!(
+                    "MCP tool `{server}/{tool}` is denied by the review rule at {}",
+                    rule.source
+                )
+            } else {
+                rule.reason.clone()
+            };
+            return decided(final_decision(
+                Outcome::Deny,
+                Some(Category::McpElicitations),
+                layer,
+                Some(rule.source.clone()),
+                reason,
                 trace,
             ));
         }

@@ -24,7 +24,7 @@ use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime
 
 /// How long the helper gets to kill everything after a timeout before
 /// warden kills its process group itself.
-const KILL_GRACE: Duration = Duration::from_secs(2);
+pub(super) const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Run a command in the sandbox and capture its output (the agent loop).
 pub async fn execute(
@@ -257,7 +257,7 @@ async fn run(
     })
 }
 
-fn fill_record(e: &mut Enforcement, prepared: &Prepared, env_removed: Vec<String>) {
+pub(super) fn fill_record(e: &mut Enforcement, prepared: &Prepared, env_removed: Vec<String>) {
     e.sandboxed = prepared.sandboxed;
     e.mode = prepared.mode_label.clone();
     e.network = prepared.network;
@@ -279,7 +279,7 @@ async fn join_capture(task: Option<tokio::task::JoinHandle<Captured>>) -> Captur
     }
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
+pub(super) fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two descriptors into the array we own.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -293,10 +293,10 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
 }
 
 /// The command's private temp dir (`TMPDIR`), removed afterwards.
-struct PrivateTmp(PathBuf);
+pub(super) struct PrivateTmp(PathBuf);
 
 impl PrivateTmp {
-    fn create() -> Result<Self, SandboxError> {
+    pub(super) fn create() -> Result<Self, SandboxError> {
         use std::os::unix::fs::DirBuilderExt;
         let base = std::fs::canonicalize(std::env::temp_dir())
             .map_err(|e| SandboxError::Helper(format!("temp dir: {e}")))?;
@@ -322,7 +322,7 @@ impl PrivateTmp {
         ))
     }
 
-    fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.0
     }
 }

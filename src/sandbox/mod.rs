@@ -40,6 +40,7 @@ pub mod prepare;
 pub mod refusal;
 pub mod seccomp;
 pub mod spec;
+pub mod stdio;
 
 pub use enforcement::{Enforcement, LandlockState};
 pub use error::SandboxError;
