@@ -164,11 +164,11 @@ cases:
         "{stdout}"
     );
     assert!(
-        stdout.contains("expected deny, got run (layer sandbox)"),
+        stdout.contains("expected deny, got approve (layer command_rules, rule builtin:profiles/common.toml:"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("sandbox → run: runs inside the sandbox"),
+        stdout.contains("command_rules → approve [builtin:profiles/common.toml:"),
         "{stdout}"
     );
     assert!(!stdout.contains("tests are allowed (correct)"), "{stdout}");

@@ -558,6 +558,7 @@ impl Pipeline {
                     })
                     .collect(),
                 unsandboxed: esc.unsandboxed,
+                create_dirs: Vec::new(),
             };
             let covered = preapprovable
                 && !esc.unsandboxed
@@ -599,6 +600,7 @@ impl Pipeline {
                 Grants {
                     any_network: rule_grants.network,
                     write: rule_grants.write_paths.clone(),
+                    create_dirs: rule_grants.create_dirs.clone(),
                     ..Grants::default()
                 }
             } else {
@@ -654,12 +656,13 @@ impl Pipeline {
             out.network &= r.grants.network;
             if !r.grants.write.is_empty() {
                 out.sets.push(i);
-                out.write_paths.extend(
-                    r.grants
-                        .write
-                        .iter()
-                        .map(|w| self.paths.ctx.resolve(w, None)),
-                );
+                for w in &r.grants.write {
+                    let path = self.paths.ctx.resolve(w, None);
+                    if w.ends_with('/') && path.starts_with(&self.paths.ctx.workspace) {
+                        out.create_dirs.push(path.clone());
+                    }
+                    out.write_paths.push(path);
+                }
             }
         }
         out.compiled = out
@@ -804,6 +807,7 @@ struct RuleGrantSet {
     sets: Vec<usize>,
     compiled: Vec<PathSet>,
     write_paths: Vec<std::path::PathBuf>,
+    create_dirs: Vec<std::path::PathBuf>,
 }
 
 impl RuleGrantSet {
