@@ -164,7 +164,9 @@ cases:
         "{stdout}"
     );
     assert!(
-        stdout.contains("expected deny, got approve (layer command_rules, rule builtin:profiles/common.toml:"),
+        stdout.contains(
+            "expected deny, got approve (layer command_rules, rule builtin:profiles/common.toml:"
+        ),
         "{stdout}"
     );
     assert!(
