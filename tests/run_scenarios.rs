@@ -64,18 +64,7 @@ turns:
 "#,
     );
     let last = f.home.parent().unwrap().join("last.txt");
-    f.warden()
-        .args([
-            "run",
-            "--profile",
-            "ci",
-            "--provider",
-            "script",
-            "--scenario",
-        ])
-        .arg(&scenario)
-        .arg("--audit")
-        .arg(&f.audit)
+    f.scripted("ci", &scenario)
         .arg("--output-last-message")
         .arg(&last)
         .assert()
@@ -112,20 +101,7 @@ turns:
     text: I will not do that.
 "#,
     );
-    f.warden()
-        .args([
-            "run",
-            "--profile",
-            "ci",
-            "--provider",
-            "script",
-            "--scenario",
-        ])
-        .arg(&scenario)
-        .arg("--audit")
-        .arg(&f.audit)
-        .assert()
-        .success();
+    f.scripted("ci", &scenario).assert().success();
     let records = f.audit_records();
     assert!(
         events(&records, "executed").is_empty(),

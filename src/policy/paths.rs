@@ -58,27 +58,10 @@ impl PathContext {
     }
 
     /// Like [`resolve`](Self::resolve), then follow symlinks of the longest
-    /// existing ancestor, so a workspace symlink to `/etc` is seen as `/etc`.
+    /// existing ancestor, so a workspace symlink to `/etc` is seen as `/etc`
+    /// (the same resolution the sandbox uses for its own paths).
     pub fn resolve_real(&self, raw: &str, base: Option<&Path>) -> PathBuf {
-        let lexical = self.resolve(raw, base);
-        let mut existing = lexical.as_path();
-        let mut rest = Vec::new();
-        loop {
-            if let Ok(real) = existing.canonicalize() {
-                let mut out = real;
-                for part in rest.iter().rev() {
-                    out.push(part);
-                }
-                return out;
-            }
-            match (existing.parent(), existing.file_name()) {
-                (Some(parent), Some(name)) => {
-                    rest.push(name.to_os_string());
-                    existing = parent;
-                }
-                _ => return lexical,
-            }
-        }
+        crate::sandbox::policy::canonical_or_normal(&self.resolve(raw, base))
     }
 }
 
