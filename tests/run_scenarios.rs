@@ -168,6 +168,22 @@ turns:
         .assert()
         .success()
         .stderr(predicate::str::contains("escalate"));
+    // `warden report` takes its check conclusions from a profile's
+    // `[report]` when asked: `ci` fails a check with a pending escalation,
+    // the defaults leave it neutral.
+    let report = |extra: &[&str]| {
+        let out = f
+            .warden()
+            .args(["report", "--audit"])
+            .arg(&audit2)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(report(&["--profile", "ci"]).contains("**check:** failure"));
+    assert!(report(&[]).contains("**check:** neutral"));
 }
 
 #[test]
