@@ -3,7 +3,11 @@
 //! - `decide/exec_1000_rules`: one exec action against the `dev` profile
 //!   plus 1,000 generated prefix rules (target p50 < 5 µs).
 //! - `policy_test/10k_cases`: parse a generated 10,000-case fixture file
-//!   and decide every case (target > 100,000 decisions/s after start-up).
+//!   and decide every case (target > 100,000 decisions/s after start-up);
+//!   `policy_test/10k_decide`: the same cases, already parsed (the
+//!   deciding part alone).
+//!
+//! Run: `cargo bench --bench pipeline`. Figures: docs/benchmarks.md.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -113,6 +117,18 @@ fn policy_test(c: &mut Criterion) {
             let f = fixtures::parse(Path::new("gen.yaml"), &text).expect("parses");
             let mut passed = 0usize;
             for case in &f.cases {
+                if case.expect.accepts(outcome(&p, &case.action)) {
+                    passed += 1;
+                }
+            }
+            black_box(passed)
+        })
+    });
+    let parsed = fixtures::parse(Path::new("gen.yaml"), &text).expect("parses");
+    group.bench_function("10k_decide", |b| {
+        b.iter(|| {
+            let mut passed = 0usize;
+            for case in &parsed.cases {
                 if case.expect.accepts(outcome(&p, &case.action)) {
                     passed += 1;
                 }

@@ -16,6 +16,8 @@ echo "== policy fixtures against every built-in profile"
 cargo build --locked --quiet
 for profile in ci dev review nightly; do
   target/debug/warden policy test tests/fixtures/policy/*.yaml --profile "$profile" --reviewer rules
+  target/debug/warden --config tests/fixtures/policy/mcp/servers.toml \
+    policy test tests/fixtures/policy/mcp/*.yaml --profile "$profile" --reviewer rules
 done
 
 if [ -x scripts/lint-workflows.sh ]; then

@@ -186,11 +186,21 @@ pub struct Grants {
     /// No sandbox at all for this command.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unsandboxed: bool,
+    /// Missing directories inside the workspace that warden creates before
+    /// the command (an allow rule's `grants.write` entry ending in `/`, such
+    /// as `target/`), so that the write grant names an existing directory
+    /// and stays exact instead of widening to its parent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_dirs: Vec<PathBuf>,
 }
 
 impl Grants {
     pub fn is_empty(&self) -> bool {
-        self.network.is_empty() && !self.any_network && self.write.is_empty() && !self.unsandboxed
+        self.network.is_empty()
+            && !self.any_network
+            && self.write.is_empty()
+            && !self.unsandboxed
+            && self.create_dirs.is_empty()
     }
 
     pub fn wants_network(&self) -> bool {
@@ -251,6 +261,9 @@ impl Decision {
     /// work (approved, denied, escalated), i.e. whether the circuit breaker
     /// sees it.
     pub fn is_review(&self) -> bool {
-        self.outcome != Outcome::Run
+        // An allow rule's pre-approval is routine work, not an adjudication:
+        // it must not reset the breaker's count of consecutive denials.
+        let preapproved = self.outcome == Outcome::Approve && self.layer == Layer::CommandRules;
+        self.outcome != Outcome::Run && !preapproved
     }
 }

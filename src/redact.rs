@@ -263,37 +263,37 @@ const SHAPE_SPECS: &[(&str, Accept)] = &[
     // Authorization / Proxy-Authorization values, in headers, curl flags,
     // JSON and git's `http.extraheader`.
     (
-        r#"(?i)(?P<keep>\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?\s*(?P<scheme>(?:bearer|basic|token|bot|digest|negotiate)\s+)?)(?P<secret>[^\s"',;]+)"#,
+        r#"(?i)(?P<keep>(?-u:\b)(?:proxy-)?authorization["']?\s*[:=]\s*["']?\s*(?P<scheme>(?:bearer|basic|token|bot|digest|negotiate)\s+)?)(?P<secret>[^\s"',;]+)"#,
         authorization_value,
     ),
     // Credentials in URLs: scheme://user:password@host.
     (
-        r#"(?P<keep>\b[A-Za-z][A-Za-z0-9+.\-]{0,20}://)[^\s/?#@:'"<>]+:[^\s/?#@'"<>]+(?P<tail>@)"#,
+        r#"(?P<keep>(?-u:\b)[A-Za-z][A-Za-z0-9+.\-]{0,20}://)[^\s/?#@:'"<>]+:[^\s/?#@'"<>]+(?P<tail>@)"#,
         always,
     ),
     // GitHub tokens.
     (
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
+        r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
         always,
     ),
     // OpenAI and Anthropic keys.
     (
-        r"\bsk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",
+        r"(?-u:\b)sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",
         looks_random,
     ),
     // AWS access key ids.
-    (r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", always),
+    (r"(?-u:\b)(?:AKIA|ASIA)[A-Z0-9]{16}(?-u:\b)", always),
     // AWS secret access keys, in `aws_secret_access_key = …` form (also
     // `AWS_SECRET_ACCESS_KEY=`, JSON `"SecretAccessKey": "…"`).
     (
-        r#"(?i)(?P<keep>\b(?:aws_?)?secret_?access_?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{30,}"#,
+        r#"(?i)(?P<keep>(?-u:\b)(?:aws_?)?secret_?access_?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{30,}"#,
         always,
     ),
     // Slack tokens.
-    (r"\bxox[abprs]-[A-Za-z0-9\-]{10,}", always),
+    (r"(?-u:\b)xox[abprs]-[A-Za-z0-9\-]{10,}", always),
     // JWTs (header and payload are base64url JSON objects: `eyJ`).
     (
-        r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
+        r"(?-u:\b)eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
         always,
     ),
 ];

@@ -286,3 +286,39 @@ fn report_refuses_a_broken_log() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn the_process_own_secret_environment_values_are_redacted_from_reports() {
+    // The log was written by another process that did not know the value;
+    // the report's process has it in a secret-named variable.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.jsonl");
+    let secret = "corp-deploy-credential-7731";
+    let mut events = sample_events();
+    events.insert(
+        2,
+        Event::McpServer {
+            server: "deploy".into(),
+            status: "crashed".into(),
+            detail: format!("exited after printing {secret}"),
+        },
+    );
+    write_log(&path, "run-1", events);
+    assert!(std::fs::read_to_string(&path).unwrap().contains(secret));
+    for format in ["markdown", "json", "sarif"] {
+        let out = Command::cargo_bin("warden")
+            .unwrap()
+            .env("DEPLOY_TOKEN", secret)
+            .args(["report", "--format", format, "--audit"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(!text.contains(secret), "{format}: {text}");
+        if format == "markdown" {
+            assert!(text.contains("#### MCP servers"), "{text}");
+            assert!(text.contains("exited after printing [REDACTED]"), "{text}");
+        }
+    }
+}

@@ -64,18 +64,7 @@ turns:
 "#,
     );
     let last = f.home.parent().unwrap().join("last.txt");
-    f.warden()
-        .args([
-            "run",
-            "--profile",
-            "ci",
-            "--provider",
-            "script",
-            "--scenario",
-        ])
-        .arg(&scenario)
-        .arg("--audit")
-        .arg(&f.audit)
+    f.scripted("ci", &scenario)
         .arg("--output-last-message")
         .arg(&last)
         .assert()
@@ -112,20 +101,7 @@ turns:
     text: I will not do that.
 "#,
     );
-    f.warden()
-        .args([
-            "run",
-            "--profile",
-            "ci",
-            "--provider",
-            "script",
-            "--scenario",
-        ])
-        .arg(&scenario)
-        .arg("--audit")
-        .arg(&f.audit)
-        .assert()
-        .success();
+    f.scripted("ci", &scenario).assert().success();
     let records = f.audit_records();
     assert!(
         events(&records, "executed").is_empty(),
@@ -192,6 +168,22 @@ turns:
         .assert()
         .success()
         .stderr(predicate::str::contains("escalate"));
+    // `warden report` takes its check conclusions from a profile's
+    // `[report]` when asked: `ci` fails a check with a pending escalation,
+    // the defaults leave it neutral.
+    let report = |extra: &[&str]| {
+        let out = f
+            .warden()
+            .args(["report", "--audit"])
+            .arg(&audit2)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(report(&["--profile", "ci"]).contains("**check:** failure"));
+    assert!(report(&[]).contains("**check:** neutral"));
 }
 
 #[test]
@@ -292,4 +284,62 @@ fn bad_input_is_a_usage_error() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--model"));
+}
+
+#[test]
+fn cargo_builds_in_a_fresh_checkout_with_an_exact_target_grant() {
+    let f = RunFixture::new();
+    std::fs::write(
+        f.ws.join("Cargo.toml"),
+        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(f.ws.join("src/lib.rs"), "pub fn one() -> u32 { 1 }\n").unwrap();
+    // A library without a lockfile: cargo rewrites an existing one in place.
+    std::fs::write(f.ws.join("Cargo.lock"), "").unwrap();
+    assert!(!f.ws.join("target").exists());
+    let scenario = f.write(
+        "cargo.yaml",
+        r#"
+prompt: Build it.
+on_exhausted: error
+turns:
+  - tool_calls:
+      - name: shell
+        arguments: { command: ["cargo", "build", "--offline"] }
+  - expect:
+      last_tool_result: { is_error: false, contains: "Finished" }
+    text: Built.
+"#,
+    );
+    let home = |var: &str, default: &str| {
+        std::env::var_os(var).unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
+                .join(default)
+                .into_os_string()
+        })
+    };
+    f.warden()
+        .env("CARGO_HOME", home("CARGO_HOME", ".cargo"))
+        .env("RUSTUP_HOME", home("RUSTUP_HOME", ".rustup"))
+        .args([
+            "run",
+            "--profile",
+            "ci",
+            "--provider",
+            "script",
+            "--scenario",
+        ])
+        .arg(&scenario)
+        .arg("--audit")
+        .arg(&f.audit)
+        .assert()
+        .success();
+    assert!(f.ws.join("target/debug").is_dir());
+    let records = f.audit_records();
+    let d = &events(&records, "decided")[0]["decision"];
+    assert_eq!(d["outcome"], "approve");
+    let target = f.ws.join("target").display().to_string();
+    assert_eq!(d["grants"]["write"], serde_json::json!([target]));
+    assert_eq!(d["grants"]["create_dirs"], serde_json::json!([target]));
 }

@@ -58,6 +58,7 @@ impl Executor {
         timeout: Option<Duration>,
         stdin: Option<Vec<u8>>,
     ) -> Result<ExecOutput, String> {
+        self.create_granted_dirs(grants)?;
         let req = ExecRequest {
             argv,
             cwd: cwd.to_path_buf(),
@@ -68,6 +69,35 @@ impl Executor {
         execute(&self.runtime, &self.policy, &req)
             .await
             .map_err(|e| format!("the sandbox could not run the command: {e}"))
+    }
+
+    /// Create the missing build-output directories an allow rule names
+    /// (`grants.write = ["target/"]`), one level only, directly under an
+    /// existing directory of the workspace, never through a symlink and
+    /// never on a protected path (the pipeline only puts workspace paths
+    /// here; this re-checks before touching the disk).
+    fn create_granted_dirs(&self, grants: &Grants) -> Result<(), String> {
+        for dir in &grants.create_dirs {
+            if dir.exists() {
+                continue;
+            }
+            let Some(parent) = dir.parent() else { continue };
+            let real_parent = parent
+                .canonicalize()
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            if real_parent != parent || !real_parent.starts_with(&self.workspace) {
+                return Err(format!(
+                    "refusing to create {}: its parent is not a plain directory of the workspace",
+                    dir.display()
+                ));
+            }
+            match std::fs::create_dir(dir) {
+                Ok(()) => tracing::info!("created {} for a granted write", dir.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+            }
+        }
+        Ok(())
     }
 
     fn cwd(&self, rel: Option<&Path>) -> PathBuf {

@@ -94,6 +94,16 @@ pub struct Agent<'a> {
     pub approved_by: String,
 }
 
+/// A decided tool call: answered already (tool error, denial), or allowed
+/// with the grants of each of its actions.
+enum Pending {
+    Done(ToolOutcome),
+    Run {
+        planned: Planned,
+        grants: Vec<(String, Grants)>,
+    },
+}
+
 /// Failures that end the run at once.
 enum Stop {
     /// The audit log could not be written: nothing more may run.
@@ -221,9 +231,13 @@ impl Agent<'_> {
                     self.finish(result, ExitStatus::Success, "the agent finished".into())
                 };
             }
+            // Decide every call of this turn (buffered records), make every
+            // decision durable with one fsync, then execute: the write-ahead
+            // guarantee holds and a turn of ten calls pays for one flush.
+            let mut pending = Vec::with_capacity(response.tool_calls.len());
             for call in &response.tool_calls {
-                let outcome = match self
-                    .handle_call(
+                match self
+                    .decide_call(
                         call,
                         &review_ctx,
                         &mut session_grants,
@@ -232,6 +246,20 @@ impl Agent<'_> {
                     )
                     .await
                 {
+                    Ok(p) => pending.push((call, p)),
+                    Err(Stop::Audit(e)) => {
+                        return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
+                    }
+                }
+                if result.breaker.is_some() {
+                    break; // the turn is interrupted: later calls are not decided
+                }
+            }
+            if let Err(e) = self.audit.sync() {
+                return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
+            }
+            for (call, p) in pending {
+                let outcome = match self.execute_call(p).await {
                     Ok(o) => o,
                     Err(Stop::Audit(e)) => {
                         return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
@@ -240,19 +268,27 @@ impl Agent<'_> {
                 if let Err(Stop::Audit(e)) = self.record_mcp_events() {
                     return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
                 }
+                // The call with its arguments, so the reviewer sees what was
+                // asked before (and refused: rephrasing a denial is the same
+                // request), not only what came back.
                 review_ctx.transcript.push(TranscriptEntry {
                     role: "tool".into(),
-                    content: format!("{} → {}", call.name, cap(&outcome.content, 2000)),
+                    content: format!(
+                        "{} {} → {}",
+                        call.name,
+                        cap(&call.arguments.to_string(), 1000),
+                        cap(&outcome.content, 2000)
+                    ),
                 });
                 messages.push(Message::ToolResult {
                     call_id: call.id.clone(),
                     content: outcome.content,
                     is_error: outcome.is_error,
                 });
-                if let Some(trip) = result.breaker {
-                    let why = format!("circuit breaker tripped: {}", trip.describe());
-                    return self.finish(result, ExitStatus::Breaker, why);
-                }
+            }
+            if let Some(trip) = result.breaker {
+                let why = format!("circuit breaker tripped: {}", trip.describe());
+                return self.finish(result, ExitStatus::Breaker, why);
             }
         }
         let why = format!(
@@ -262,14 +298,16 @@ impl Agent<'_> {
         self.finish(result, ExitStatus::Failure, why)
     }
 
-    async fn handle_call(
+    /// Plan and decide one tool call, writing its records (buffered: the
+    /// caller syncs before anything runs).
+    async fn decide_call(
         &mut self,
         call: &ToolCall,
         ctx: &ReviewContext,
         session_grants: &mut Grants,
         next_action: &mut u64,
         result: &mut RunResult,
-    ) -> Result<ToolOutcome, Stop> {
+    ) -> Result<Pending, Stop> {
         let planned = match tools::plan(call) {
             Ok(p) => p,
             Err(e) => {
@@ -277,7 +315,7 @@ impl Agent<'_> {
                     .event("tool_error", json!({"tool": call.name, "error": e}), || {
                         format!("  ✗ {}: {e}", call.name)
                     });
-                return Ok(ToolOutcome::error(format!("warden: {e}")));
+                return Ok(Pending::Done(ToolOutcome::error(format!("warden: {e}"))));
             }
         };
         if let Some(why) = self.mcp_unavailable(&planned) {
@@ -286,7 +324,7 @@ impl Agent<'_> {
                 json!({"tool": call.name, "error": why}),
                 || format!("  ✗ {}: {why}", call.name),
             );
-            return Ok(ToolOutcome::error(format!("warden: {why}")));
+            return Ok(Pending::Done(ToolOutcome::error(format!("warden: {why}"))));
         }
         let planned = self.annotate_mcp(planned);
         let mut grants_per_action = Vec::new();
@@ -294,7 +332,7 @@ impl Agent<'_> {
             *next_action += 1;
             let action_id = format!("a{next_action}");
             self.audit
-                .append(Event::ActionProposed {
+                .append_buffered(Event::ActionProposed {
                     action_id: action_id.clone(),
                     tool: call.name.clone(),
                     action: action.clone(),
@@ -314,7 +352,7 @@ impl Agent<'_> {
             let decision = remembered.decision;
             let denial_id = self.keep_denial(action, &decision);
             self.audit
-                .append(Event::Decided {
+                .append_buffered(Event::Decided {
                     action_id: action_id.clone(),
                     decision: decision.clone(),
                     denial_id: denial_id.clone(),
@@ -324,12 +362,13 @@ impl Agent<'_> {
                 .map_err(Stop::Audit)?;
             if let Some(id) = &remembered.override_of {
                 self.audit
-                    .append(Event::Overridden {
+                    .append_buffered(Event::Overridden {
                         denial_id: id.clone(),
                         action_id: action_id.clone(),
                         by: self.approved_by.clone(),
                     })
                     .map_err(Stop::Audit)?;
+                self.mark_override_used(id);
             }
             self.output.event(
                 "decision",
@@ -346,7 +385,7 @@ impl Agent<'_> {
                 && let Some(trip) = self.breaker.record(decision.outcome.counts_as_denial())
             {
                 self.audit
-                    .append(Event::BreakerTripped {
+                    .append_buffered(Event::BreakerTripped {
                         consecutive: trip.consecutive,
                         in_window: trip.in_window,
                         window: trip.window,
@@ -365,10 +404,10 @@ impl Agent<'_> {
                     summary: action.summary(),
                     reason: decision.reason.clone(),
                 });
-                return Ok(ToolOutcome::error(denial_message(
+                return Ok(Pending::Done(ToolOutcome::error(denial_message(
                     &decision,
                     denial_id.as_deref(),
-                )));
+                ))));
             }
             let mut grants = decision.grants.clone();
             merge_grants(&mut grants, session_grants);
@@ -386,11 +425,23 @@ impl Agent<'_> {
             }
             grants_per_action.push((action_id, grants));
         }
+        Ok(Pending::Run {
+            planned,
+            grants: grants_per_action,
+        })
+    }
+
+    /// Carry out a decided call (after its decisions were flushed).
+    async fn execute_call(&mut self, pending: Pending) -> Result<ToolOutcome, Stop> {
+        let (planned, grants_per_action) = match pending {
+            Pending::Done(outcome) => return Ok(outcome),
+            Pending::Run { planned, grants } => (planned, grants),
+        };
         let outcome = self.execute(&planned, &grants_per_action).await;
         if let Some((action_id, _)) = grants_per_action.last() {
             let facts = outcome.exec.clone().unwrap_or_default();
             self.audit
-                .append(Event::Executed {
+                .append_buffered(Event::Executed {
                     action_id: action_id.clone(),
                     exit_code: facts.exit_code,
                     timed_out: facts.timed_out,
@@ -558,6 +609,7 @@ impl Agent<'_> {
             layer: decision.layer,
             reason: decision.reason.clone(),
             run_id: self.audit.run_id().to_owned(),
+            used_by: None,
         });
         if let Some(path) = &self.denial_state_path
             && let Err(e) = self.denial_state.save(path)
@@ -565,6 +617,18 @@ impl Agent<'_> {
             tracing::warn!("could not save kept denials: {e}");
         }
         Some(id)
+    }
+
+    /// An override admits its action once: mark the kept denial used before
+    /// the action runs, so no later run can use the same id again.
+    fn mark_override_used(&mut self, id: &str) {
+        let run_id = self.audit.run_id().to_owned();
+        if self.denial_state.mark_used(id, &run_id)
+            && let Some(path) = &self.denial_state_path
+            && let Err(e) = self.denial_state.save(path)
+        {
+            tracing::warn!("could not record that override {id} was used: {e}");
+        }
     }
 
     fn first_denial_id(&self, action: &Action) -> Option<String> {

@@ -123,25 +123,54 @@ impl AuditLog {
     }
 
     /// Redact, chain, write and flush one event. Returns only once the record
-    /// is on disk; after an error the log refuses further appends.
+    /// (and every buffered record before it) is on disk; after an error the
+    /// log refuses further appends.
     pub fn append(&mut self, event: Event) -> io::Result<()> {
+        self.write_record(&event, true)
+    }
+
+    /// Redact, chain and write one event without waiting for the disk. For
+    /// records whose loss in a power failure loses no decision (proposals,
+    /// execution results): the next [`append`](Self::append) or
+    /// [`sync`](Self::sync) makes them durable, and a killed process loses
+    /// nothing (the bytes are in the kernel). Decisions always use `append`.
+    pub fn append_buffered(&mut self, event: Event) -> io::Result<()> {
+        self.write_record(&event, false)
+    }
+
+    /// Flush everything written so far to disk.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.check_poisoned()?;
+        if let Err(e) = self.file.sync_data() {
+            self.poisoned = true;
+            return Err(with_path(e, "flushing", &self.path));
+        }
+        Ok(())
+    }
+
+    fn check_poisoned(&self) -> io::Result<()> {
         if self.poisoned {
             return Err(io::Error::other(format!(
                 "{}: an earlier write failed; the audit log cannot be continued",
                 self.path.display()
             )));
         }
-        if let Event::TurnStarted { number } = &event {
+        Ok(())
+    }
+
+    fn write_record(&mut self, event: &Event, sync: bool) -> io::Result<()> {
+        self.check_poisoned()?;
+        if let Event::TurnStarted { number } = event {
             self.turn = Some(*number);
         }
-        let line = self.encode(&event)?;
+        let line = self.encode(event)?;
         let digest = hex::encode(Sha256::digest(&line));
         let mut bytes = line;
         bytes.push(b'\n');
-        let written = self
-            .file
-            .write_all(&bytes)
-            .and_then(|()| self.file.sync_data());
+        let mut written = self.file.write_all(&bytes);
+        if sync && written.is_ok() {
+            written = self.file.sync_data();
+        }
         if let Err(e) = written {
             self.poisoned = true;
             return Err(with_path(e, "writing", &self.path));

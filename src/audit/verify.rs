@@ -156,29 +156,24 @@ fn check_line(
     if line.is_empty() {
         return Err(broken(BreakKind::Malformed, "empty line".into()));
     }
-    // Read the version first, so a newer schema is reported as such rather
-    // than as a malformed record.
-    let value: serde_json::Value = serde_json::from_slice(line)
-        .map_err(|e| broken(BreakKind::Malformed, format!("not valid JSON ({e})")))?;
-    match value.get("v").and_then(|v| v.as_u64()) {
-        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-        Some(v) if v > u64::from(SCHEMA_VERSION) => {
-            return Err(broken(
-                BreakKind::UnsupportedVersion,
-                format!(
-                    "schema version {v} is newer than this warden understands ({SCHEMA_VERSION}); upgrade warden to read it"
-                ),
-            ));
-        }
-        _ => {
+    // One parse in the common case; only a line that is not a current
+    // record is parsed again to say why (a newer schema is not tampering).
+    let record = match serde_json::from_slice::<Record>(line) {
+        Ok(record) if record.v == SCHEMA_VERSION => record,
+        Ok(record) => return Err(version_error(number, Some(u64::from(record.v)))),
+        Err(e) => {
+            let value: serde_json::Value = serde_json::from_slice(line)
+                .map_err(|e| broken(BreakKind::Malformed, format!("not valid JSON ({e})")))?;
+            let version = value.get("v").and_then(|v| v.as_u64());
+            if version != Some(u64::from(SCHEMA_VERSION)) {
+                return Err(version_error(number, version));
+            }
             return Err(broken(
                 BreakKind::Malformed,
-                "missing or invalid schema version \"v\"".into(),
+                format!("not a valid record ({e})"),
             ));
         }
-    }
-    let record: Record = serde_json::from_value(value)
-        .map_err(|e| broken(BreakKind::Malformed, format!("not a valid record ({e})")))?;
+    };
     if record.seq != number {
         return Err(broken(
             BreakKind::Sequence,
@@ -225,4 +220,21 @@ fn check_line(
         _ => {}
     }
     Ok(record)
+}
+
+fn version_error(number: u64, version: Option<u64>) -> BrokenChain {
+    match version {
+        Some(v) if v > u64::from(SCHEMA_VERSION) => BrokenChain {
+            record: number,
+            kind: BreakKind::UnsupportedVersion,
+            detail: format!(
+                "schema version {v} is newer than this warden understands ({SCHEMA_VERSION}); upgrade warden to read it"
+            ),
+        },
+        _ => BrokenChain {
+            record: number,
+            kind: BreakKind::Malformed,
+            detail: "missing or invalid schema version \"v\"".into(),
+        },
+    }
 }

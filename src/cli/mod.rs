@@ -36,7 +36,7 @@ Exit codes:
 
 Examples:
   warden run --demo
-  warden run --provider script --scenario examples/scenarios/exfiltration.yaml
+  warden run --provider script --scenario scenario.yaml --cwd repo
   warden check --profile ci -- cargo test
   warden check --profile dev --explain --action action.json
   warden policy test tests/fixtures/policy/*.yaml --profile ci

@@ -75,7 +75,7 @@ pub fn run(global: &GlobalArgs, cmd: PolicyCommand) -> Result<ExitStatus, Error>
             overrides.push(format!("approvals_reviewer={}", toml_string(r)));
         }
         let session = Session::open(global, Some(&profile_name), &overrides)?;
-        let reviewer = session.reviewer()?;
+        let reviewer = session.reviewer(None)?;
         let ctx = ReviewContext::default();
         let mut results = Vec::new();
         for case in &fixture.cases {

@@ -53,6 +53,12 @@ pub struct ReportArgs {
     /// With --github: exit 5 when part of the report could not be delivered.
     #[arg(long, requires = "github")]
     pub require_report: bool,
+    /// Take the `[report]` settings (conclusions, approval annotations) from
+    /// this profile's resolved config (with `.warden/config.toml`,
+    /// `--config` and `-c`); the flags below override them. Without
+    /// `--profile` or `--config`, the defaults below apply.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Check-run conclusion when the circuit breaker tripped [default: failure].
     #[arg(long, value_enum, value_name = "CONCLUSION")]
     pub on_breaker: Option<ConclusionArg>,
@@ -91,7 +97,7 @@ impl From<ConclusionArg> for Conclusion {
     }
 }
 
-pub fn run(_global: &GlobalArgs, args: ReportArgs) -> Result<ExitStatus, Error> {
+pub fn run(global: &GlobalArgs, args: ReportArgs) -> Result<ExitStatus, Error> {
     let summary = match AuditSummary::load(&args.audit) {
         Ok(s) => s,
         Err(e @ AuditReadError::Io { .. }) => return Err(Error::usage(e)),
@@ -100,7 +106,7 @@ pub fn run(_global: &GlobalArgs, args: ReportArgs) -> Result<ExitStatus, Error> 
             return Ok(ExitStatus::Failure);
         }
     };
-    let config = report_config(&args);
+    let config = report_config(global, &args)?;
     if !args.github || args.output.is_some() {
         let text = render_format(&summary, &config, args.format);
         match &args.output {
@@ -125,8 +131,13 @@ pub fn run(_global: &GlobalArgs, args: ReportArgs) -> Result<ExitStatus, Error> 
         .unwrap_or(ExitStatus::Success))
 }
 
-fn report_config(args: &ReportArgs) -> ReportConfig {
-    let mut config = default_report_config();
+fn report_config(global: &GlobalArgs, args: &ReportArgs) -> Result<ReportConfig, Error> {
+    let mut config = if args.profile.is_some() || !global.config.is_empty() {
+        let opts = crate::config::LoadOptions::from_global(global, args.profile.as_deref());
+        crate::config::load(&opts)?.config.report
+    } else {
+        default_report_config()
+    };
     if let Some(c) = args.on_breaker {
         config.on_breaker = c.into();
     }
@@ -137,7 +148,7 @@ fn report_config(args: &ReportArgs) -> ReportConfig {
         config.on_denial = c.into();
     }
     config.annotate_approvals |= args.annotate_approvals;
-    config
+    Ok(config)
 }
 
 /// The report in one of the offline formats, redacted, ending in a newline.

@@ -29,10 +29,15 @@ use crate::sandbox::{SandboxPolicy, SandboxRuntime};
 const EXAMPLES: &str = "\
 Examples:
   # offline, deterministic: replay a scenario as the model's answers
-  warden run --provider script --scenario examples/scenarios/exfiltration.yaml
+  warden run --provider script --scenario scenario.yaml --cwd repo
   # a real model (key from OPENAI_API_KEY or WARDEN_API_KEY)
   warden run --profile nightly --model gpt-4.1 \"update dependencies and fix lints\"
   echo \"fix the failing test\" | warden run --provider anthropic --model claude-sonnet-4-5 -
+  # the scenario also plays the LLM reviewer (its `reviews:` list)
+  warden run --provider script --scenario s.yaml -c auto_review.provider=script
+  # a real reviewer model on a local OpenAI-compatible server
+  warden run --profile nightly --reviewer-model qwen3 --reviewer-base-url http://127.0.0.1:8000/v1 \
+    --prompt-file task.md
   # let one previously denied action through, once
   warden run --approve D2 --prompt-file task.md
   # MCP servers from [mcp_servers.NAME] start sandboxed with the run; see
@@ -65,7 +70,8 @@ pub struct RunArgs {
     /// Model API: openai (and compatible servers), anthropic, or script.
     #[arg(long, value_name = "openai|anthropic|script")]
     pub provider: Option<String>,
-    /// Scenario file replayed by `--provider script`.
+    /// Scenario file replayed by `--provider script`; with
+    /// `auto_review.provider = "script"` its `reviews:` answer the reviewer.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
     /// Model name.
@@ -89,8 +95,8 @@ pub struct RunArgs {
     /// Write the agent's final message to F.
     #[arg(long, value_name = "F")]
     pub output_last_message: Option<PathBuf>,
-    /// Admit a kept denial (D2) once, recorded as a human override.
-    /// Also WARDEN_APPROVE=D2,D5.
+    /// Admit a kept denial (D2) once, recorded as a human override; the id
+    /// is then used up. Also WARDEN_APPROVE=D2,D5.
     #[arg(long, value_name = "ID")]
     pub approve: Vec<String>,
     /// Exit 4 when escalations are pending at the end of the run.
@@ -99,10 +105,10 @@ pub struct RunArgs {
     /// Override `approvals_reviewer` (user, auto_review, rules).
     #[arg(long, value_name = "R")]
     pub reviewer: Option<String>,
-    /// Base URL of the reviewer model API.
+    /// Base URL of the reviewer model API (`auto_review.base_url`).
     #[arg(long, value_name = "URL")]
     pub reviewer_base_url: Option<String>,
-    /// Reviewer model name.
+    /// Reviewer model name (`auto_review.model`).
     #[arg(long, value_name = "M")]
     pub reviewer_model: Option<String>,
     /// Replay the embedded demo scenario (prompt injection → refused
@@ -155,7 +161,7 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
     let config = &session.loaded.config;
     let provider = build_provider(config, &args)?;
     let prompt = read_prompt(&args, &provider)?;
-    let reviewer = session.reviewer()?;
+    let reviewer = session.reviewer(args.scenario.as_deref())?;
 
     let run_id = crate::audit::new_run_id();
     let audit_path = args

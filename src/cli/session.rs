@@ -42,11 +42,15 @@ impl Session {
     }
 
     /// The reviewer for `approvals_reviewer = "auto_review"`; `None` for
-    /// `user` and `rules`, which the pipeline handles itself.
-    pub fn reviewer(&self) -> Result<Option<Box<dyn Reviewer>>, Error> {
+    /// `user` and `rules`, which the pipeline handles itself. `scenario` is
+    /// `warden run --scenario`: a `script` reviewer answers from it.
+    pub fn reviewer(
+        &self,
+        scenario: Option<&std::path::Path>,
+    ) -> Result<Option<Box<dyn Reviewer>>, Error> {
         match self.loaded.config.approvals_reviewer {
             ReviewerKind::AutoReview => {
-                crate::review::llm::from_config(&self.loaded.config).map(Some)
+                crate::review::llm::from_config(&self.loaded.config, scenario).map(Some)
             }
             ReviewerKind::User | ReviewerKind::Rules => Ok(None),
         }

@@ -134,20 +134,9 @@ fn check(b: &Builder) -> Result<(), ConfigError> {
             });
         }
     }
-    if let Some(p) = b
-        .ar_provider
-        .as_ref()
-        .filter(|p| p.value == ProviderKind::Script)
-    {
-        return Err(ConfigError {
-            location: Some(p.source.clone()),
-            message: "`auto_review.provider = \"script\"` is not a reviewer".into(),
-            help: Some(
-                "use \"openai\" or \"anthropic\" (point base_url at a local server for tests)"
-                    .into(),
-            ),
-        });
-    }
+    // `auto_review.provider = "script"` is accepted: the reviewer then
+    // answers from the `reviews:` of `warden run --scenario F`; a command
+    // without a scenario refuses it (see review::llm::from_config).
     check_url(&b.ar_base_url, "auto_review.base_url")?;
     check_url(&b.agent_base_url, "agent.base_url")?;
     at_least_one(&b.ar_max_attempts, "auto_review.max_attempts")?;

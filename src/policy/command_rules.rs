@@ -1,8 +1,14 @@
 //! Command prefix rules: does one simple command (argv) match a rule, and
 //! which decision wins when several do (strictest: forbidden > prompt >
 //! allow, whatever the order of rules and layers).
+//!
+//! [`RuleIndex`] finds the candidate rules of a command by its program name
+//! (`argv[0]` as written and by basename), so deciding costs the same with
+//! ten rules or ten thousand.
 
-use crate::config::{CommandRule, RuleDecision};
+use std::collections::HashMap;
+
+use crate::config::{CommandRule, PatternToken, RuleDecision};
 
 /// One simple command as the splitter produced it.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +52,83 @@ pub fn strictest<'r>(rules: &'r [CommandRule], cmd: CommandView<'_>) -> Option<&
         }
     }
     best
+}
+
+/// The rules of a list indexed by the words their pattern's first token
+/// accepts. Built once per configuration; [`RuleIndex::strictest`] gives
+/// the same answer as [`strictest`] over the whole list.
+#[derive(Debug, Clone, Default)]
+pub struct RuleIndex {
+    by_program: HashMap<String, Vec<u32>>,
+}
+
+impl RuleIndex {
+    pub fn new(rules: &[CommandRule]) -> Self {
+        let mut by_program: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, rule) in rules.iter().enumerate() {
+            let i = u32::try_from(i).expect("fewer than 2^32 rules");
+            match rule.pattern.first() {
+                Some(PatternToken::Word(w)) => by_program.entry(w.clone()).or_default().push(i),
+                Some(PatternToken::AnyOf(words)) => {
+                    for w in words {
+                        let list = by_program.entry(w.clone()).or_default();
+                        if list.last() != Some(&i) {
+                            list.push(i);
+                        }
+                    }
+                }
+                None => {} // an empty pattern matches nothing
+            }
+        }
+        RuleIndex { by_program }
+    }
+
+    /// The index (into the list the index was built from) of the strictest
+    /// rule matching `cmd`; ties keep the first rule in order.
+    pub fn strictest(&self, rules: &[CommandRule], cmd: CommandView<'_>) -> Option<usize> {
+        let program = cmd.argv.first()?;
+        let empty: &[u32] = &[];
+        let as_written = self
+            .by_program
+            .get(program.as_str())
+            .map_or(empty, Vec::as_slice);
+        let base = basename(program);
+        let by_base = if base.len() == program.len() {
+            empty
+        } else {
+            self.by_program.get(base).map_or(empty, Vec::as_slice)
+        };
+        let mut best: Option<usize> = None;
+        // Both lists are ascending: walk them merged, in rule order.
+        let (mut a, mut b) = (0, 0);
+        while a < as_written.len() || b < by_base.len() {
+            let i = match (as_written.get(a), by_base.get(b)) {
+                (Some(&x), Some(&y)) if x == y => {
+                    a += 1;
+                    b += 1;
+                    x
+                }
+                (Some(&x), Some(&y)) if x < y => {
+                    a += 1;
+                    x
+                }
+                (Some(&x), None) => {
+                    a += 1;
+                    x
+                }
+                (_, Some(&y)) => {
+                    b += 1;
+                    y
+                }
+                (None, None) => unreachable!(),
+            } as usize;
+            let rule = &rules[i];
+            if best.is_none_or(|b| rule.decision > rules[b].decision) && rule_matches(rule, cmd) {
+                best = Some(i);
+            }
+        }
+        best
+    }
 }
 
 /// Check a rule's `match` / `not_match` examples, as the config loader does.
@@ -201,6 +284,39 @@ mod tests {
                 strictest(&rules, view(&a)).map(|r| r.decision),
                 Some(RuleDecision::Forbidden)
             );
+        }
+    }
+
+    #[test]
+    fn the_index_agrees_with_a_full_scan() {
+        let rules = vec![
+            rule(&[&["git"]], &[], RuleDecision::Allow),
+            rule(
+                &[&["git"], &["push"]],
+                &["--force"],
+                RuleDecision::Forbidden,
+            ),
+            rule(&[&["curl", "wget"]], &["-T*"], RuleDecision::Prompt),
+            rule(&[&["/usr/bin/git"]], &[], RuleDecision::Prompt),
+            rule(&[&["git"], &["push"]], &[], RuleDecision::Prompt),
+        ];
+        let index = RuleIndex::new(&rules);
+        for cmd in [
+            "git status",
+            "git push",
+            "git push --force",
+            "/usr/bin/git status",
+            "/opt/git push --force",
+            "wget -T x",
+            "curl https://x",
+            "ls",
+        ] {
+            let a = argv(cmd);
+            let full = strictest(&rules, view(&a)).map(std::ptr::from_ref);
+            let indexed = index
+                .strictest(&rules, view(&a))
+                .map(|i| std::ptr::from_ref(&rules[i]));
+            assert_eq!(full, indexed, "{cmd}");
         }
     }
 

@@ -58,11 +58,46 @@ impl Expected {
 }
 
 /// One outcome or a list of acceptable outcomes.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expectation {
     One(Expected),
     Any(Vec<Expected>),
+}
+
+const EXPECTED_NAMES: &[&str] = &["run", "approve", "deny", "escalate", "allow"];
+
+/// By hand rather than `untagged`, so a wrong value is reported at its own
+/// line with the accepted names ("unknown variant `maybe`, expected one of
+/// …") instead of "did not match any variant" at the case.
+impl<'de> Deserialize<'de> for Expectation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Expectation;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an outcome (run, approve, deny, escalate, allow) or a list of them")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Expectation, E> {
+                Expected::deserialize(serde::de::value::StrDeserializer::<E>::new(v))
+                    .map(Expectation::One)
+                    .map_err(|_| E::unknown_variant(v, EXPECTED_NAMES))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Expectation, A::Error> {
+                let mut list = Vec::new();
+                while let Some(e) = seq.next_element::<Expected>()? {
+                    list.push(e);
+                }
+                if list.is_empty() {
+                    return Err(serde::de::Error::invalid_length(0, &self));
+                }
+                Ok(Expectation::Any(list))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Expectation {
@@ -281,6 +316,32 @@ cases:
         assert!(!err.contains(" at line "), "{err}");
         let err = parse(Path::new("f.yaml"), "cases:\n  - name: x\n    bogus: 1\n").unwrap_err();
         assert!(err.contains("f.yaml:3:"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_outcome_is_reported_at_its_line() {
+        let err = parse(
+            Path::new("f.yaml"),
+            "cases:\n  - name: x\n    action: {kind: exec, command: [ls]}\n    expect: maybe\n",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("f.yaml:4:"), "{err}");
+        assert!(err.contains("unknown variant `maybe`"), "{err}");
+        assert!(err.contains("`escalate`"), "{err}");
+        let err = parse(
+            Path::new("f.yaml"),
+            "cases:\n  - name: x\n    action: {kind: exec, command: [ls]}\n    expect: [deny, nope]\n",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("f.yaml:4:"), "{err}");
+        assert!(err.contains("nope"), "{err}");
+        assert!(
+            parse(
+                Path::new("f.yaml"),
+                "cases:\n  - name: x\n    action: {kind: exec, command: [ls]}\n    expect: []\n",
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! decision pipeline that ties them to the reviewer.
 
 pub mod command_rules;
+pub mod embedded;
 pub mod fixtures;
 pub mod paths;
 pub mod pipeline;
+pub mod predict;
 pub mod shell;
 pub mod wrappers;

@@ -58,27 +58,10 @@ impl PathContext {
     }
 
     /// Like [`resolve`](Self::resolve), then follow symlinks of the longest
-    /// existing ancestor, so a workspace symlink to `/etc` is seen as `/etc`.
+    /// existing ancestor, so a workspace symlink to `/etc` is seen as `/etc`
+    /// (the same resolution the sandbox uses for its own paths).
     pub fn resolve_real(&self, raw: &str, base: Option<&Path>) -> PathBuf {
-        let lexical = self.resolve(raw, base);
-        let mut existing = lexical.as_path();
-        let mut rest = Vec::new();
-        loop {
-            if let Ok(real) = existing.canonicalize() {
-                let mut out = real;
-                for part in rest.iter().rev() {
-                    out.push(part);
-                }
-                return out;
-            }
-            match (existing.parent(), existing.file_name()) {
-                (Some(parent), Some(name)) => {
-                    rest.push(name.to_os_string());
-                    existing = parent;
-                }
-                _ => return lexical,
-            }
-        }
+        crate::sandbox::policy::canonical_or_normal(&self.resolve(raw, base))
     }
 }
 
@@ -152,7 +135,11 @@ impl PathSet {
         if self.empty {
             return false;
         }
-        self.prefixes.iter().any(|p| path.starts_with(p)) || self.globs.is_match(path)
+        let bytes = path.as_os_str().as_encoded_bytes();
+        self.prefixes
+            .iter()
+            .any(|p| under(bytes, p.as_os_str().as_encoded_bytes()))
+            || (!self.globs.is_empty() && self.globs.is_match(path))
     }
 
     /// Validate glob syntax only (used by the config loader).
@@ -165,6 +152,42 @@ impl PathSet {
         }
         Ok(())
     }
+}
+
+/// Files that expose a process's environment or memory. The sandbox keeps
+/// them out of reach without listing them (the child's environment is
+/// scrubbed, warden is not dumpable, and Landlock forbids ptrace-level
+/// access to processes outside the sandbox), so they cannot be `deny_read`
+/// entries (which are expanded from the filesystem); the pipeline treats a
+/// read of one as a deny-read crossing all the same.
+pub const PROCESS_SECRETS: &[&str] = &[
+    "/proc/*/environ",
+    "/proc/*/task/*/environ",
+    "/proc/*/mem",
+    "/proc/*/task/*/mem",
+];
+
+fn process_secrets() -> &'static GlobSet {
+    static SET: std::sync::OnceLock<GlobSet> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let mut b = GlobSetBuilder::new();
+        for p in PROCESS_SECRETS {
+            b.add(
+                GlobBuilder::new(p)
+                    .literal_separator(true)
+                    .build()
+                    .expect("constant glob"),
+            );
+        }
+        b.build().expect("constant globs")
+    })
+}
+
+/// `Path::starts_with` on normalised paths, as a byte comparison (the
+/// component-wise one is the pipeline's hottest path check).
+fn under(path: &[u8], prefix: &[u8]) -> bool {
+    path.starts_with(prefix)
+        && (path.len() == prefix.len() || prefix.ends_with(b"/") || path[prefix.len()] == b'/')
 }
 
 /// Where a write would land relative to the sandbox.
@@ -214,8 +237,10 @@ impl PathPolicy {
         })
     }
 
+    /// Whether reading `path` crosses the sandbox: a deny-read entry, or
+    /// another process's environment or memory ([`PROCESS_SECRETS`]).
     pub fn is_deny_read(&self, path: &Path) -> bool {
-        self.deny_read.contains(path)
+        self.deny_read.contains(path) || process_secrets().is_match(path)
     }
 
     pub fn write_target(&self, path: &Path) -> WriteTarget {
@@ -352,6 +377,8 @@ mod tests {
         for p in ["/home/u/.sshx", "/ws/app/env", "/ws/src/main.rs", "/etcx"] {
             assert!(!set.contains(Path::new(p)), "{p}");
         }
+        let root = PathSet::new(&["/".into()], &ctx()).unwrap();
+        assert!(root.contains(Path::new("/etc/passwd")) && root.contains(Path::new("/")));
     }
 
     #[test]

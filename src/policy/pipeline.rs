@@ -23,8 +23,9 @@ use crate::decision::{Category, Decision, Grants, Layer, Outcome, Source, TraceS
 use crate::review::rules::{Facts, ReviewRules};
 use crate::review::{ReviewContext, ReviewRequest, Reviewer};
 
-use super::command_rules::{CommandView, strictest};
-use super::paths::{PathContext, PathPolicy, PathSet, WriteTarget, exec_hosts, exec_path_words};
+use super::command_rules::{CommandView, RuleIndex};
+use super::paths::{PathContext, PathPolicy, PathSet, WriteTarget, exec_hosts};
+use super::predict::predict;
 use super::wrappers::analyze_exec;
 
 /// A configuration compiled for deciding actions.
@@ -32,6 +33,8 @@ pub struct Pipeline {
     config: Config,
     paths: PathPolicy,
     review_rules: ReviewRules,
+    /// Command rules by program name.
+    rule_index: RuleIndex,
     /// `grants.write` of each command rule, compiled (same order as rules).
     rule_write_grants: Vec<PathSet>,
 }
@@ -59,6 +62,7 @@ impl Pipeline {
             config: config.clone(),
             paths,
             review_rules,
+            rule_index: RuleIndex::new(&config.command_rules),
             rule_write_grants,
         })
     }
@@ -441,16 +445,11 @@ impl Pipeline {
                 argv: &inv.argv,
                 piped: inv.piped,
             };
-            let rule = strictest(&self.config.command_rules, view);
-            match rule {
-                Some(r) if r.decision == RuleDecision::Allow => {
-                    let idx = self
-                        .config
-                        .command_rules
-                        .iter()
-                        .position(|x| std::ptr::eq(x, r))
-                        .expect("rule comes from this list");
-                    allow_rules.push(idx);
+            let found = self.rule_index.strictest(&self.config.command_rules, view);
+            let rule = found.map(|i| &self.config.command_rules[i]);
+            match found {
+                Some(i) if self.config.command_rules[i].decision == RuleDecision::Allow => {
+                    allow_rules.push(i);
                 }
                 _ => all_allowed = false,
             }
@@ -459,26 +458,7 @@ impl Pipeline {
             {
                 worst = Some(r);
             }
-            for w in exec_path_words(&inv.argv) {
-                facts.paths.push(self.paths.ctx.resolve(w, base.as_deref()));
-            }
-            facts.hosts.extend(exec_hosts(&inv.argv));
         }
-        if let Some(esc) = escalate {
-            facts
-                .hosts
-                .extend(esc.network.iter().map(|h| h.to_ascii_lowercase()));
-            for w in &esc.write {
-                facts.paths.push(
-                    self.paths
-                        .ctx
-                        .resolve(&w.to_string_lossy(), base.as_deref()),
-                );
-            }
-        }
-        facts.hosts.sort();
-        facts.hosts.dedup();
-        facts.invocations = analysis.invocations.clone();
 
         if !analysis.fully_understood() {
             trace.push(step(
@@ -517,10 +497,39 @@ impl Pipeline {
             trace.push(step(Layer::CommandRules, "no rule", None, String::new()));
         }
 
+        // What the exec needs beyond the sandbox (secret reads, scrubbed
+        // credentials, writes outside or onto protected paths): a crossing
+        // even without an escalation request.
+        let mut needs = predict(&analysis.invocations, &self.paths, base.as_deref());
+
+        // Facts for the review rules (only consulted for a crossing).
+        facts.paths.append(&mut needs.mentioned);
+        for inv in &analysis.invocations {
+            facts.hosts.extend(exec_hosts(&inv.argv));
+        }
+        if let Some(esc) = escalate {
+            facts
+                .hosts
+                .extend(esc.network.iter().map(|h| h.to_ascii_lowercase()));
+            for w in &esc.write {
+                facts.paths.push(
+                    self.paths
+                        .ctx
+                        .resolve(&w.to_string_lossy(), base.as_deref()),
+                );
+            }
+        }
+        facts.hosts.sort();
+        facts.hosts.dedup();
+        facts.paths.extend(needs.secret_reads.iter().cloned());
+        facts.paths.extend(needs.writes.iter().cloned());
+        facts.requested_paths.extend(needs.writes.iter().cloned());
+
         let prompt = worst.is_some_and(|r| r.decision == RuleDecision::Prompt);
         // An allow rule's grants apply only to commands warden fully
         // understands and that no wrapper runs.
         let preapprovable = all_allowed && analysis.fully_understood() && !analysis.has_wrapper();
+        facts.invocations = analysis.invocations;
         let rule_grants = if preapprovable {
             self.union_grants(&allow_rules)
         } else {
@@ -549,6 +558,7 @@ impl Pipeline {
                     })
                     .collect(),
                 unsandboxed: esc.unsandboxed,
+                create_dirs: Vec::new(),
             };
             let covered = preapprovable
                 && !esc.unsandboxed
@@ -571,6 +581,17 @@ impl Pipeline {
                 ));
             }
         }
+        if !needs.is_empty() {
+            if !categories.contains(&Category::SandboxApproval) {
+                categories.push(Category::SandboxApproval);
+            }
+            for w in &needs.writes {
+                if !requested.write.contains(w) {
+                    requested.write.push(w.clone());
+                }
+            }
+            trace.push(step(Layer::Sandbox, "crossing", None, needs.describe()));
+        }
 
         if categories.is_empty() {
             let grants = if preapprovable && escalate.is_some_and(|e| !e.is_empty()) {
@@ -579,6 +600,7 @@ impl Pipeline {
                 Grants {
                     any_network: rule_grants.network,
                     write: rule_grants.write_paths.clone(),
+                    create_dirs: rule_grants.create_dirs.clone(),
                     ..Grants::default()
                 }
             } else {
@@ -634,12 +656,13 @@ impl Pipeline {
             out.network &= r.grants.network;
             if !r.grants.write.is_empty() {
                 out.sets.push(i);
-                out.write_paths.extend(
-                    r.grants
-                        .write
-                        .iter()
-                        .map(|w| self.paths.ctx.resolve(w, None)),
-                );
+                for w in &r.grants.write {
+                    let path = self.paths.ctx.resolve(w, None);
+                    if w.ends_with('/') && path.starts_with(&self.paths.ctx.workspace) {
+                        out.create_dirs.push(path.clone());
+                    }
+                    out.write_paths.push(path);
+                }
             }
         }
         out.compiled = out
@@ -784,6 +807,7 @@ struct RuleGrantSet {
     sets: Vec<usize>,
     compiled: Vec<PathSet>,
     write_paths: Vec<std::path::PathBuf>,
+    create_dirs: Vec<std::path::PathBuf>,
 }
 
 impl RuleGrantSet {

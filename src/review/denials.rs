@@ -5,7 +5,10 @@
 //! that never repeats within the thread. A human overrides one with
 //! `warden run --approve D2` (or `WARDEN_APPROVE=D2,D5`): the next run
 //! admits exactly that action (same normalised key) once, and records the
-//! override.
+//! override. The kept denial is then marked used (in the state file, at the
+//! moment it is used), so the same id cannot admit the action again in a
+//! later run: a re-run with a stale `WARDEN_APPROVE` fails with exit 2
+//! instead of silently repeating the approval.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +31,9 @@ pub struct KeptDenial {
     pub layer: Layer,
     pub reason: String,
     pub run_id: String,
+    /// The run that used this denial's override, once it was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<String>,
 }
 
 /// The state file's content.
@@ -68,9 +74,14 @@ impl DenialState {
 
     /// Keep a new denial; returns its id.
     pub fn keep(&mut self, mut denial: KeptDenial) -> String {
-        if self.next == 0 {
-            self.next = 1;
-        }
+        // Never reuse an id, even if the file's counter was edited back.
+        let highest = self
+            .denials
+            .iter()
+            .filter_map(|d| d.id.strip_prefix('D')?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        self.next = self.next.max(highest + 1).max(1);
         let id = format!("D{}", self.next);
         self.next += 1;
         denial.id = id.clone();
@@ -84,6 +95,22 @@ impl DenialState {
 
     pub fn find(&self, id: &str) -> Option<&KeptDenial> {
         self.denials.iter().find(|d| d.id.eq_ignore_ascii_case(id))
+    }
+
+    /// Record that `id`'s override admitted its action in `run_id`.
+    /// Returns false when no such denial is kept.
+    pub fn mark_used(&mut self, id: &str, run_id: &str) -> bool {
+        match self
+            .denials
+            .iter_mut()
+            .find(|d| d.id.eq_ignore_ascii_case(id))
+        {
+            Some(d) => {
+                d.used_by = Some(run_id.to_owned());
+                true
+            }
+            None => false,
+        }
     }
 
     /// Resolve `--approve` ids; unknown ids are an error naming what is kept.
@@ -104,6 +131,13 @@ impl DenialState {
                 if d.layer == Layer::Requirements {
                     return Err(format!(
                         "{} was denied by a managed requirement, which no override can weaken",
+                        d.id
+                    ));
+                }
+                if let Some(run) = &d.used_by {
+                    return Err(format!(
+                        "{} was already used: its override admitted the action once, in run {run}; \
+                         if the agent needs it again, a new denial gets a new id to approve",
                         d.id
                     ));
                 }
@@ -151,6 +185,7 @@ mod tests {
             layer: Layer::AutoReject,
             reason: "r".into(),
             run_id: "run".into(),
+            used_by: None,
         }
     }
 
@@ -196,5 +231,24 @@ mod tests {
             approve_ids(&["D2".into(), "D3,D4".into()], Some("D5, D2")),
             vec!["D2", "D3", "D4", "D5"]
         );
+    }
+
+    #[test]
+    fn a_used_override_cannot_be_used_again() {
+        let mut s = DenialState::default();
+        s.keep(denial(1));
+        assert!(s.mark_used("d1", "r-2"));
+        let err = s.resolve(&["D1".into()]).unwrap_err();
+        assert!(err.contains("already used") && err.contains("r-2"), "{err}");
+        assert!(!s.mark_used("D7", "r-2"));
+    }
+
+    #[test]
+    fn ids_never_repeat_even_with_a_stale_counter() {
+        let mut s = DenialState::default();
+        s.keep(denial(1));
+        s.keep(denial(2));
+        s.next = 1; // edited back by hand
+        assert_eq!(s.keep(denial(3)), "D3");
     }
 }

@@ -7,13 +7,17 @@
 //! - A reviewer's verdict is reused for an identical action ([`Layer::Cache`],
 //!   recorded as a cache hit).
 //! - An overridden kept denial (`--approve D2`) admits its exact action once
-//!   ([`Layer::Override`]).
+//!   ([`Layer::Override`]) — unless a managed requirement now denies it:
+//!   nothing, not even a human override, weakens a managed deny.
+//!
+//! Order for one action: override, repeated denial, cache, then the
+//! pipeline (and its reviewer).
 
 use std::collections::HashMap;
 
 use crate::action::Action;
 use crate::decision::{Decision, Layer, Outcome, TraceStep};
-use crate::policy::pipeline::Pipeline;
+use crate::policy::pipeline::{Pipeline, Prejudged};
 
 use super::denials::KeptDenial;
 use super::{ReviewContext, Reviewer};
@@ -33,7 +37,7 @@ pub struct RunMemory {
     denied: HashMap<String, (Option<String>, Decision)>,
     /// key → a reviewer's earlier verdict.
     reviewed: HashMap<String, Decision>,
-    /// key → the override (unused yet).
+    /// key → an override not used yet in this run.
     overrides: HashMap<String, KeptDenial>,
     /// Reviewer calls made (for stats and benchmarks).
     pub reviewer_calls: u64,
@@ -62,6 +66,18 @@ impl RunMemory {
         context: &ReviewContext,
     ) -> Remembered {
         let key = action.normalized_key();
+        if self.overrides.contains_key(&key)
+            && let Prejudged::Final(managed) = pipeline.prejudge(action)
+            && managed.layer == Layer::Requirements
+            && managed.outcome.counts_as_denial()
+        {
+            // The override stays unused (and is reported as such).
+            return Remembered {
+                decision: managed,
+                cache_hit: false,
+                override_of: None,
+            };
+        }
         if let Some(kept) = self.overrides.remove(&key) {
             let decision = Decision {
                 outcome: Outcome::Approve,
@@ -89,20 +105,26 @@ impl RunMemory {
         }
         if let Some((id, earlier)) = self.denied.get(&key) {
             let label = id.clone().unwrap_or_else(|| "earlier".into());
+            let what = match earlier.outcome {
+                Outcome::Escalate => "escalated to a human",
+                _ => "refused",
+            };
+            // The earlier outcome stands: a repeated escalation is still the
+            // same pending question for a human, not a new denial.
             let decision = Decision {
-                outcome: Outcome::Deny,
+                outcome: earlier.outcome,
                 category: earlier.category,
                 layer: Layer::RepeatedDenial,
                 source: earlier.source.clone(),
                 reason: format!(
-                    "the same action was already refused in this run ({label}: {}); asking again does not change the answer",
+                    "the same action was already {what} in this run ({label}: {}); asking again does not change the answer",
                     earlier.reason
                 ),
                 grants: Default::default(),
                 reviewer: None,
                 trace: vec![TraceStep {
                     layer: Layer::RepeatedDenial,
-                    result: "deny".into(),
+                    result: earlier.outcome.as_str().into(),
                     source: earlier.source.clone(),
                     detail: format!("first refused by {}", earlier.layer),
                 }],
@@ -133,7 +155,9 @@ impl RunMemory {
         }
         let decision = pipeline.decide(action, reviewer, context).await;
         if matches!(decision.layer, Layer::AutoReview | Layer::ReviewerFailed) {
-            self.reviewer_calls += 1;
+            if reviewer.is_some() {
+                self.reviewer_calls += 1;
+            }
             self.reviewed.insert(key, decision.clone());
         }
         Remembered {

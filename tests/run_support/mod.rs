@@ -49,6 +49,23 @@ impl RunFixture {
         cmd
     }
 
+    /// `warden run --profile P --provider script --scenario S --audit …`.
+    pub fn scripted(&self, profile: &str, scenario: &Path) -> Command {
+        let mut cmd = self.warden();
+        cmd.args([
+            "run",
+            "--profile",
+            profile,
+            "--provider",
+            "script",
+            "--scenario",
+        ])
+        .arg(scenario)
+        .arg("--audit")
+        .arg(&self.audit);
+        cmd
+    }
+
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.home.parent().unwrap().join(name);
         std::fs::write(&p, text).unwrap();
