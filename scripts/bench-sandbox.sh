@@ -6,6 +6,7 @@
 # Needs: hyperfine and (optionally) bubblewrap — on Debian/Ubuntu:
 #   apt-get update && apt-get install -y hyperfine bubblewrap
 # Usage: scripts/bench-sandbox.sh [--runs N] [--export FILE.md]
+#        (WARDEN=path/to/warden to measure another build without building)
 set -euo pipefail
 
 runs=200
@@ -14,15 +15,18 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --export) export_md="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 
 command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)" >&2; exit 2; }
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-warden="$root/target/release/warden"
+# WARDEN=path compares another build (e.g. an older one) without building.
+if [ -z "${WARDEN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+fi
+warden=${WARDEN:-$root/target/release/warden}
 
 # A small git workspace, like a checkout (the ci profile protects .git).
 ws="$(mktemp -d)"
@@ -30,11 +34,12 @@ trap 'rm -rf "$ws"' EXIT
 git -C "$ws" init -q
 echo "bench" > "$ws/README.md"
 
-echo "kernel: $(uname -r), cores: $(nproc), Landlock ABI: $("$warden" sandbox --profile ci --cwd "$ws" --show-enforcement -- /bin/true 2>&1 | sed -n 's/.*"landlock_abi": \([0-9]*\).*/\1/p')"
+echo "kernel: $(uname -r), cores: $(nproc), CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Landlock ABI: $("$warden" sandbox --profile ci --cwd "$ws" --show-enforcement -- /bin/true 2>&1 | sed -n 's/.*"landlock_abi": \([0-9]*\).*/\1/p')"
 
 cmds=(
   -n "bare /bin/true" "/bin/true"
   -n "warden sandbox --profile ci" "$warden sandbox --profile ci --cwd $ws -- /bin/true"
+  -n "warden --version (process start)" "$warden --version"
 )
 if command -v bwrap >/dev/null && bwrap --ro-bind / / --dev /dev --unshare-net /bin/true 2>/dev/null; then
   cmds+=(-n "bwrap --unshare-net" "bwrap --ro-bind / / --dev /dev --unshare-net /bin/true")
