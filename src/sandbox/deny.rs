@@ -109,7 +109,7 @@ fn compile(patterns: &[String]) -> Result<GlobSet, String> {
 /// `warden sandbox`); anything else goes through globset, with the same
 /// meaning (`*` and `?` never match `/`).
 struct Matcher {
-    names: Vec<Vec<char>>,
+    names: Vec<NamePattern>,
     set: Option<GlobSet>,
     /// Every pattern, compiled on first need: file names that are not
     /// UTF-8 are matched by globset, never guessed at.
@@ -122,7 +122,10 @@ impl Matcher {
         let (mut names, mut rest) = (Vec::new(), Vec::new());
         for p in patterns {
             match simple_name(&relative_pattern(p)) {
-                Some(name) => names.push(name.chars().collect()),
+                Some(name) => names.push(NamePattern {
+                    chars: name.chars().collect(),
+                    ascii: name.is_ascii().then(|| name.as_bytes().to_vec()),
+                }),
                 None => rest.push(p.clone()),
             }
         }
@@ -139,22 +142,37 @@ impl Matcher {
     }
 
     fn is_match(&self, rel: &Path) -> bool {
-        if self.set.as_ref().is_some_and(|s| s.is_match(rel)) {
+        let (dir, name) = match (rel.parent(), rel.file_name()) {
+            (Some(dir), Some(name)) => (dir, name),
+            _ => return self.set.as_ref().is_some_and(|s| s.is_match(rel)),
+        };
+        self.matches(dir, name)
+    }
+
+    /// [`Self::is_match`] for the entry `name` of `dir`, building the path
+    /// only when a globset pattern needs it (the walk calls this for every
+    /// entry of the tree).
+    fn matches(&self, dir: &Path, name: &std::ffi::OsStr) -> bool {
+        let rel = || dir.join(name);
+        if self.set.as_ref().is_some_and(|s| s.is_match(rel())) {
             return true;
         }
         if self.names.is_empty() {
             return false;
         }
-        let Some(name) = rel.file_name() else {
-            return false;
-        };
         match name.to_str() {
+            Some(name) if name.is_ascii() => self.names.iter().any(|p| match &p.ascii {
+                Some(bytes) => wildcard_match(bytes, name.as_bytes(), b'*', b'?'),
+                None => false, // a non-ASCII literal cannot match an ASCII name
+            }),
             Some(name) => {
                 let name: Vec<char> = name.chars().collect();
-                self.names.iter().any(|p| wildcard_match(p, &name))
+                self.names
+                    .iter()
+                    .any(|p| wildcard_match(&p.chars, &name, '*', '?'))
             }
             None => match self.all.get_or_init(|| compile(&self.patterns)) {
-                Ok(all) => all.is_match(rel),
+                Ok(all) => all.is_match(rel()),
                 Err(_) => true, // cannot happen (validated); deny rather than miss
             },
         }
@@ -170,26 +188,33 @@ fn simple_name(rel_pattern: &str) -> Option<&str> {
     plain.then_some(name)
 }
 
-/// Glob match of a whole file name: `*` any run of characters, `?` one.
-fn wildcard_match(pattern: &[char], name: &[char]) -> bool {
+/// A `**/NAME` pattern's NAME, as characters and (when ASCII) bytes.
+struct NamePattern {
+    chars: Vec<char>,
+    ascii: Option<Vec<u8>>,
+}
+
+/// Glob match of a whole file name: `star` any run of characters, `any`
+/// one (over bytes for ASCII names, characters otherwise).
+fn wildcard_match<T: Copy + PartialEq>(pattern: &[T], name: &[T], star: T, any: T) -> bool {
     let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
+    let mut last_star: Option<(usize, usize)> = None;
     while n < name.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == name[n]) {
+        if p < pattern.len() && (pattern[p] == any || pattern[p] == name[n]) {
             p += 1;
             n += 1;
-        } else if p < pattern.len() && pattern[p] == '*' {
-            star = Some((p, n));
+        } else if p < pattern.len() && pattern[p] == star {
+            last_star = Some((p, n));
             p += 1;
-        } else if let Some((sp, sn)) = star {
+        } else if let Some((sp, sn)) = last_star {
             p = sp + 1;
             n = sn + 1;
-            star = Some((sp, sn + 1));
+            last_star = Some((sp, sn + 1));
         } else {
             return false;
         }
     }
-    pattern[p..].iter().all(|c| *c == '*')
+    pattern[p..].iter().all(|c| *c == star)
 }
 
 struct CacheEntry {
@@ -289,13 +314,13 @@ fn walk(
                     base.display()
                 ));
             }
-            let path = dir.join(entry.file_name());
-            if set.is_match(&path) {
-                found.insert(path);
+            let name = entry.file_name();
+            if set.matches(&dir, &name) {
+                found.insert(dir.join(name));
                 continue; // a denied directory is denied as a whole
             }
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path);
+                stack.push(dir.join(name));
             }
         }
     }
@@ -527,6 +552,8 @@ mod tests {
             "**/[ab].key",
             "**/{a,b}.key",
             "**/sub/*.key",
+            "**/é*",
+            "**/?.env",
             "*.key",
         ];
         let names = [
@@ -551,6 +578,9 @@ mod tests {
             "c.key",
             "b.key",
             "é.env.é",
+            "éa",
+            "é.env",
+            "x.env",
             "sub",
         ];
         for pattern in patterns {
