@@ -21,6 +21,7 @@
 //! left) every command walks, as before.
 
 use std::collections::{BTreeSet, HashMap};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -105,16 +106,13 @@ fn compile(patterns: &[String]) -> Result<GlobSet, String> {
 
 /// Matches paths relative to a base. The usual deny globs, `**/NAME` with
 /// only `*` and `?` wildcards in NAME (`**/.env`, `**/.env.*`), are matched
-/// on the file name without building a regex (the cost of a one-shot
-/// `warden sandbox`); anything else goes through globset, with the same
-/// meaning (`*` and `?` never match `/`).
+/// on the file name's bytes without building a regex (the cost of a
+/// one-shot `warden sandbox`); anything else goes through globset. The
+/// meaning is globset's: it matches bytes (`?` is one byte, `*` any run of
+/// bytes, neither matches `/`), so non-UTF-8 names need no special case.
 struct Matcher {
-    names: Vec<NamePattern>,
+    names: Vec<Vec<u8>>,
     set: Option<GlobSet>,
-    /// Every pattern, compiled on first need: file names that are not
-    /// UTF-8 are matched by globset, never guessed at.
-    patterns: Vec<String>,
-    all: std::sync::OnceLock<Result<GlobSet, String>>,
 }
 
 impl Matcher {
@@ -122,10 +120,7 @@ impl Matcher {
         let (mut names, mut rest) = (Vec::new(), Vec::new());
         for p in patterns {
             match simple_name(&relative_pattern(p)) {
-                Some(name) => names.push(NamePattern {
-                    chars: name.chars().collect(),
-                    ascii: name.is_ascii().then(|| name.as_bytes().to_vec()),
-                }),
+                Some(name) => names.push(name.as_bytes().to_vec()),
                 None => rest.push(p.clone()),
             }
         }
@@ -136,8 +131,6 @@ impl Matcher {
             } else {
                 Some(compile(&rest)?)
             },
-            patterns: patterns.to_vec(),
-            all: std::sync::OnceLock::new(),
         })
     }
 
@@ -153,29 +146,14 @@ impl Matcher {
     /// only when a globset pattern needs it (the walk calls this for every
     /// entry of the tree).
     fn matches(&self, dir: &Path, name: &std::ffi::OsStr) -> bool {
-        let rel = || dir.join(name);
-        if self.set.as_ref().is_some_and(|s| s.is_match(rel())) {
-            return true;
-        }
-        if self.names.is_empty() {
-            return false;
-        }
-        match name.to_str() {
-            Some(name) if name.is_ascii() => self.names.iter().any(|p| match &p.ascii {
-                Some(bytes) => wildcard_match(bytes, name.as_bytes(), b'*', b'?'),
-                None => false, // a non-ASCII literal cannot match an ASCII name
-            }),
-            Some(name) => {
-                let name: Vec<char> = name.chars().collect();
-                self.names
-                    .iter()
-                    .any(|p| wildcard_match(&p.chars, &name, '*', '?'))
-            }
-            None => match self.all.get_or_init(|| compile(&self.patterns)) {
-                Ok(all) => all.is_match(rel()),
-                Err(_) => true, // cannot happen (validated); deny rather than miss
-            },
-        }
+        let bytes = name.as_bytes();
+        self.names
+            .iter()
+            .any(|p| wildcard_match(p, bytes, b'*', b'?'))
+            || self
+                .set
+                .as_ref()
+                .is_some_and(|s| s.is_match(dir.join(name)))
     }
 }
 
@@ -188,14 +166,7 @@ fn simple_name(rel_pattern: &str) -> Option<&str> {
     plain.then_some(name)
 }
 
-/// A `**/NAME` pattern's NAME, as characters and (when ASCII) bytes.
-struct NamePattern {
-    chars: Vec<char>,
-    ascii: Option<Vec<u8>>,
-}
-
-/// Glob match of a whole file name: `star` any run of characters, `any`
-/// one (over bytes for ASCII names, characters otherwise).
+/// Glob match of a whole file name: `star` any run, `any` one element.
 fn wildcard_match<T: Copy + PartialEq>(pattern: &[T], name: &[T], star: T, any: T) -> bool {
     let (mut p, mut n) = (0, 0);
     let mut last_star: Option<(usize, usize)> = None;
@@ -603,9 +574,23 @@ mod tests {
                 }
             }
         }
+        // Names that are not UTF-8: bytes, exactly like globset.
+        for pattern in patterns {
+            let full = format!("/ws/{pattern}");
+            let ours = Matcher::new(std::slice::from_ref(&full)).unwrap();
+            let reference = compile(std::slice::from_ref(&full)).unwrap();
+            for raw in [&b".env.\xff"[..], b"\xff.env", b"id_\xffsa", b"\xe9\xff"] {
+                let rel = Path::new("d").join(std::ffi::OsStr::from_bytes(raw));
+                assert_eq!(
+                    ours.is_match(&rel),
+                    reference.is_match(&rel),
+                    "{pattern} on {raw:?}"
+                );
+            }
+        }
         assert!(simple_name("**/.env.*").is_some());
         assert!(simple_name("**/[ab].key").is_none());
-        let bytes = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"d/.env.\xff");
+        let bytes = std::ffi::OsStr::from_bytes(b"d/.env.\xff");
         let m = Matcher::new(&["/ws/**/.env.*".to_string()]).unwrap();
         assert!(
             m.is_match(Path::new(bytes)),
