@@ -25,7 +25,7 @@
 //! - [`deny`]: deny-read globs expanded (cached, kept exact with inotify);
 //! - [`plan_cache`], [`inotify`]: reuse between commands; [`tmp`]: private
 //!   temp dirs;
-//! - [`env`]: the scrubbed child environment;
+//! - [`env`](mod@env): the scrubbed child environment;
 //! - [`launch`], [`landlock_apply`], [`seccomp`], [`caps`]: applying it;
 //! - [`supervise`]: waiting, timeouts, the descendant sweep;
 //! - [`direct`]: `warden sandbox`; [`zygote`], [`helper`], [`spec`]: the
@@ -42,7 +42,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod caps;
+pub mod child_report;
 pub mod deny;
+pub mod deny_match;
 pub mod direct;
 pub mod enforcement;
 pub mod env;
