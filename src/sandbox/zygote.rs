@@ -114,7 +114,13 @@ fn fork_supervisor(sock: &OwnedFd, fds: Vec<OwnedFd>) -> i32 {
         let control = std::fs::File::from(next());
         let status = std::fs::File::from(next());
         let stdio = [Some(next()), Some(next()), Some(next())];
-        let code = super::helper::serve(control, status, stdio, it.collect());
+        let rulesets = it.collect();
+        // A panic must end this process, never unwind back into the
+        // zygote's loop (warden then sees no report: nothing ran).
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            super::helper::serve(control, status, stdio, rulesets)
+        }))
+        .unwrap_or(HELPER_FAILED);
         // SAFETY: ends the forked supervisor without running the zygote's
         // exit handlers.
         unsafe { libc::_exit(code) };
