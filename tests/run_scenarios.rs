@@ -132,21 +132,8 @@ turns:
     text: Waiting for a human to approve the download.
 "#,
     );
-    f.warden()
-        .args([
-            "run",
-            "--profile",
-            "dev",
-            "--reviewer",
-            "user",
-            "--provider",
-            "script",
-            "--fail-on-escalation",
-            "--scenario",
-        ])
-        .arg(&scenario)
-        .arg("--audit")
-        .arg(&f.audit)
+    f.scripted("dev", &scenario)
+        .args(["--reviewer", "user", "--fail-on-escalation"])
         .assert()
         .code(4);
     // Without the flag the same run succeeds and reports the escalation.
@@ -199,20 +186,8 @@ turns:
   - tool_calls: [{ name: shell, arguments: { command: "true" } }]
 "#,
     );
-    f.warden()
-        .args([
-            "run",
-            "--profile",
-            "ci",
-            "--provider",
-            "script",
-            "--max-turns",
-            "2",
-            "--scenario",
-        ])
-        .arg(&scenario)
-        .arg("--audit")
-        .arg(&f.audit)
+    f.scripted("ci", &scenario)
+        .args(["--max-turns", "2"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("max turns (2)"));
