@@ -9,8 +9,9 @@
 #                             the install root, and whether this job already
 #                             built or restored that very key (a workflow that
 #                             uses the action twice builds once)
-#   action-install.sh build   cargo install --locked into WARDEN_ROOT and
-#                             record WARDEN_KEY next to it
+#   action-install.sh build   scripts/install-release.sh into WARDEN_ROOT
+#                             (static-pie on glibc) and record WARDEN_KEY
+#                             next to it
 #
 # action.yml restores the cache before `build` and saves it right after,
 # before the agent runs, so nothing the job does later can end up in it.
@@ -31,7 +32,7 @@ key)
 	cd -- "$src"
 	hash=$(
 		{
-			find Cargo.toml Cargo.lock src profiles -type f -print0 |
+			find Cargo.toml Cargo.lock src profiles scripts/install-release.sh -type f -print0 |
 				LC_ALL=C sort -z | xargs -0 sha256sum
 		} | sha256sum | cut -c1-32
 	)
@@ -54,7 +55,7 @@ build)
 		exit 2
 	fi
 	CARGO_TARGET_DIR="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/warden-build" \
-		cargo install --locked --force --path "$src" --root "$root"
+		"$src/scripts/install-release.sh" "$root"
 	"$root/bin/warden" --version
 	printf '%s' "${WARDEN_KEY:?WARDEN_KEY is not set}" >"$root/.key"
 	;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start-up cost of the sandbox: `warden sandbox --profile ci -- /bin/true`
 # against bare `/bin/true` and against bubblewrap, side by side in one
-# hyperfine run, with a release build. Figures go to docs/benchmarks.md.
+# hyperfine run, with the release build. Figures go to docs/benchmarks.md.
 #
 # Needs: hyperfine and (optionally) bubblewrap — on Debian/Ubuntu:
 #   apt-get update && apt-get install -y hyperfine bubblewrap
@@ -22,11 +22,14 @@ done
 
 command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)" >&2; exit 2; }
 root="$(cd "$(dirname "$0")/.." && pwd)"
-# WARDEN=path compares another build (e.g. an older one) without building.
+# The release build the GitHub Action installs (static-pie on glibc, see
+# scripts/install-release.sh). WARDEN=path measures another build instead;
+# copy it first (`install -m755`): a binary fresh from the linker sits in the
+# page cache in small pieces and takes ≈ 50 more page faults per start.
 if [ -z "${WARDEN:-}" ]; then
-  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  "$root/scripts/install-release.sh" "$root/target/bench-release"
 fi
-warden=${WARDEN:-$root/target/release/warden}
+warden=${WARDEN:-$root/target/bench-release/bin/warden}
 
 # A small git workspace, like a checkout (the ci profile protects .git).
 ws="$(mktemp -d)"

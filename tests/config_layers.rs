@@ -110,7 +110,7 @@ fn project_rules_are_appended_with_their_sources() {
     assert!(!last.managed);
     let review = loaded.config.review_rules.last().unwrap();
     assert_eq!(review.source.to_string(), ".warden/config.toml:6");
-    assert_ne!(base.digest, loaded.digest);
+    assert_ne!(base.digest(), loaded.digest());
 }
 
 #[test]
@@ -395,11 +395,94 @@ fn breaker_limits_are_checked() {
 fn digest_is_deterministic_and_tracks_changes() {
     let a = config::load(&LoadOptions::builtin("nightly")).unwrap();
     let b = config::load(&LoadOptions::builtin("nightly")).unwrap();
-    assert_eq!(a.digest, b.digest);
+    assert_eq!(a.digest(), b.digest());
     let c = config::load(&LoadOptions {
         overrides: vec!["agent.max_turns=3".into()],
         ..LoadOptions::builtin("nightly")
     })
     .unwrap();
-    assert_ne!(a.digest, c.digest);
+    assert_ne!(a.digest(), c.digest());
+}
+
+/// `warden sandbox` loads without the built-in rule tables
+/// (`config::load_sandbox`); whatever the layers, it must resolve the very
+/// sandbox the full load resolves, with the same warnings about it, and
+/// refuse the same bad configurations.
+#[test]
+fn sandbox_load_resolves_the_same_sandbox_as_the_full_load() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        ".warden/config.toml",
+        "sandbox_mode = \"danger-full-access\"\n[sandbox]\nnetwork = \"on\"\ndeny_read = [\"~/.kube\", \"**/*.pem\"]\nwritable_roots = [\"~/cache\"]\n[sandbox.env]\npass = [\"RUSTFLAGS\"]\nset = { CI = \"1\" }\n\n[[command_rules]]\npattern = [\"make\"]\ndecision = \"allow\"\ngrants = { write = [\"out/\"] }\n",
+    );
+    write(
+        dir.path(),
+        "req.toml",
+        "allow_network = false\ndeny_read = [\"~/.corp\"]\nprotected = [\"infra/\"]\n",
+    );
+    write(
+        dir.path(),
+        "extra.toml",
+        "[sandbox]\ntimeout = \"7s\"\noutput_limit = 4096\n",
+    );
+    for (profile, _) in config::builtin_profiles() {
+        let variants: Vec<LoadOptions> = vec![
+            LoadOptions::builtin(profile),
+            opts(profile, dir.path()),
+            LoadOptions {
+                requirements: Some(dir.path().join("req.toml")),
+                config_files: vec![dir.path().join("extra.toml")],
+                overrides: vec![
+                    "sandbox_mode=read-only".into(),
+                    "sandbox.network=\"off\"".into(),
+                    "sandbox.protected=[\"docs/\"]".into(),
+                ],
+                ..opts(profile, dir.path())
+            },
+            // The project's network = "on" against allow_network = false.
+            LoadOptions {
+                requirements: Some(dir.path().join("req.toml")),
+                ..opts(profile, dir.path())
+            },
+        ];
+        let mut loaded = 0;
+        for o in &variants {
+            match (config::load(o), config::load_sandbox(o)) {
+                (Ok(full), Ok(scoped)) => {
+                    assert_eq!(scoped.sandbox_mode, full.config.sandbox_mode, "{profile}");
+                    assert_eq!(scoped.sandbox, full.config.sandbox, "{profile}");
+                    let about_sandbox = |w: &&String| w.contains("sandbox");
+                    assert_eq!(
+                        scoped
+                            .warnings
+                            .iter()
+                            .filter(about_sandbox)
+                            .collect::<Vec<_>>(),
+                        full.warnings
+                            .iter()
+                            .filter(about_sandbox)
+                            .collect::<Vec<_>>(),
+                        "{profile}"
+                    );
+                    loaded += 1;
+                }
+                (Err(full), Err(scoped)) => assert_eq!(scoped.to_string(), full.to_string()),
+                (full, scoped) => panic!("{profile}: full {full:?}, sandbox-only {scoped:?}"),
+            }
+        }
+        assert_eq!(loaded, 3, "{profile}: only the last variant is refused");
+    }
+
+    // A bad rule in a user layer fails both loads, at the same place.
+    write(
+        dir.path(),
+        ".warden/config.toml",
+        "[[command_rules]]\npattern = [\"git\", \"push\"]\ndecision = \"forbidden\"\nmatch = [\"git status\"]\n",
+    );
+    let o = opts("ci", dir.path());
+    let full = config::load(&o).unwrap_err().to_string();
+    let scoped = config::load_sandbox(&o).unwrap_err().to_string();
+    assert!(full.starts_with(".warden/config.toml:4:"), "{full}");
+    assert_eq!(scoped, full);
 }

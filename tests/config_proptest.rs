@@ -112,7 +112,7 @@ proptest! {
 
         // Deterministic.
         let again = config::load(&opts).unwrap();
-        prop_assert_eq!(&loaded.digest, &again.digest);
+        prop_assert_eq!(&loaded.digest(), &again.digest());
         prop_assert_eq!(&loaded.provenance, &again.provenance);
     }
 }

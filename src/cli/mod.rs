@@ -111,7 +111,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match parse(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -130,6 +131,43 @@ where
             e.exit_status().code()
         }
     }
+}
+
+/// Parse the command line. `warden sandbox …` runs once per command a
+/// script sandboxes, so it is first parsed by a command tree that has only
+/// that subcommand (the same [`GlobalArgs`] and [`sandbox::SandboxArgs`]):
+/// building every subcommand's arguments is most of clap's time. Whatever
+/// the short tree does not accept (`--help`, a typo, global flags before
+/// `sandbox`) goes to the full tree, so help and errors have one source.
+fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
+    if args.get(1).is_some_and(|a| a == "sandbox") {
+        if let Ok(SandboxOnly {
+            global,
+            command: SandboxOnlyCommand::Sandbox(args),
+        }) = SandboxOnly::try_parse_from(args)
+        {
+            return Ok(Cli {
+                global,
+                command: Command::Sandbox(args),
+            });
+        }
+    }
+    Cli::try_parse_from(args)
+}
+
+/// [`Cli`] with only the `sandbox` subcommand (see [`parse`]).
+#[derive(Debug, Parser)]
+#[command(name = "warden")]
+struct SandboxOnly {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: SandboxOnlyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum SandboxOnlyCommand {
+    Sandbox(sandbox::SandboxArgs),
 }
 
 fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
@@ -160,11 +198,103 @@ fn init_logging(verbose: u8) {
     // rmcp logs MCP traffic (server instructions, whole messages) at info
     // and below, unredacted: keep it to warnings. warden logs what matters
     // about MCP servers itself, redacted (target `warden::mcp`).
-    let default = format!("{default},rmcp=warn");
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match EnvFilter::try_from_default_env() {
+        Ok(filter) => builder.with_env_filter(filter).try_init(),
+        // Without RUST_LOG or -v everything, rmcp included, is at `warn`:
+        // a plain level, which spares `warden sandbox` parsing a filter.
+        Err(_) if verbose == 0 => builder.with_max_level(tracing::Level::WARN).try_init(),
+        Err(_) => builder
+            .with_env_filter(EnvFilter::new(format!("{default},rmcp=warn")))
+            .try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<OsString> {
+        std::iter::once("warden")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    /// The short `sandbox` tree parses exactly what the full tree parses.
+    #[test]
+    fn sandbox_fast_path_agrees_with_the_full_parser() {
+        let cases: &[&[&str]] = &[
+            &["sandbox", "--", "/bin/true"],
+            &[
+                "sandbox",
+                "--profile",
+                "ci",
+                "--cwd",
+                "ws",
+                "--",
+                "cargo",
+                "build",
+                "-v",
+            ],
+            &[
+                "sandbox",
+                "-c",
+                "sandbox.network=\"on\"",
+                "--config",
+                "a.toml",
+                "-vv",
+                "--",
+                "ls",
+                "--",
+                "-h",
+            ],
+            &[
+                "sandbox",
+                "--timeout",
+                "30s",
+                "--show-enforcement",
+                "--requirements",
+                "r.toml",
+                "--",
+                "x",
+            ],
+        ];
+        for case in cases {
+            let args = argv(case);
+            let fast = SandboxOnly::try_parse_from(&args).unwrap();
+            let full = Cli::try_parse_from(&args).unwrap();
+            let fast = Cli {
+                global: fast.global,
+                command: match fast.command {
+                    SandboxOnlyCommand::Sandbox(a) => Command::Sandbox(a),
+                },
+            };
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{case:?}");
+            assert_eq!(format!("{:?}", parse(&args).unwrap()), format!("{full:?}"));
+        }
+    }
+
+    /// Help, typos and misplaced flags come from the full tree.
+    #[test]
+    fn sandbox_fast_path_leaves_help_and_errors_to_the_full_parser() {
+        for case in [
+            &["sandbox", "--help"][..],
+            &["sandbox", "--profle", "ci", "--", "x"],
+            &["sandbox"],
+        ] {
+            let args = argv(case);
+            let ours = parse(&args).unwrap_err();
+            let full = Cli::try_parse_from(&args).unwrap_err();
+            assert_eq!(ours.kind(), full.kind(), "{case:?}");
+            assert_eq!(ours.to_string(), full.to_string(), "{case:?}");
+        }
+        let help = parse(&argv(&["sandbox", "--help"]))
+            .unwrap_err()
+            .to_string();
+        assert!(help.contains("Usage: warden sandbox"), "{help}");
+        assert!(help.contains("Exit status:"), "{help}");
+    }
 }

@@ -124,7 +124,7 @@ fn show_json(loaded: &Loaded) -> String {
     }
     let doc = serde_json::json!({
         "profile": loaded.config.profile,
-        "digest": loaded.digest,
+        "digest": loaded.digest(),
         "layers": loaded.layers,
         "warnings": loaded.warnings,
         "config": config,
@@ -183,7 +183,8 @@ fn show_text(loaded: &Loaded) -> String {
     let cfg = &loaded.config;
     let mut out = format!(
         "# warden profile `{}`\n# digest: sha256:{}\n# layers, lowest first:\n",
-        cfg.profile, loaded.digest
+        cfg.profile,
+        loaded.digest()
     );
     for layer in &loaded.layers {
         out.push_str(&format!("#   {:<12} {}\n", layer.kind.as_str(), layer.name));

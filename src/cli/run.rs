@@ -194,7 +194,7 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
     audit
         .append(crate::audit::Event::RunStarted {
             profile: config.profile.clone(),
-            config_digest: session.loaded.digest.clone(),
+            config_digest: session.loaded.digest(),
             prompt: prompt.clone(),
             workspace: session.workspace.display().to_string(),
             warden_version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -102,11 +102,13 @@ pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> 
         None => std::env::current_dir()
             .map_err(|e| Error::usage(format!("cannot read the current directory: {e}")))?,
     };
-    let loaded = crate::config::load(&LoadOptions::from_global(global, args.profile.as_deref()))?;
-    for warning in &loaded.warnings {
+    let settings =
+        crate::config::load_sandbox(&LoadOptions::from_global(global, args.profile.as_deref()))?;
+    for warning in &settings.warnings {
         eprintln!("warden: warning: {}", crate::redact::redact(warning));
     }
-    let policy = SandboxPolicy::from_config(&loaded.config, &workspace)?;
+    let policy =
+        SandboxPolicy::from_sandbox_config(settings.sandbox_mode, &settings.sandbox, &workspace)?;
     if policy.is_full_access() {
         eprintln!(
             "warden: warning: sandbox_mode = \"danger-full-access\": no Landlock, no seccomp \

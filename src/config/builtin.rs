@@ -67,7 +67,58 @@ pub fn profile(name: &str) -> Option<(String, &'static str)> {
         .map(|p| (format!("builtin:profiles/{}.toml", p.name), p.text))
 }
 
+/// The part of a built-in `text` before its rule tables, for
+/// [`super::load_sandbox`]. The built-in profiles keep `[[command_rules]]`
+/// and `[[review_rules]]` last (a test holds every one of them to it), so
+/// this prefix is everything else, with every `line:col` unchanged.
+pub fn before_rules(text: &str) -> &str {
+    let cut = text
+        .match_indices("\n[[")
+        .map(|(at, _)| at + 1)
+        .find(|&at| {
+            let rest = &text[at + 2..];
+            ["command_rules]]", "review_rules]]"]
+                .iter()
+                .any(|h| rest.starts_with(h))
+        })
+        .unwrap_or(text.len());
+    &text[..cut]
+}
+
 /// Profile names, for "did you mean" and error help.
 pub fn names() -> Vec<&'static str> {
     PROFILES.iter().map(|p| p.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every compiled-in text's prefix parses to exactly the full text's
+    /// table without the rule arrays: the rules come last.
+    #[test]
+    fn every_builtin_text_keeps_its_rules_last() {
+        let texts =
+            std::iter::once((COMMON_NAME, COMMON)).chain(PROFILES.iter().map(|p| (p.name, p.text)));
+        for (name, text) in texts {
+            let mut full: toml::Table = toml::from_str(text).unwrap();
+            let prefix: toml::Table = toml::from_str(before_rules(text)).unwrap();
+            let rules = [full.remove("command_rules"), full.remove("review_rules")];
+            assert_eq!(
+                prefix, full,
+                "{name}: keep [[command_rules]] and [[review_rules]] after every other table"
+            );
+            if name == COMMON_NAME {
+                assert!(rules.iter().all(Option::is_some), "common.toml has both");
+            }
+        }
+    }
+
+    #[test]
+    fn before_rules_cuts_at_the_first_rule_table() {
+        let text =
+            "a = 1\n[sandbox]\nx = [[1]]\n[[review_rules]]\nreason = \"r\"\n[[command_rules]]\n";
+        assert_eq!(before_rules(text), "a = 1\n[sandbox]\nx = [[1]]\n");
+        assert_eq!(before_rules("[sandbox]\n"), "[sandbox]\n");
+    }
 }

@@ -134,7 +134,7 @@ pub enum SandboxFallback {
 }
 
 /// `[sandbox]`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SandboxConfig {
     /// Extra writable roots besides the workspace (may start with `~`).
     pub writable_roots: Vec<String>,
