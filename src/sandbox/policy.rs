@@ -89,18 +89,15 @@ impl SandboxPolicy {
                     workspace.display()
                 ))
             })?;
-        let resolve = |raw: &str, what: &str| -> Result<PathBuf, SandboxError> {
-            let expanded = expand_tilde(raw, home.as_deref()).ok_or_else(|| {
-                SandboxError::Config(format!(
-                    "{what} `{raw}` starts with `~` but HOME is not set"
-                ))
-            })?;
-            Ok(canonical_or_normal(&workspace.join(expanded)))
-        };
-
+        let mut canonical = Canonicalizer::default();
         let mut writable_roots = Vec::new();
         for raw in &sb.writable_roots {
-            let p = resolve(raw, "sandbox.writable_roots entry")?;
+            let expanded = expand_tilde(raw, home.as_deref()).ok_or_else(|| {
+                SandboxError::Config(format!(
+                    "sandbox.writable_roots entry `{raw}` starts with `~` but HOME is not set"
+                ))
+            })?;
+            let p = canonical.resolve(&workspace.join(expanded));
             if !writable_roots.contains(&p) && p != workspace {
                 writable_roots.push(p);
             }
@@ -120,7 +117,7 @@ impl SandboxPolicy {
                 let (base, pattern) = glob_base(&workspace, &expanded);
                 DenyRead::Glob { base, pattern }
             } else {
-                DenyRead::Path(canonical_or_normal(&workspace.join(expanded)))
+                DenyRead::Path(canonical.resolve(&workspace.join(expanded)))
             };
             if !deny_read.contains(&entry) {
                 deny_read.push(entry);
@@ -145,7 +142,7 @@ impl SandboxPolicy {
                 SandboxError::Config(format!("sandbox.protected `{raw}`: HOME is not set"))
             })?;
             if expanded.is_absolute() {
-                push(canonical_or_normal(&expanded));
+                push(canonical.resolve(&expanded));
                 continue;
             }
             for root in &roots {
@@ -153,12 +150,12 @@ impl SandboxPolicy {
                 for gitdir in real_gitdirs(&p) {
                     push(gitdir);
                 }
-                push(canonical_or_normal(&p));
+                push(canonical.resolve(&p));
             }
         }
         for var in RUNNER_COMMAND_FILES {
             if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-                push(canonical_or_normal(Path::new(&v)));
+                push(canonical.resolve(Path::new(&v)));
             }
         }
 
@@ -199,23 +196,46 @@ pub fn expand_tilde(raw: &str, home: Option<&Path>) -> Option<PathBuf> {
 /// canonicalised and the rest appended lexically (so a protected path that
 /// does not exist yet still sits under the real workspace path).
 pub fn canonical_or_normal(p: &Path) -> PathBuf {
-    let normal = normalize(p);
-    let mut existing = normal.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(c) = std::fs::canonicalize(existing) {
-            let mut out = c;
-            for part in rest.iter().rev() {
-                out.push(part);
+    Canonicalizer::default().resolve(p)
+}
+
+/// [`canonical_or_normal`] over many paths that share parents (every `~/…`
+/// deny_read entry sits in HOME): each directory is canonicalised once,
+/// and a path that does not exist costs one `stat` instead of realpath(3)
+/// reading the link of each of its components before failing.
+#[derive(Default)]
+struct Canonicalizer(std::collections::HashMap<PathBuf, Option<PathBuf>>);
+
+impl Canonicalizer {
+    fn resolve(&mut self, p: &Path) -> PathBuf {
+        let normal = normalize(p);
+        let mut existing = normal.as_path();
+        let mut rest = Vec::new();
+        loop {
+            let canonical = match self.0.get(existing) {
+                Some(known) => known.clone(),
+                None => {
+                    // realpath fails wherever stat does.
+                    let c = std::fs::metadata(existing)
+                        .and_then(|_| std::fs::canonicalize(existing))
+                        .ok();
+                    self.0.insert(existing.to_path_buf(), c.clone());
+                    c
+                }
+            };
+            if let Some(mut out) = canonical {
+                for part in rest.iter().rev() {
+                    out.push(part);
+                }
+                return out;
             }
-            return out;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => return normal,
             }
-            _ => return normal,
         }
     }
 }
@@ -373,5 +393,32 @@ mod tests {
         let real = std::fs::canonicalize(tmp.path()).unwrap();
         let p = canonical_or_normal(&tmp.path().join("a/../b/c"));
         assert_eq!(p, real.join("b/c"));
+    }
+
+    /// One cache over many paths (what a policy does) resolves each as a
+    /// fresh lookup would, through symlinked and missing parents alike.
+    #[test]
+    fn a_shared_canonicalizer_agrees_with_fresh_lookups() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir_all(real.join("data/config")).unwrap();
+        std::fs::write(real.join("data/config/token"), "x").unwrap();
+        std::os::unix::fs::symlink(real.join("data/config"), real.join("home-config")).unwrap();
+        let paths = [
+            "home-config/token",
+            "home-config/missing/deeper",
+            "home-config",
+            "missing/x",
+            "data/../home-config/gh",
+        ];
+        let mut shared = Canonicalizer::default();
+        for rel in paths {
+            let p = tmp.path().join(rel);
+            assert_eq!(shared.resolve(&p), canonical_or_normal(&p), "{rel}");
+        }
+        assert_eq!(
+            shared.resolve(&tmp.path().join("home-config/missing/deeper")),
+            real.join("data/config/missing/deeper")
+        );
     }
 }
