@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (README: "Run the tests").
 # Formatting, lints, policy fixtures against every built-in profile,
-# workflow lints, then every Rust test with cargo-nextest (last, so its
-# summary line closes the output).
+# workflow lints, every Rust test with cargo-nextest, then the sandbox tests
+# and the demo again against the release build the GitHub Action installs
+# (static-pie on glibc, scripts/install-release.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +28,16 @@ fi
 
 echo "== cargo nextest"
 cargo nextest run --locked --no-fail-fast
+
+echo "== the release build (static-pie): sandbox tests and the demo again"
+scripts/install-release.sh target/release-install
+release="$PWD/target/release-install/bin/warden"
+WARDEN_TEST_EXE="$release" cargo nextest run --locked --no-fail-fast -E 'binary(/^sandbox_/)'
+status=0
+"$release" run --demo >target/release-demo.log 2>&1 || status=$?
+if [ "$status" -ne 3 ]; then
+  cat target/release-demo.log >&2
+  echo "warden run --demo with the release build exited $status, expected 3 (the breaker trips)" >&2
+  exit 1
+fi
+echo "release demo: exit 3 as expected"

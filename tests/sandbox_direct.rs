@@ -19,7 +19,7 @@ fn alive(pid: i32) -> bool {
 }
 
 fn sandbox(f: &Fixture, script: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
+    Command::new(sandbox_support::warden_exe())
         .args(["sandbox", "--cwd"])
         .arg(&f.ws)
         .args(["--", "bash", "-c", script])
@@ -97,7 +97,7 @@ fn the_command_dies_with_a_killed_warden() {
 #[test]
 fn a_missing_command_exits_127_and_says_so() {
     let f = Fixture::new();
-    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+    let out = Command::new(sandbox_support::warden_exe())
         .args(["sandbox", "--cwd"])
         .arg(&f.ws)
         .args(["--", "warden-no-such-command", "x"])

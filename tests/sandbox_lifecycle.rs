@@ -177,8 +177,8 @@ async fn an_unsandboxed_grant_still_scrubs_the_environment() {
 #[test]
 fn cli_passes_the_exit_status_and_kills_on_timeout() {
     let f = Fixture::new();
-    let warden = env!("CARGO_BIN_EXE_warden");
-    Command::new(warden)
+    let warden = sandbox_support::warden_exe();
+    Command::new(&warden)
         .args(["sandbox", "--cwd"])
         .arg(&f.ws)
         .args(["--", "sh", "-c", "echo out; echo err >&2; exit 7"])
@@ -186,20 +186,20 @@ fn cli_passes_the_exit_status_and_kills_on_timeout() {
         .code(7)
         .stdout("out\n")
         .stderr("err\n");
-    Command::new(warden)
+    Command::new(&warden)
         .args(["sandbox", "--timeout", "500ms", "--cwd"])
         .arg(&f.ws)
         .args(["--", "sleep", "30"])
         .assert()
         .code(128 + libc::SIGKILL)
         .stderr(predicates::str::contains("timed out"));
-    Command::new(warden).args(["sandbox"]).assert().code(2);
-    Command::new(warden)
+    Command::new(&warden).args(["sandbox"]).assert().code(2);
+    Command::new(&warden)
         .args(["sandbox", "--profile", "nope", "--", "true"])
         .assert()
         .code(2)
         .stderr(predicates::str::contains("unknown profile"));
-    Command::new(warden)
+    Command::new(&warden)
         .args(["sandbox", "--cwd", "/nonexistent/warden", "--", "true"])
         .assert()
         .code(2);

@@ -19,7 +19,7 @@ true
 "#;
 
 fn warden(f: &Fixture, secret: &str, extra: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
+    Command::new(sandbox_support::warden_exe())
         .args(["sandbox", "--cwd"])
         .arg(&f.ws)
         .args(extra)

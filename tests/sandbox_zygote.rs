@@ -84,7 +84,7 @@ fn the_zygote_has_no_environment_and_exits_with_warden() {
         "prompt: probe\nturns:\n  - tool_calls:\n      - { name: shell, arguments: { command: [\"sh\", \"probe.sh\"] } }\n  - text: done\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+    let out = std::process::Command::new(sandbox_support::warden_exe())
         .arg("--cwd")
         .arg(&f.ws)
         .args([

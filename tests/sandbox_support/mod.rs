@@ -21,9 +21,18 @@ pub struct Fixture {
     pub key: PathBuf,
 }
 
+/// The `warden` binary the sandbox tests run: this build's, or another one
+/// named by `WARDEN_TEST_EXE` (`scripts/test.sh` runs these tests again
+/// against the static-pie release build, which is what the Action installs).
+pub fn warden_exe() -> PathBuf {
+    std::env::var_os("WARDEN_TEST_EXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_warden")))
+}
+
 pub fn runtime() -> SandboxRuntime {
     SandboxRuntime {
-        warden_exe: PathBuf::from(env!("CARGO_BIN_EXE_warden")),
+        warden_exe: warden_exe(),
     }
 }
 
