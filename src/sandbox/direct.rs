@@ -16,11 +16,10 @@
 
 use std::time::Instant;
 
-use super::env::scrub;
 use super::exec::{command_env, fill_record};
 use super::guard::Guard;
 use super::launch::{ChildOutcome, Launch, SandboxSetup, Stdio, exec_failure_code};
-use super::prepare::{Reuse, prepare};
+use super::prepare::{Begun, Reuse, begin};
 use super::supervise::{Child, SignalWatch, Wake, become_subreaper, sweep_descendants};
 use super::tmp::PrivateTmp;
 use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy};
@@ -31,27 +30,10 @@ pub fn run_inherited(
     policy: &SandboxPolicy,
     req: &ExecRequest,
 ) -> Result<ExecOutput, SandboxError> {
-    let cwd = super::exec::check_request(req)?;
     let tmp = PrivateTmp::create()?;
-    let req = &ExecRequest {
-        cwd: cwd.clone(),
-        ..req.clone()
-    };
-    let prepared = prepare(policy, req, &tmp, Reuse::Off)?;
-    if !prepared.sandboxed {
-        tracing::warn!(
-            command = %req.argv[0],
-            mode = %prepared.mode_label,
-            "running without Landlock and seccomp (environment still scrubbed)"
-        );
-    }
-    if !super::caps::protect_self() {
-        tracing::warn!(
-            "cannot mark warden non-dumpable; /proc/<pid>/environ relies on Landlock alone"
-        );
-    }
+    let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::Off)?;
+    let req = &req;
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
-    let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
     let vars = command_env(&env.vars, &Default::default(), tmp.path());
     let sandbox = match prepared.sandboxed {
         true => Some(SandboxSetup {
@@ -61,7 +43,7 @@ pub fn run_inherited(
         }),
         false => None,
     };
-    let launch = Launch::build(&req.argv, &vars, &cwd, sandbox, Stdio::default(), true)
+    let launch = Launch::build(&req.argv, &vars, &req.cwd, sandbox, Stdio::default(), true)
         .map_err(SandboxError::Helper)?;
 
     let signals = SignalWatch::new();

@@ -15,10 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 
 use super::enforcement::Enforcement;
-use super::env::scrub;
 use super::guard::Guard;
 use super::output::{Captured, capture};
-use super::prepare::{Prepared, Reuse, prepare};
+use super::prepare::{Begun, Prepared, Reuse, begin};
 use super::refusal::{DetectContext, detect};
 use super::spec::{HelperMessage, HelperSpec, parse_messages};
 use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime};
@@ -33,31 +32,14 @@ pub async fn execute(
     policy: &SandboxPolicy,
     req: &ExecRequest,
 ) -> Result<ExecOutput, SandboxError> {
-    let cwd = check_request(req)?;
-    let req = &ExecRequest {
-        cwd: cwd.clone(),
-        ..req.clone()
-    };
     let tmp = PrivateTmp::in_run_dir()?;
-    let prepared = prepare(policy, req, &tmp, Reuse::PerProcess)?;
-    if !prepared.sandboxed {
-        tracing::warn!(
-            command = %req.argv[0],
-            mode = %prepared.mode_label,
-            "running without Landlock and seccomp (environment still scrubbed)"
-        );
-    }
-    if !super::caps::protect_self() {
-        tracing::warn!(
-            "cannot mark warden non-dumpable; /proc/<pid>/environ relies on Landlock alone"
-        );
-    }
+    let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::PerProcess)?;
+    let req = &req;
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
-    let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
     let layers = prepared.rulesets()?;
     let spec = HelperSpec {
         argv: req.argv.clone(),
-        cwd: cwd.clone(),
+        cwd: req.cwd.clone(),
         env: command_env(&env.vars, &BTreeMap::new(), tmp.path()),
         sandboxed: prepared.sandboxed,
         deny_network: !prepared.network,
@@ -186,7 +168,7 @@ pub async fn execute(
     let refusals = if failed && prepared.sandboxed {
         let ctx = DetectContext {
             argv: &req.argv,
-            cwd: &cwd,
+            cwd: &req.cwd,
             rules: &prepared.rules,
             deny: &prepared.deny,
             network_denied: !prepared.network,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use super::ExecRequest;
 use super::SandboxError;
 use super::deny;
+use super::env::{ScrubbedEnv, scrub};
 use super::landlock_apply::{self, BuiltRuleset, Layer};
 use super::plan::{self, PlanInput, PlanRule, Rights};
 use super::plan_cache::{self, CachedPlan};
@@ -104,6 +105,42 @@ impl From<String> for SandboxError {
     fn from(message: String) -> Self {
         SandboxError::Helper(message)
     }
+}
+
+/// A checked request (cwd canonical), its sandbox and its environment: the
+/// start that every way of running a command shares ([`begin`]).
+pub(super) struct Begun {
+    pub req: ExecRequest,
+    pub prepared: Prepared,
+    pub env: ScrubbedEnv,
+}
+
+/// Check `req`, resolve its sandbox, say so when it runs without one, keep
+/// warden's own memory out of reach (non-dumpable) and scrub the
+/// environment the command will get.
+pub(super) fn begin(
+    policy: &SandboxPolicy,
+    req: &ExecRequest,
+    tmp: &PrivateTmp,
+    reuse: Reuse,
+) -> Result<Begun, SandboxError> {
+    let cwd = super::exec::check_request(req)?;
+    let req = ExecRequest { cwd, ..req.clone() };
+    let prepared = prepare(policy, &req, tmp, reuse)?;
+    if !prepared.sandboxed {
+        tracing::warn!(
+            command = %req.argv[0],
+            mode = %prepared.mode_label,
+            "running without Landlock and seccomp (environment still scrubbed)"
+        );
+    }
+    if !super::caps::protect_self() {
+        tracing::warn!(
+            "cannot mark warden non-dumpable; /proc/<pid>/environ relies on Landlock alone"
+        );
+    }
+    let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
+    Ok(Begun { req, prepared, env })
 }
 
 /// Resolve the sandbox for one command; `tmp` is its private temp dir.

@@ -27,11 +27,9 @@ use std::time::Duration;
 use tokio::process::{ChildStderr, ChildStdout};
 use tokio::sync::{mpsc, watch};
 
-use super::caps;
 use super::enforcement::Enforcement;
-use super::env::scrub;
 use super::exec::{KILL_GRACE, command_env, fill_record, pipe};
-use super::prepare::{Reuse, prepare};
+use super::prepare::{Begun, Reuse, begin};
 use super::spec::{HelperMessage, HelperSpec, write_framed};
 use super::tmp::PrivateTmp;
 use super::{ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime};
@@ -160,40 +158,20 @@ pub async fn spawn_stdio(
     policy: &SandboxPolicy,
     req: &StdioRequest,
 ) -> Result<StdioProcess, SandboxError> {
-    if req.argv.is_empty() || req.argv[0].is_empty() {
-        return Err(SandboxError::Request("no command given".into()));
-    }
-    let cwd = std::fs::canonicalize(&req.cwd)
-        .ok()
-        .filter(|p| p.is_dir())
-        .ok_or_else(|| {
-            SandboxError::Request(format!(
-                "working directory `{}` is not an existing directory",
-                req.cwd.display()
-            ))
-        })?;
     let tmp = PrivateTmp::create()?;
     let exec_req = ExecRequest {
         argv: req.argv.clone(),
-        cwd: cwd.clone(),
+        cwd: req.cwd.clone(),
         grants: req.grants.clone(),
         timeout: None,
         stdin: None,
     };
-    let prepared = prepare(policy, &exec_req, &tmp, Reuse::Off)?;
-    if !prepared.sandboxed {
-        tracing::warn!(
-            command = %req.argv[0],
-            mode = %prepared.mode_label,
-            "starting without Landlock and seccomp (environment still scrubbed)"
-        );
-    }
-    if !caps::protect_self() {
-        tracing::warn!(
-            "cannot mark warden non-dumpable; /proc/<pid>/environ relies on Landlock alone"
-        );
-    }
-    let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
+    let Begun {
+        req: exec_req,
+        prepared,
+        env,
+    } = begin(policy, &exec_req, &tmp, Reuse::Off)?;
+    let cwd = exec_req.cwd.clone();
 
     let pipe = || pipe().map_err(|e| SandboxError::Helper(format!("pipe: {e}")));
     let (spec_read, spec_write) = pipe()?;
