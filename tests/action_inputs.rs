@@ -293,10 +293,10 @@ fn every_input_reaches_a_warden_flag_or_variable() {
     assert_eq!(run.scenario, Some(PathBuf::from("s.yaml")));
     assert_eq!(run.model.as_deref(), Some("claude-x"));
     assert_eq!(run.base_url.as_deref(), Some("http://127.0.0.1:1/v1"));
-    assert_eq!(run.reviewer.as_deref(), Some("auto_review"));
-    assert_eq!(run.reviewer_model.as_deref(), Some("gpt-r"));
+    assert_eq!(run.review.reviewer.as_deref(), Some("auto_review"));
+    assert_eq!(run.review.reviewer_model.as_deref(), Some("gpt-r"));
     assert_eq!(
-        run.reviewer_base_url.as_deref(),
+        run.review.reviewer_base_url.as_deref(),
         Some("http://127.0.0.1:2/v1")
     );
     assert_eq!(run.approve, ["D2", "D15", "D3"]);

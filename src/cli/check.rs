@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::GlobalArgs;
+use super::session::ReviewerArgs;
 use crate::action::Action;
 use crate::decision::{Decision, Outcome};
 use crate::error::{Error, ExitStatus};
@@ -34,15 +35,8 @@ pub struct CheckArgs {
     /// Built-in profile at the bottom of the config stack.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Override `approvals_reviewer` (user, auto_review, rules).
-    #[arg(long, value_name = "R")]
-    pub reviewer: Option<String>,
-    /// Base URL of the reviewer model API (OpenAI- or Anthropic-compatible).
-    #[arg(long, value_name = "URL")]
-    pub reviewer_base_url: Option<String>,
-    /// Reviewer model name.
-    #[arg(long, value_name = "M")]
-    pub reviewer_model: Option<String>,
+    #[command(flatten)]
+    pub review: ReviewerArgs,
     /// Read the action as JSON from FILE (`-` for stdin).
     #[arg(long, value_name = "FILE", conflicts_with = "command")]
     pub action: Option<PathBuf>,
@@ -59,16 +53,7 @@ pub struct CheckArgs {
 
 pub fn run(global: &GlobalArgs, args: CheckArgs) -> Result<ExitStatus, Error> {
     let action = read_action(&args)?;
-    let mut overrides = Vec::new();
-    if let Some(r) = &args.reviewer {
-        overrides.push(format!("approvals_reviewer={}", toml_string(r)));
-    }
-    if let Some(u) = &args.reviewer_base_url {
-        overrides.push(format!("auto_review.base_url={}", toml_string(u)));
-    }
-    if let Some(m) = &args.reviewer_model {
-        overrides.push(format!("auto_review.model={}", toml_string(m)));
-    }
+    let overrides = args.review.overrides();
     let session = super::session::Session::open(global, args.profile.as_deref(), &overrides)?;
     let reviewer = session.reviewer(None)?;
     let runtime = super::session::runtime()?;
@@ -129,11 +114,6 @@ fn read_action(args: &CheckArgs) -> Result<Action, Error> {
             "give the command after `--` (warden check -- cargo test) or an action with --action FILE",
         )),
     }
-}
-
-/// A TOML basic string literal for `-c key=value` overrides.
-pub(crate) fn toml_string(s: &str) -> String {
-    toml::Value::String(s.to_owned()).to_string()
 }
 
 /// Human rendering: outcome first, then why, then (with `--explain`) the

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::GlobalArgs;
-use super::check::toml_string;
+use super::session::string_override;
 use super::session::{Session, runtime};
 use crate::error::{Error, ExitStatus};
 use crate::policy::fixtures::{self, CaseResult};
@@ -72,7 +72,7 @@ pub fn run(global: &GlobalArgs, cmd: PolicyCommand) -> Result<ExitStatus, Error>
             .unwrap_or_else(|| "dev".to_owned());
         let mut overrides = Vec::new();
         if let Some(r) = reviewer.as_ref().or(fixture.reviewer.as_ref()) {
-            overrides.push(format!("approvals_reviewer={}", toml_string(r)));
+            overrides.push(string_override("approvals_reviewer", r));
         }
         let session = Session::open(global, Some(&profile_name), &overrides)?;
         let reviewer = session.reviewer(None)?;

@@ -7,8 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::GlobalArgs;
-use super::check::toml_string;
-use super::session::{Session, runtime};
+use super::session::{ReviewerArgs, Session, runtime, string_override};
 use crate::agent::exec::Executor;
 use crate::agent::output::Output;
 use crate::agent::provider::{
@@ -102,15 +101,8 @@ pub struct RunArgs {
     /// Exit 4 when escalations are pending at the end of the run.
     #[arg(long)]
     pub fail_on_escalation: bool,
-    /// Override `approvals_reviewer` (user, auto_review, rules).
-    #[arg(long, value_name = "R")]
-    pub reviewer: Option<String>,
-    /// Base URL of the reviewer model API (`auto_review.base_url`).
-    #[arg(long, value_name = "URL")]
-    pub reviewer_base_url: Option<String>,
-    /// Reviewer model name (`auto_review.model`).
-    #[arg(long, value_name = "M")]
-    pub reviewer_model: Option<String>,
+    #[command(flatten)]
+    pub review: ReviewerArgs,
     /// Replay the embedded demo scenario (prompt injection → refused
     /// exfiltration → breaker) in a fresh temporary workspace, offline.
     /// Defaults to the `ci` profile; exits 3 when the breaker trips, as
@@ -140,18 +132,15 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
     } else {
         global
     };
-    let mut overrides = Vec::new();
+    let mut overrides = args.review.overrides();
     for (key, value) in [
-        ("approvals_reviewer", &args.reviewer),
-        ("auto_review.base_url", &args.reviewer_base_url),
-        ("auto_review.model", &args.reviewer_model),
         ("agent.provider", &args.provider),
         ("agent.model", &args.model),
         ("agent.base_url", &args.base_url),
         ("agent.timeout", &args.timeout),
     ] {
         if let Some(v) = value {
-            overrides.push(format!("{key}={}", toml_string(v)));
+            overrides.push(string_override(key, v));
         }
     }
     if let Some(n) = args.max_turns {

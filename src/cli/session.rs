@@ -3,12 +3,50 @@
 
 use std::path::PathBuf;
 
+use clap::Args;
+
 use super::GlobalArgs;
 use crate::config::{self, LoadOptions, Loaded, ReviewerKind};
 use crate::error::Error;
 use crate::policy::paths::PathContext;
 use crate::policy::pipeline::Pipeline;
 use crate::review::Reviewer;
+
+/// The reviewer flags `check` and `run` share; each one is a `-c`
+/// override of the key it names.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReviewerArgs {
+    /// Override `approvals_reviewer` (user, auto_review, rules).
+    #[arg(long, value_name = "R")]
+    pub reviewer: Option<String>,
+    /// Base URL of the reviewer model API (`auto_review.base_url`; OpenAI-
+    /// or Anthropic-compatible).
+    #[arg(long, value_name = "URL")]
+    pub reviewer_base_url: Option<String>,
+    /// Reviewer model name (`auto_review.model`).
+    #[arg(long, value_name = "M")]
+    pub reviewer_model: Option<String>,
+}
+
+impl ReviewerArgs {
+    /// The `-c` overrides these flags stand for.
+    pub fn overrides(&self) -> Vec<String> {
+        [
+            ("approvals_reviewer", &self.reviewer),
+            ("auto_review.base_url", &self.reviewer_base_url),
+            ("auto_review.model", &self.reviewer_model),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.as_deref().map(|v| string_override(key, v)))
+        .collect()
+    }
+}
+
+/// `KEY="VALUE"` for `-c`: the value as a TOML basic string, whatever it
+/// contains.
+pub fn string_override(key: &str, value: &str) -> String {
+    format!("{key}={}", toml::Value::String(value.to_owned()))
+}
 
 pub struct Session {
     pub workspace: PathBuf,
