@@ -183,3 +183,94 @@ async fn unix_sockets_still_work_with_the_network_off() {
         .await;
     assert_eq!(out.stdout, "ok\n", "{out:?}");
 }
+
+/// A unix socket server outside the sandbox, like the Docker socket a
+/// hosted runner's user can open (root on the machine): with the network
+/// off the command cannot connect to it, by curl or python; a network
+/// grant lifts that with the rest.
+#[tokio::test]
+async fn connecting_to_a_unix_socket_outside_is_refused() {
+    let f = Fixture::new();
+    if !has("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docker.sock");
+    let server = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for mut s in server.incoming().flatten() {
+            h.fetch_add(1, Ordering::SeqCst);
+            use std::io::{Read, Write};
+            // Read the request (curl sends one, python does not) before
+            // answering: closing a unix socket with unread data resets it.
+            let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+            let _ = s.read(&mut [0u8; 1024]);
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        }
+    });
+    let p = path.display();
+    let mut scripts = vec![format!(
+        "python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"{p}\"); print(s.recv(99))'"
+    )];
+    if has("curl") {
+        scripts.push(format!(
+            "curl -sS --max-time 5 --unix-socket {p} http://localhost/info"
+        ));
+    }
+    for script in &scripts {
+        let direct = f.run_direct(script);
+        assert!(direct.status.success(), "control: `{script}`: {direct:?}");
+        let before = hits.load(Ordering::SeqCst);
+        let out = f.run(script).await;
+        assert_ne!(out.exit_code, Some(0), "`{script}` connected: {out:?}");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            before,
+            "`{script}` reached the server"
+        );
+        assert!(
+            out.refusals.iter().any(|r| r.kind == RefusalKind::Network),
+            "no network refusal for `{script}`: {:?} / {}",
+            out.refusals,
+            out.stderr
+        );
+    }
+
+    let mut cfg = f.sandbox_config();
+    cfg.network = NetworkMode::On;
+    let policy = f.policy_with(warden::config::SandboxMode::WorkspaceWrite, cfg);
+    let out = f.run_with(&policy, &scripts[0], Default::default()).await;
+    assert_eq!(out.exit_code, Some(0), "network on: {out:?}");
+}
+
+/// `sendto` with an address (an unconnected datagram socket) is refused
+/// too; `socketpair` traffic keeps working (above).
+#[tokio::test]
+async fn unix_datagrams_to_an_address_are_refused() {
+    let f = Fixture::new();
+    if !has("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.sock");
+    let server = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let script = format!(
+        "python3 -c 'import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b\"hi\", \"{}\")'",
+        path.display()
+    );
+    let direct = f.run_direct(&script);
+    assert!(direct.status.success(), "control: {direct:?}");
+    let mut buf = [0u8; 8];
+    assert_eq!(server.recv(&mut buf).unwrap(), 2, "control datagram");
+    let out = f.run(&script).await;
+    assert_ne!(out.exit_code, Some(0), "{out:?}");
+    assert!(server.recv(&mut buf).is_err(), "a datagram got through");
+}

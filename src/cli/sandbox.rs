@@ -25,7 +25,8 @@ The command runs with Landlock and seccomp applied (no privileges needed):
 it reads everywhere except the profile's deny_read paths, writes only in the
 workspace (workspace-write), extra writable_roots and a private TMPDIR, never
 in protected paths (.git, .warden, .github/workflows, ...), has no network
-unless the profile says network = \"on\", and gets a scrubbed environment
+(nor connects to any unix socket) unless the profile says network = \"on\",
+and gets a scrubbed environment
 (credentials removed). It is killed, with everything it started, after the
 profile's sandbox.timeout (or --timeout), or when warden gets SIGINT,
 SIGTERM, SIGHUP or SIGQUIT (warden then ends by that same signal).

@@ -19,9 +19,11 @@
 //!    the sandbox's doing and is not reported.
 //! 4. With the network off, lines with a socket/DNS/connection failure
 //!    (`Could not resolve host`, `Temporary failure in name resolution`,
-//!    `Network is unreachable`, `Couldn't connect`, `socket:` …) are a
-//!    `network` refusal; URLs or `host:port` in the argv or the line are
-//!    named as the target.
+//!    `Network is unreachable`, `Couldn't connect`, `socket:` …), and
+//!    refusal lines about a socket (in the line, the few above it, or the
+//!    argv: a refused `connect` to a unix socket prints only `Operation not
+//!    permitted`) are a `network` refusal; URLs or `host:port` in the argv
+//!    or the line are named as the target.
 //!
 //! Limits: messages are matched in English (a non-English `LANG` defeats
 //! step 2 and 4); a program that swallows the error or prints no path gives
@@ -137,8 +139,20 @@ pub fn detect(ctx: &DetectContext<'_>, output: &str) -> Vec<Refusal> {
                 }
             }
         }
+        // A refused connect(2) prints a bare "Operation not permitted": the
+        // socket shows in the line, the lines above (a traceback's source
+        // line) or the command itself (`python3 -c '…connect(…)'`).
+        let about_sockets = |text: &str| {
+            let text = text.to_ascii_lowercase();
+            text.contains("connect") || text.contains("socket")
+        };
         let networky = NETWORK_MARKERS.iter().any(|m| lower.contains(m))
-            || (denied && (lower.contains("connect") || lower.contains("socket")));
+            || (denied
+                && (about_sockets(line)
+                    || lines[i.saturating_sub(LOOKBACK)..i]
+                        .iter()
+                        .any(|l| about_sockets(l))
+                    || ctx.argv.iter().any(|a| about_sockets(a))));
         if ctx.network_denied && networky && !out.iter().any(|r| r.kind == RefusalKind::Network) {
             out.push(Refusal {
                 kind: RefusalKind::Network,
@@ -311,6 +325,31 @@ mod tests {
             ]
         );
         assert_eq!(got[2].target.as_deref(), Some("https://example.test/x"));
+    }
+
+    /// A refused unix-socket connect says only "Operation not permitted":
+    /// the socket is in the argv or a traceback's source line above.
+    #[test]
+    fn a_bare_eperm_about_a_socket_is_a_network_refusal() {
+        let eperm = "PermissionError: [Errno 1] Operation not permitted\n";
+        let inline = vec![
+            "python3".to_string(),
+            "-c".to_string(),
+            "import socket; s=socket.socket(socket.AF_UNIX); s.connect('/run/docker.sock')"
+                .to_string(),
+        ];
+        let got = detect(&ctx(&[], &[], &inline), eperm);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].kind, RefusalKind::Network);
+
+        let script = vec!["python3".to_string(), "t.py".to_string()];
+        let traceback = format!("  File \"t.py\", line 3\n    s.connect(path)\n{eperm}");
+        assert_eq!(
+            detect(&ctx(&[], &[], &script), &traceback)[0].kind,
+            RefusalKind::Network
+        );
+        // Nothing about sockets anywhere: not a network refusal.
+        assert!(detect(&ctx(&[], &[], &script), eperm).is_empty());
     }
 
     #[test]

@@ -5,7 +5,12 @@
 //! processes), `keyctl`/`add_key`/`request_key` (kernel keyrings may hold
 //! credentials). With the network off: `socket` for any family but
 //! `AF_UNIX` (so UDP, raw, netlink and TCP all fail, whatever the Landlock
-//! ABI). The BPF program kills the process on a foreign architecture (the
+//! ABI), and `connect` and `sendto` with an address on any socket, so the
+//! unix sockets left cannot reach a server either: the Docker socket a
+//! hosted runner's user may open is root on the machine, and Landlock
+//! before ABI 9 does not check the path of a unix socket. A command can
+//! still use `socketpair`, or sockets inherited already connected. The
+//! BPF program kills the process on a foreign architecture (the
 //! i386 syscall table); on x86_64 the x32 numbers are refused as well.
 
 use std::collections::BTreeMap;
@@ -36,7 +41,8 @@ fn always_refused() -> Vec<i64> {
 #[cfg(target_arch = "x86_64")]
 const X32_BIT: i64 = 0x4000_0000;
 
-/// Build the BPF program. `deny_network`: refuse non-`AF_UNIX` sockets.
+/// Build the BPF program. `deny_network`: refuse non-`AF_UNIX` sockets and
+/// connecting or addressing any socket.
 pub fn build(deny_network: bool) -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for nr in always_refused() {
@@ -52,6 +58,14 @@ pub fn build(deny_network: bool) -> Result<BpfProgram, String> {
         .map_err(|e| e.to_string())?;
         let rule = SeccompRule::new(vec![not_unix]).map_err(|e| e.to_string())?;
         rules.insert(libc::SYS_socket, vec![rule]);
+        rules.insert(libc::SYS_connect, vec![]);
+        // sendto(fd, buf, len, flags, dest_addr, addrlen): an unconnected
+        // datagram socket naming where it sends (`/dev/log`, a notify
+        // socket). Without an address it is send(2) on a connected socket.
+        let to_an_address = SeccompCondition::new(4, SeccompCmpArgLen::Qword, SeccompCmpOp::Ne, 0)
+            .map_err(|e| e.to_string())?;
+        let rule = SeccompRule::new(vec![to_an_address]).map_err(|e| e.to_string())?;
+        rules.insert(libc::SYS_sendto, vec![rule]);
     }
     #[cfg(target_arch = "x86_64")]
     {
