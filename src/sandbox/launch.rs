@@ -33,8 +33,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use seccompiler::BpfProgram;
-
 pub use super::child_report::{Applied, ChildOutcome, Stage};
 use super::child_report::{Kind, Record, fail, read_records, write_record};
 use super::enforcement::{
@@ -69,7 +67,7 @@ struct Sandbox {
     /// No descriptor when the kernel has no Landlock (the child then only
     /// sets no_new_privs, and the verdict decides).
     layers: Vec<Arc<BuiltRuleset>>,
-    bpf: &'static BpfProgram,
+    seccomp: &'static seccomp::Filters,
     /// Of the layers together (the state is the weakest one's).
     facts: LandlockFacts,
     fallback: SandboxFallback,
@@ -135,7 +133,7 @@ impl Launch {
                         ..*first
                     },
                     layers: setup.layers,
-                    bpf: seccomp::program(setup.deny_network)?,
+                    seccomp: seccomp::filters(setup.deny_network)?,
                     fallback: setup.fallback,
                 })
             }
@@ -210,8 +208,9 @@ impl Launch {
     /// Everything below is a system call or plain arithmetic on memory
     /// built before:
     /// [`landlock_apply::restrict_self`] is one system call,
-    /// `seccompiler::apply_filter` two (`prctl`, `seccomp`) with no heap
-    /// value built on success (seccompiler 0.5), and
+    /// [`seccomp::Filters::apply`] two `seccompiler::apply_filter` calls,
+    /// each two system calls (`prctl`, `seccomp`) with no heap value built
+    /// on success (seccompiler 0.5), and
     /// [`caps::drop_dangerous`] works on the stack.
     unsafe fn child_after_fork(&self, report: RawFd, parent: libc::pid_t) -> ! {
         unsafe {
@@ -257,7 +256,7 @@ impl Launch {
                     state = sb.facts.state;
                 }
                 let caps_dropped = caps::drop_dangerous();
-                let seccomp_ok = nnp && seccompiler::apply_filter(sb.bpf).is_ok();
+                let seccomp_ok = nnp && sb.seccomp.apply();
                 let kernel = KernelReport {
                     kernel_abi: sb.facts.kernel_abi,
                     ruleset: state,

@@ -1,17 +1,23 @@
-//! The seccomp filter: refuses (EPERM) what Landlock cannot express.
+//! The seccomp filters: refuse (EPERM) what Landlock cannot express.
 //!
 //! Always: `io_uring_*` (bypasses syscall-level checks), `ptrace`,
 //! `process_vm_readv/writev`, `pidfd_getfd` (reading or stealing from other
 //! processes), `keyctl`/`add_key`/`request_key` (kernel keyrings may hold
-//! credentials). With the network off: `socket` for any family but
-//! `AF_UNIX` (so UDP, raw, netlink and TCP all fail, whatever the Landlock
-//! ABI), and `connect` and `sendto` with an address on any socket, so the
-//! unix sockets left cannot reach a server either: the Docker socket a
-//! hosted runner's user may open is root on the machine, and Landlock
-//! before ABI 9 does not check the path of a unix socket. A command can
-//! still use `socketpair`, or sockets inherited already connected. The
-//! BPF program kills the process on a foreign architecture (the
-//! i386 syscall table); on x86_64 the x32 numbers are refused as well.
+//! credentials); new namespaces (`unshare` and `clone` with a `CLONE_NEW*`
+//! flag, `setns`: a user namespace hands the command every capability in it
+//! and the kernel's namespace code as attack surface) and `clone3`, whose
+//! flags sit behind a pointer seccomp cannot read, answered `ENOSYS` so that
+//! libc falls back to `clone`; `perf_event_open`, `bpf`, `userfaultfd`
+//! (kernel attack surface no build needs). With the network off: `socket`
+//! for any family but `AF_UNIX` (so UDP, raw, netlink and TCP all fail,
+//! whatever the Landlock ABI), and `connect` and `sendto` with an address
+//! on any socket, so the unix sockets left cannot reach a server either:
+//! the Docker socket a hosted runner's user may open is root on the
+//! machine, and Landlock before ABI 9 does not check the path of a unix
+//! socket. A command can still use `socketpair`, or sockets inherited
+//! already connected. The BPF programs kill the process on a foreign
+//! architecture (the i386 syscall table); on x86_64 the x32 numbers are
+//! refused as well.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -34,20 +40,75 @@ fn always_refused() -> Vec<i64> {
         libc::SYS_keyctl,
         libc::SYS_add_key,
         libc::SYS_request_key,
+        libc::SYS_setns,
+        libc::SYS_perf_event_open,
+        libc::SYS_bpf,
+        libc::SYS_userfaultfd,
     ]
+}
+
+/// The `CLONE_NEW*` flags of `clone` (`CLONE_NEWTIME` is 0x80, the exit
+/// signal's byte, for `clone`: it only means a namespace to `unshare`).
+const CLONE_NAMESPACES: [i32; 7] = [
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWCGROUP,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUSER,
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWNET,
+];
+
+/// One rule per flag: the call matches when any of `flags` is set in
+/// argument 0.
+fn any_flag_of(flags: &[i32]) -> Result<Vec<SeccompRule>, String> {
+    flags
+        .iter()
+        .map(|&flag| {
+            let flag = flag as u32 as u64;
+            let set = SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::MaskedEq(flag),
+                flag,
+            )
+            .map_err(|e| e.to_string())?;
+            SeccompRule::new(vec![set]).map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// x32 syscall numbers carry this bit on x86_64.
 #[cfg(target_arch = "x86_64")]
 const X32_BIT: i64 = 0x4000_0000;
 
-/// Build the BPF program. `deny_network`: refuse non-`AF_UNIX` sockets and
+/// The two programs a sandboxed command gets: a filter has one action for
+/// all its rules, and `clone3` must fail with `ENOSYS`, not `EPERM`.
+pub struct Filters {
+    refused: BpfProgram,
+    no_clone3: BpfProgram,
+}
+
+impl Filters {
+    /// Install both on the calling thread (no_new_privs must be set). No
+    /// heap allocation: this runs between `clone` and `execve`.
+    pub fn apply(&self) -> bool {
+        seccompiler::apply_filter(&self.no_clone3).is_ok()
+            && seccompiler::apply_filter(&self.refused).is_ok()
+    }
+}
+
+/// Build the filters. `deny_network`: refuse non-`AF_UNIX` sockets and
 /// connecting or addressing any socket.
-pub fn build(deny_network: bool) -> Result<BpfProgram, String> {
+pub fn build(deny_network: bool) -> Result<Filters, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for nr in always_refused() {
         rules.insert(nr, vec![]);
     }
+    rules.insert(libc::SYS_clone, any_flag_of(&CLONE_NAMESPACES)?);
+    let mut unshare_flags = CLONE_NAMESPACES.to_vec();
+    unshare_flags.push(libc::CLONE_NEWTIME);
+    rules.insert(libc::SYS_unshare, any_flag_of(&unshare_flags)?);
     if deny_network {
         let not_unix = SeccompCondition::new(
             0,
@@ -79,13 +140,24 @@ pub fn build(deny_network: bool) -> Result<BpfProgram, String> {
             rules.insert(nr | X32_BIT, vec![]);
         }
     }
+    let mut clone3 = BTreeMap::new();
+    clone3.insert(libc::SYS_clone3, vec![]);
+    #[cfg(target_arch = "x86_64")]
+    clone3.insert(libc::SYS_clone3 | X32_BIT, vec![]);
+    Ok(Filters {
+        refused: compile(rules, libc::EPERM)?,
+        no_clone3: compile(clone3, libc::ENOSYS)?,
+    })
+}
+
+fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProgram, String> {
     let arch = std::env::consts::ARCH
         .try_into()
         .map_err(|e: seccompiler::BackendError| e.to_string())?;
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
-        SeccompAction::Errno(libc::EPERM as u32),
+        SeccompAction::Errno(errno as u32),
         arch,
     )
     .map_err(|e| e.to_string())?;
@@ -94,19 +166,14 @@ pub fn build(deny_network: bool) -> Result<BpfProgram, String> {
         .map_err(|e: seccompiler::BackendError| e.to_string())
 }
 
-/// The program for `deny_network`, built once per process (the zygote
+/// The filters for `deny_network`, built once per process (the zygote
 /// builds both before forking supervisors, which then share them).
-pub fn program(deny_network: bool) -> Result<&'static BpfProgram, String> {
-    static PROGRAMS: [OnceLock<Result<BpfProgram, String>>; 2] = [OnceLock::new(), OnceLock::new()];
-    PROGRAMS[deny_network as usize]
+pub fn filters(deny_network: bool) -> Result<&'static Filters, String> {
+    static FILTERS: [OnceLock<Result<Filters, String>>; 2] = [OnceLock::new(), OnceLock::new()];
+    FILTERS[deny_network as usize]
         .get_or_init(|| build(deny_network))
         .as_ref()
         .map_err(Clone::clone)
-}
-
-/// Install the program on the calling thread (no_new_privs must be set).
-pub fn apply(program: &BpfProgram) -> Result<(), String> {
-    seccompiler::apply_filter(program).map_err(|e| format!("seccomp: {e}"))
 }
 
 #[cfg(test)]
@@ -117,6 +184,7 @@ mod tests {
     fn builds_for_this_architecture() {
         let with_net = build(false).unwrap();
         let without_net = build(true).unwrap();
-        assert!(without_net.len() > with_net.len());
+        assert!(without_net.refused.len() > with_net.refused.len());
+        assert_eq!(without_net.no_clone3.len(), with_net.no_clone3.len());
     }
 }

@@ -64,8 +64,8 @@ pub fn main(sock_fd: RawFd) -> i32 {
     super::caps::protect_self();
     // Built once here, shared by every supervisor forked below.
     let _ = (
-        super::seccomp::program(true),
-        super::seccomp::program(false),
+        super::seccomp::filters(true),
+        super::seccomp::filters(false),
     );
     // SAFETY: setting a disposition; supervisors are then reaped by the kernel.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };

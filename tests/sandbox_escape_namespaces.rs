@@ -1,0 +1,81 @@
+//! New namespaces from inside the sandbox: a user namespace gives the
+//! command every capability inside it and the kernel's namespace code as
+//! attack surface, so `unshare` and `clone` with `CLONE_NEW*` are refused.
+//! Each test first shows the attempt works without the sandbox (this
+//! machine allows unprivileged user namespaces; where it does not, the test
+//! says so and stops). Threads and child processes keep working: `clone3`
+//! answers `ENOSYS` and libc falls back to `clone`.
+
+mod sandbox_support;
+
+use sandbox_support::{Fixture, has};
+
+async fn assert_refused(f: &Fixture, script: &str) {
+    let direct = f.run_direct(script);
+    if !direct.status.success() {
+        eprintln!("skipped: `{script}` fails without the sandbox too: {direct:?}");
+        return;
+    }
+    let out = f.run(script).await;
+    assert_ne!(
+        out.exit_code,
+        Some(0),
+        "`{script}` made a namespace: {out:?}"
+    );
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "`{script}`: {}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn unshare_of_a_user_namespace_is_refused() {
+    let f = Fixture::new();
+    if !has("unshare") {
+        eprintln!("skipped: unshare is not installed");
+        return;
+    }
+    assert_refused(&f, "unshare --user true").await;
+    assert_refused(&f, "unshare --map-root-user id -u").await;
+    assert_refused(&f, "unshare --user --net true").await;
+}
+
+#[tokio::test]
+async fn clone_with_a_namespace_flag_is_refused() {
+    let f = Fixture::new();
+    if !has("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    // clone(CLONE_NEWUSER | SIGCHLD) by hand, bypassing libc's wrappers.
+    let script = "python3 -c 'import ctypes, os, sys\n\
+libc = ctypes.CDLL(None, use_errno=True)\n\
+pid = libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)\n\
+if pid == 0: os._exit(0)\n\
+if pid < 0: sys.exit(\"clone: \" + os.strerror(ctypes.get_errno()))\n\
+os.waitpid(pid, 0)'";
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the raw clone number is x86_64's");
+        return;
+    }
+    assert_refused(&f, script).await;
+}
+
+#[tokio::test]
+async fn threads_and_processes_still_start() {
+    let f = Fixture::new();
+    if !has("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let out = f
+        .run(
+            "python3 -c 'import threading, subprocess\n\
+t = threading.Thread(target=print, args=(\"thread\",)); t.start(); t.join()\n\
+print(subprocess.run([\"sh\", \"-c\", \"echo child\"], capture_output=True, text=True).stdout.strip())'",
+        )
+        .await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, "thread\nchild\n", "{out:?}");
+}
