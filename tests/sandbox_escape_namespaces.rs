@@ -79,3 +79,27 @@ print(subprocess.run([\"sh\", \"-c\", \"echo child\"], capture_output=True, text
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert_eq!(out.stdout, "thread\nchild\n", "{out:?}");
 }
+
+/// `clone3` is answered `ENOSYS` (not `EPERM`: libc would not fall back),
+/// where without the sandbox the same bad call gets `EINVAL`.
+#[tokio::test]
+async fn clone3_answers_enosys() {
+    let f = Fixture::new();
+    if !has("python3") || std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: needs python3 on x86_64 (raw syscall number)");
+        return;
+    }
+    // clone3(NULL, 0): EINVAL from the kernel (size too small).
+    let script = "python3 -c 'import ctypes, errno\n\
+libc = ctypes.CDLL(None, use_errno=True)\n\
+libc.syscall(435, None, 0)\n\
+print(errno.errorcode[ctypes.get_errno()])'";
+    let direct = f.run_direct(script);
+    assert_eq!(
+        String::from_utf8_lossy(&direct.stdout),
+        "EINVAL\n",
+        "{direct:?}"
+    );
+    let out = f.run(script).await;
+    assert_eq!(out.stdout, "ENOSYS\n", "{out:?}");
+}

@@ -67,7 +67,7 @@ struct Sandbox {
     /// No descriptor when the kernel has no Landlock (the child then only
     /// sets no_new_privs, and the verdict decides).
     layers: Vec<Arc<BuiltRuleset>>,
-    seccomp: &'static seccomp::Filters,
+    seccomp: &'static seccomp::Filter,
     /// Of the layers together (the state is the weakest one's).
     facts: LandlockFacts,
     fallback: SandboxFallback,
@@ -133,7 +133,7 @@ impl Launch {
                         ..*first
                     },
                     layers: setup.layers,
-                    seccomp: seccomp::filters(setup.deny_network)?,
+                    seccomp: seccomp::filter(setup.deny_network)?,
                     fallback: setup.fallback,
                 })
             }
@@ -208,8 +208,8 @@ impl Launch {
     /// Everything below is a system call or plain arithmetic on memory
     /// built before:
     /// [`landlock_apply::restrict_self`] is one system call,
-    /// [`seccomp::Filters::apply`] two `seccompiler::apply_filter` calls,
-    /// each two system calls (`prctl`, `seccomp`) with no heap value built
+    /// [`seccomp::Filter::apply`] is `seccompiler::apply_filter`: two
+    /// system calls (`prctl`, `seccomp`) with no heap value built
     /// on success (seccompiler 0.5), and
     /// [`caps::drop_dangerous`] works on the stack.
     unsafe fn child_after_fork(&self, report: RawFd, parent: libc::pid_t) -> ! {

@@ -82,25 +82,20 @@ fn any_flag_of(flags: &[i32]) -> Result<Vec<SeccompRule>, String> {
 #[cfg(target_arch = "x86_64")]
 const X32_BIT: i64 = 0x4000_0000;
 
-/// The two programs a sandboxed command gets: a filter has one action for
-/// all its rules, and `clone3` must fail with `ENOSYS`, not `EPERM`.
-pub struct Filters {
-    refused: BpfProgram,
-    no_clone3: BpfProgram,
-}
+/// The program a sandboxed command gets.
+pub struct Filter(BpfProgram);
 
-impl Filters {
-    /// Install both on the calling thread (no_new_privs must be set). No
-    /// heap allocation: this runs between `clone` and `execve`.
+impl Filter {
+    /// Install it on the calling thread (no_new_privs must be set). No heap
+    /// allocation: this runs between `clone` and `execve`.
     pub fn apply(&self) -> bool {
-        seccompiler::apply_filter(&self.no_clone3).is_ok()
-            && seccompiler::apply_filter(&self.refused).is_ok()
+        seccompiler::apply_filter(&self.0).is_ok()
     }
 }
 
-/// Build the filters. `deny_network`: refuse non-`AF_UNIX` sockets and
+/// Build the filter. `deny_network`: refuse non-`AF_UNIX` sockets and
 /// connecting or addressing any socket.
-pub fn build(deny_network: bool) -> Result<Filters, String> {
+pub fn build(deny_network: bool) -> Result<Filter, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for nr in always_refused() {
         rules.insert(nr, vec![]);
@@ -140,36 +135,73 @@ pub fn build(deny_network: bool) -> Result<Filters, String> {
             rules.insert(nr | X32_BIT, vec![]);
         }
     }
-    let mut clone3 = BTreeMap::new();
-    clone3.insert(libc::SYS_clone3, vec![]);
-    #[cfg(target_arch = "x86_64")]
-    clone3.insert(libc::SYS_clone3 | X32_BIT, vec![]);
-    Ok(Filters {
-        refused: compile(rules, libc::EPERM)?,
-        no_clone3: compile(clone3, libc::ENOSYS)?,
-    })
-}
-
-fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProgram, String> {
     let arch = std::env::consts::ARCH
         .try_into()
         .map_err(|e: seccompiler::BackendError| e.to_string())?;
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
-        SeccompAction::Errno(errno as u32),
+        SeccompAction::Errno(libc::EPERM as u32),
         arch,
     )
     .map_err(|e| e.to_string())?;
-    filter
+    let main: BpfProgram = filter
         .try_into()
-        .map_err(|e: seccompiler::BackendError| e.to_string())
+        .map_err(|e: seccompiler::BackendError| e.to_string())?;
+    let mut program = clone3_enosys();
+    program.extend(main);
+    Ok(Filter(program))
 }
 
-/// The filters for `deny_network`, built once per process (the zygote
+/// `AUDIT_ARCH_*` of this architecture (linux/audit.h), as seccomp reports
+/// it in `seccomp_data.arch`.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+#[cfg(target_arch = "riscv64")]
+const AUDIT_ARCH: u32 = 0xC000_00F3;
+
+/// A prefix answering `clone3` with `ENOSYS`: seccompiler gives one action
+/// to every rule of a program, and this one must not be `EPERM` (libc falls
+/// back to `clone` only on `ENOSYS`). A second filter would do, but costs
+/// another install and JIT per command. The prefix only ever refuses: a
+/// call of another architecture, or any other call, goes on to
+/// seccompiler's program, which checks the architecture again first.
+fn clone3_enosys() -> BpfProgram {
+    use seccompiler::sock_filter;
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    let op = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    let clone3 = libc::SYS_clone3 as u32;
+    let enosys = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    // seccomp_data: `nr` at offset 0, `arch` at offset 4. A jump skips
+    // that many instructions after the one that jumps.
+    #[cfg(target_arch = "x86_64")]
+    let program = vec![
+        op(LD_W_ABS, 0, 0, 4),
+        op(JEQ_K, 0, 4, AUDIT_ARCH), // another arch: to the main program
+        op(LD_W_ABS, 0, 0, 0),
+        op(JEQ_K, 1, 0, clone3),
+        op(JEQ_K, 0, 1, clone3 | X32_BIT as u32),
+        op(RET_K, 0, 0, enosys),
+    ];
+    #[cfg(not(target_arch = "x86_64"))]
+    let program = vec![
+        op(LD_W_ABS, 0, 0, 4),
+        op(JEQ_K, 0, 3, AUDIT_ARCH),
+        op(LD_W_ABS, 0, 0, 0),
+        op(JEQ_K, 0, 1, clone3),
+        op(RET_K, 0, 0, enosys),
+    ];
+    program
+}
+
+/// The filter for `deny_network`, built once per process (the zygote
 /// builds both before forking supervisors, which then share them).
-pub fn filters(deny_network: bool) -> Result<&'static Filters, String> {
-    static FILTERS: [OnceLock<Result<Filters, String>>; 2] = [OnceLock::new(), OnceLock::new()];
+pub fn filter(deny_network: bool) -> Result<&'static Filter, String> {
+    static FILTERS: [OnceLock<Result<Filter, String>>; 2] = [OnceLock::new(), OnceLock::new()];
     FILTERS[deny_network as usize]
         .get_or_init(|| build(deny_network))
         .as_ref()
@@ -184,7 +216,17 @@ mod tests {
     fn builds_for_this_architecture() {
         let with_net = build(false).unwrap();
         let without_net = build(true).unwrap();
-        assert!(without_net.refused.len() > with_net.refused.len());
-        assert_eq!(without_net.no_clone3.len(), with_net.no_clone3.len());
+        assert!(without_net.0.len() > with_net.0.len());
+        let prefix = clone3_enosys();
+        assert_eq!(with_net.0[..prefix.len()], prefix[..]);
+        // Every jump of the prefix lands inside it or on the main program's
+        // first instruction.
+        for (i, ins) in prefix.iter().enumerate() {
+            if ins.code == 0x15 {
+                for off in [ins.jt, ins.jf] {
+                    assert!(i + 1 + off as usize <= prefix.len(), "instruction {i}");
+                }
+            }
+        }
     }
 }

@@ -63,10 +63,7 @@ pub fn main(sock_fd: RawFd) -> i32 {
     }
     super::caps::protect_self();
     // Built once here, shared by every supervisor forked below.
-    let _ = (
-        super::seccomp::filters(true),
-        super::seccomp::filters(false),
-    );
+    let _ = (super::seccomp::filter(true), super::seccomp::filter(false));
     // SAFETY: setting a disposition; supervisors are then reaped by the kernel.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
     loop {
