@@ -8,7 +8,8 @@
 //! and the kernel's namespace code as attack surface) and `clone3`, whose
 //! flags sit behind a pointer seccomp cannot read, answered `ENOSYS` so that
 //! libc falls back to `clone`; `perf_event_open`, `bpf`, `userfaultfd`
-//! (kernel attack surface no build needs). With the network off: `socket`
+//! (kernel attack surface no build needs); the `TIOCSTI` and `TIOCLINUX`
+//! ioctls (typing into, or reading, the terminal warden was started from). With the network off: `socket`
 //! for any family but `AF_UNIX` (so UDP, raw, netlink and TCP all fail,
 //! whatever the Landlock ABI), and `connect` and `sendto` with an address
 //! on any socket, so the unix sockets left cannot reach a server either:
@@ -104,6 +105,20 @@ pub fn build(deny_network: bool) -> Result<Filter, String> {
     let mut unshare_flags = CLONE_NAMESPACES.to_vec();
     unshare_flags.push(libc::CLONE_NEWTIME);
     rules.insert(libc::SYS_unshare, any_flag_of(&unshare_flags)?);
+    // TIOCSTI pushes characters into a terminal's input (they run in the
+    // user's shell once warden exits) and TIOCLINUX can read the console:
+    // on a terminal inherited by `warden sandbox`, Landlock's ioctl right
+    // (checked at open) does not apply.
+    let ioctl = [libc::TIOCSTI, libc::TIOCLINUX]
+        .into_iter()
+        .map(|request| {
+            let is =
+                SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, request as u64)
+                    .map_err(|e| e.to_string())?;
+            SeccompRule::new(vec![is]).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    rules.insert(libc::SYS_ioctl, ioctl);
     if deny_network {
         let not_unix = SeccompCondition::new(
             0,

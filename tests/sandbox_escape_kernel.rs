@@ -1,10 +1,11 @@
-//! New namespaces from inside the sandbox: a user namespace gives the
-//! command every capability inside it and the kernel's namespace code as
-//! attack surface, so `unshare` and `clone` with `CLONE_NEW*` are refused.
-//! Each test first shows the attempt works without the sandbox (this
-//! machine allows unprivileged user namespaces; where it does not, the test
-//! says so and stops). Threads and child processes keep working: `clone3`
-//! answers `ENOSYS` and libc falls back to `clone`.
+//! What seccomp closes beyond files and network. New namespaces: a user
+//! namespace gives the command every capability inside it and the kernel's
+//! namespace code as attack surface, so `unshare` and `clone` with
+//! `CLONE_NEW*` are refused; each of those tests first shows the attempt
+//! works without the sandbox (where the machine forbids unprivileged user
+//! namespaces, the test says so and stops). `clone3` answers `ENOSYS`, and
+//! threads and child processes keep working through libc's fallback.
+//! Terminal injection (`TIOCSTI`) is refused.
 
 mod sandbox_support;
 
@@ -102,4 +103,28 @@ print(errno.errorcode[ctypes.get_errno()])'";
     );
     let out = f.run(script).await;
     assert_eq!(out.stdout, "ENOSYS\n", "{out:?}");
+}
+
+/// TIOCSTI (typing into the terminal warden was started from) is refused
+/// before the kernel looks at the descriptor: on `/dev/null` the kernel
+/// says ENOTTY, the sandbox says EPERM first.
+#[tokio::test]
+async fn terminal_injection_ioctls_are_refused() {
+    let f = Fixture::new();
+    if !has("python3") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let script = "python3 -c 'import errno, fcntl, os, termios\n\
+fd = os.open(\"/dev/null\", os.O_RDWR)\n\
+try:\n    fcntl.ioctl(fd, termios.TIOCSTI, b\"x\")\n\
+except OSError as e:\n    print(errno.errorcode[e.errno])'";
+    let direct = f.run_direct(script);
+    assert_eq!(
+        String::from_utf8_lossy(&direct.stdout),
+        "ENOTTY\n",
+        "{direct:?}"
+    );
+    let out = f.run(script).await;
+    assert_eq!(out.stdout, "EPERM\n", "{out:?}");
 }
