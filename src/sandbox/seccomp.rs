@@ -111,10 +111,12 @@ pub fn build(deny_network: bool) -> Result<Filter, String> {
     // (checked at open) does not apply.
     let ioctl = [libc::TIOCSTI, libc::TIOCLINUX]
         .into_iter()
+        // The request's type is c_ulong on glibc, c_int on musl.
         .map(|request| {
-            let is =
-                SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, request as u64)
-                    .map_err(|e| e.to_string())?;
+            #[allow(clippy::unnecessary_cast)]
+            let request = request as u64;
+            let is = SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, request)
+                .map_err(|e| e.to_string())?;
             SeccompRule::new(vec![is]).map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, String>>()?;
