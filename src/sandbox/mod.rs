@@ -26,7 +26,8 @@
 //! - [`plan_cache`], [`inotify`]: reuse between commands; [`tmp`]: private
 //!   temp dirs;
 //! - [`env`](mod@env): the scrubbed child environment;
-//! - [`launch`], [`landlock_apply`], [`seccomp`], [`caps`]: applying it;
+//! - [`launch`], [`landlock_apply`], [`seccomp`] (with `seccomp_prefix`), [`caps`]:
+//!   applying it;
 //! - [`supervise`]: waiting, timeouts, the descendant sweep;
 //! - [`direct`]: `warden sandbox`; [`zygote`], [`helper`], [`spec`]: the
 //!   supervisor process of `warden run` and MCP servers;
@@ -62,6 +63,7 @@ pub mod policy;
 pub mod prepare;
 pub mod refusal;
 pub mod seccomp;
+mod seccomp_prefix;
 pub mod spec;
 pub mod stdio;
 pub mod supervise;
