@@ -318,3 +318,45 @@ turns:
     assert_eq!(d["grants"]["write"], serde_json::json!([target]));
     assert_eq!(d["grants"]["create_dirs"], serde_json::json!([target]));
 }
+
+/// A checkout that kept the job's token in `.git/config` (actions/checkout
+/// without `persist-credentials: false`) would hand it to the agent: warden
+/// refuses to start, names the place, never the value, and writes no log.
+#[test]
+fn a_token_persisted_in_git_config_stops_the_run_before_it_starts() {
+    let f = RunFixture::new();
+    let git = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&f.ws)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    let secret = "eC1hY2Nlc3MtdG9rZW46Z2hzX3NlY3JldA==";
+    git(&[
+        "config",
+        "http.https://github.com/.extraheader",
+        &format!("AUTHORIZATION: basic {secret}"),
+    ]);
+    let scenario = f.write("s.yaml", "prompt: hi\nturns:\n  - text: done\n");
+    let out = f
+        .scripted("ci", &scenario)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(".git/config:"), "{stderr}");
+    assert!(stderr.contains("persist-credentials: false"), "{stderr}");
+    assert!(!stderr.contains(secret), "{stderr}");
+    assert!(!f.audit.exists(), "no run started");
+
+    git(&[
+        "config",
+        "--unset-all",
+        "http.https://github.com/.extraheader",
+    ]);
+    f.scripted("ci", &scenario).assert().success();
+}

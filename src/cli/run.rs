@@ -46,6 +46,9 @@ Examples:
 API keys are read from the environment only: OPENAI_API_KEY or ANTHROPIC_API_KEY
 (or WARDEN_API_KEY); the reviewer uses WARDEN_REVIEWER_API_KEY, falling back to
 the run's key. They are never logged and never passed to sandboxed commands.
+A checkout that keeps a token in its git config (actions/checkout without
+persist-credentials: false) is refused before the run starts (exit 2): every
+sandboxed command could read it.
 
 Exit codes: 0 done; 1 the agent did not finish (max turns, timeout, token
 budget, task error); 2 usage or configuration error; 3 circuit breaker
@@ -147,6 +150,7 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
         overrides.push(format!("agent.max_turns={n}"));
     }
     let session = Session::open(global, args.profile.as_deref(), &overrides)?;
+    refuse_persisted_credentials(&session.workspace)?;
     let config = &session.loaded.config;
     let provider = build_provider(config, &args)?;
     let prompt = read_prompt(&args, &provider)?;
@@ -343,4 +347,19 @@ fn require_model(config: &Config) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// Every sandboxed command can read the checkout's git config, so a token
+/// persisted there is the agent's: refuse to start (exit 2) rather than
+/// hand it over. Only where and what kind are printed, never the value.
+fn refuse_persisted_credentials(workspace: &std::path::Path) -> Result<(), Error> {
+    let found = crate::sandbox::git_credentials::persisted_credentials(workspace);
+    if found.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = found.iter().map(|c| format!("  {c}")).collect();
+    Err(Error::usage(format!(
+        "the checkout keeps a credential in its git config, readable by every command the agent runs:\n{}\n  help: check out with `persist-credentials: false` (actions/checkout), or remove the entry (`git config --unset-all http.https://github.com/.extraheader`), then run again",
+        list.join("\n")
+    )))
 }

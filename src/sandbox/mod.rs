@@ -33,7 +33,8 @@
 //!   supervisor process of `warden run` and MCP servers;
 //! - [`exec`], [`output`]: warden's side (timeout, capture);
 //! - [`enforcement`]: what was enforced and the fail-closed verdict;
-//! - [`refusal`]: escalation detection; [`guard`]: protected-path snapshots.
+//! - [`refusal`]: escalation detection; [`guard`]: protected-path snapshots;
+//! - [`git_credentials`]: tokens a checkout left readable in git's config.
 //!
 //! What it stops and what it does not: docs/threat-model.md.
 
@@ -51,6 +52,7 @@ pub mod enforcement;
 pub mod env;
 mod error;
 pub mod exec;
+pub mod git_credentials;
 pub mod guard;
 pub mod helper;
 pub mod inotify;

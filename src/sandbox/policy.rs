@@ -286,7 +286,7 @@ fn glob_base(workspace: &Path, expanded: &Path) -> (PathBuf, String) {
 
 /// For a `.git` that is a file (worktree or submodule: `gitdir: PATH`), the
 /// real gitdir and its common dir; empty otherwise.
-fn real_gitdirs(dot_git: &Path) -> Vec<PathBuf> {
+pub(super) fn real_gitdirs(dot_git: &Path) -> Vec<PathBuf> {
     if dot_git.file_name().is_none_or(|n| n != ".git") || !dot_git.is_file() {
         return Vec::new();
     }
