@@ -4,31 +4,19 @@
 
 mod provider_mock;
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use warden::agent::provider::{
-    AnthropicClient, ChatRequest, ClientSettings, Message, Provider, ProviderError, Secret,
-    StopReason, ToolCall, ToolSpec, Usage,
+    AnthropicClient, ChatRequest, ClientSettings, Message, Provider, ProviderError, StopReason,
+    ToolCall, ToolSpec, Usage,
 };
 
 use provider_mock::anthropic::message;
-use provider_mock::{Api, MockResponse, MockServer};
+use provider_mock::{Api, MockResponse, MockServer, client_settings};
 
 const KEY: &str = "sk-ant-test-0123456789";
 
-fn settings(base_url: &str, key: &str) -> ClientSettings {
-    ClientSettings {
-        base_url: base_url.to_owned(),
-        api_key: Some(Secret::new(key)),
-        timeout: Duration::from_secs(5),
-        max_attempts: 3,
-        retry_base_delay: Duration::from_millis(1),
-    }
-}
-
 fn provider(server: &MockServer) -> Provider {
-    Provider::Anthropic(AnthropicClient::new(settings(&server.base_url, KEY)).unwrap())
+    Provider::Anthropic(AnthropicClient::new(client_settings(&server.base_url, KEY)).unwrap())
 }
 
 fn read_tool() -> ToolSpec {
@@ -286,7 +274,7 @@ async fn overloaded_is_retried_and_unauthorized_is_not() {
     assert_eq!(server.requests().len(), 2);
 
     let wrong = "sk-ant-wrong-must-not-leak";
-    let client = AnthropicClient::new(settings(&server.base_url, wrong)).unwrap();
+    let client = AnthropicClient::new(client_settings(&server.base_url, wrong)).unwrap();
     let err = Provider::Anthropic(client)
         .complete(&simple_request())
         .await

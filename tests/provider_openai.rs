@@ -8,27 +8,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use warden::agent::provider::{
-    ChatRequest, ClientSettings, Message, OpenAiClient, Provider, ProviderError, Secret,
-    StopReason, ToolCall, ToolSpec, Usage,
+    ChatRequest, ClientSettings, Message, OpenAiClient, Provider, ProviderError, StopReason,
+    ToolCall, ToolSpec, Usage,
 };
 
 use provider_mock::openai::completion;
-use provider_mock::{Api, MockResponse, MockServer};
+use provider_mock::{Api, MockResponse, MockServer, client_settings};
 
 const KEY: &str = "sk-test-0123456789abcdef";
 
-fn settings(base_url: &str, key: &str) -> ClientSettings {
-    ClientSettings {
-        base_url: base_url.to_owned(),
-        api_key: Some(Secret::new(key)),
-        timeout: Duration::from_secs(5),
-        max_attempts: 3,
-        retry_base_delay: Duration::from_millis(1),
-    }
-}
-
 fn provider(server: &MockServer) -> Provider {
-    Provider::OpenAi(OpenAiClient::new(settings(&server.base_url, KEY)).unwrap())
+    Provider::OpenAi(OpenAiClient::new(client_settings(&server.base_url, KEY)).unwrap())
 }
 
 fn exec_tool() -> ToolSpec {
@@ -250,7 +240,7 @@ async fn a_hung_server_times_out_on_every_attempt() {
     let client = OpenAiClient::new(ClientSettings {
         timeout: Duration::from_millis(200),
         max_attempts: 2,
-        ..settings(&server.base_url, KEY)
+        ..client_settings(&server.base_url, KEY)
     })
     .unwrap();
     let started = Instant::now();
@@ -325,7 +315,7 @@ async fn malformed_json_is_reported_and_not_retried() {
 async fn unauthorized_is_not_retried_and_never_shows_the_key() {
     let server = MockServer::start(Api::OpenAi, Some(KEY)).await;
     let wrong = "sk-wrong-key-that-must-not-leak";
-    let client = OpenAiClient::new(settings(&server.base_url, wrong)).unwrap();
+    let client = OpenAiClient::new(client_settings(&server.base_url, wrong)).unwrap();
     let err = Provider::OpenAi(client)
         .complete(&simple_request())
         .await
@@ -352,7 +342,7 @@ async fn connection_refused_is_a_transport_error_after_retries() {
     drop(listener);
     let client = OpenAiClient::new(ClientSettings {
         max_attempts: 2,
-        ..settings(&format!("http://{addr}/v1"), KEY)
+        ..client_settings(&format!("http://{addr}/v1"), KEY)
     })
     .unwrap();
     let err = Provider::OpenAi(client)
@@ -484,7 +474,7 @@ async fn a_server_without_json_schema_gets_a_forced_function_call_from_then_on()
     server.push(forced_answer());
     let client = OpenAiClient::new(ClientSettings {
         api_key: None,
-        ..settings(&server.base_url, "")
+        ..client_settings(&server.base_url, "")
     })
     .unwrap();
     let p = Provider::OpenAi(client);
@@ -601,7 +591,7 @@ async fn a_request_the_api_rejects_is_reported_with_its_message_and_not_retried(
 
 #[tokio::test]
 async fn debug_output_of_a_client_hides_the_key() {
-    let client = OpenAiClient::new(settings("http://user:pw@127.0.0.1:9/v1", KEY)).unwrap();
+    let client = OpenAiClient::new(client_settings("http://user:pw@127.0.0.1:9/v1", KEY)).unwrap();
     let text = format!("{client:?}");
     assert!(!text.contains(KEY) && !text.contains("pw"), "{text}");
     assert!(text.contains("[REDACTED]"), "{text}");
