@@ -55,43 +55,23 @@ pub struct Cli {
 
 /// Flags every command accepts.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Extra config file layered above the profile and `.warden/config.toml`.
-    #[arg(
-        long = "config",
-        value_name = "FILE",
-        global = true,
-        help_heading = "Global options"
-    )]
+    #[arg(long = "config", value_name = "FILE", global = true)]
     pub config: Vec<PathBuf>,
     /// Override one config key, highest layer (`-c sandbox.network="on"`).
-    #[arg(
-        short = 'c',
-        value_name = "KEY=VALUE",
-        global = true,
-        help_heading = "Global options"
-    )]
+    #[arg(short = 'c', value_name = "KEY=VALUE", global = true)]
     pub overrides: Vec<String>,
     /// Managed requirements file (else WARDEN_REQUIREMENTS, else
     /// /etc/warden/requirements.toml if present). Cannot be weakened.
-    #[arg(
-        long,
-        value_name = "FILE",
-        global = true,
-        env = "WARDEN_REQUIREMENTS",
-        help_heading = "Global options"
-    )]
+    #[arg(long, value_name = "FILE", global = true, env = "WARDEN_REQUIREMENTS")]
     pub requirements: Option<PathBuf>,
     /// Workspace directory (default: the current directory).
-    #[arg(
-        long,
-        value_name = "DIR",
-        global = true,
-        help_heading = "Global options"
-    )]
+    #[arg(long, value_name = "DIR", global = true)]
     pub cwd: Option<PathBuf>,
     /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG wins.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 }
 

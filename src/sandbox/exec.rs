@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::tmp::PrivateTmp;
 use std::sync::{Arc, Mutex};
@@ -191,23 +191,6 @@ pub async fn execute(
         enforcement,
         protected_changes,
     })
-}
-
-/// The request's argv is usable and its cwd an existing directory
-/// (returned canonical).
-pub(super) fn check_request(req: &ExecRequest) -> Result<PathBuf, SandboxError> {
-    if req.argv.is_empty() || req.argv[0].is_empty() {
-        return Err(SandboxError::Request("no command given".into()));
-    }
-    std::fs::canonicalize(&req.cwd)
-        .ok()
-        .filter(|p| p.is_dir())
-        .ok_or_else(|| {
-            SandboxError::Request(format!(
-                "working directory `{}` is not an existing directory",
-                req.cwd.display()
-            ))
-        })
 }
 
 /// The command's environment: the scrubbed variables, then `extra` (set

@@ -124,7 +124,7 @@ pub(super) fn begin(
     tmp: &PrivateTmp,
     reuse: Reuse,
 ) -> Result<Begun, SandboxError> {
-    let cwd = super::exec::check_request(req)?;
+    let cwd = check_request(req)?;
     let req = ExecRequest { cwd, ..req.clone() };
     let prepared = prepare(policy, &req, tmp, reuse)?;
     if !prepared.sandboxed {
@@ -141,6 +141,23 @@ pub(super) fn begin(
     }
     let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
     Ok(Begun { req, prepared, env })
+}
+
+/// The request's argv is usable and its cwd an existing directory
+/// (returned canonical).
+fn check_request(req: &ExecRequest) -> Result<PathBuf, SandboxError> {
+    if req.argv.is_empty() || req.argv[0].is_empty() {
+        return Err(SandboxError::Request("no command given".into()));
+    }
+    std::fs::canonicalize(&req.cwd)
+        .ok()
+        .filter(|p| p.is_dir())
+        .ok_or_else(|| {
+            SandboxError::Request(format!(
+                "working directory `{}` is not an existing directory",
+                req.cwd.display()
+            ))
+        })
 }
 
 /// Resolve the sandbox for one command; `tmp` is its private temp dir.

@@ -107,6 +107,7 @@ const LOOKBACK: usize = 4;
 pub fn detect(ctx: &DetectContext<'_>, output: &str) -> Vec<Refusal> {
     let mut out: Vec<Refusal> = Vec::new();
     let lines: Vec<&str> = output.lines().collect();
+    let argv_about_sockets = ctx.argv.iter().any(|a| about_sockets(a));
     for (i, line) in lines.iter().enumerate() {
         if out.len() >= MAX_REFUSALS {
             break;
@@ -142,17 +143,13 @@ pub fn detect(ctx: &DetectContext<'_>, output: &str) -> Vec<Refusal> {
         // A refused connect(2) prints a bare "Operation not permitted": the
         // socket shows in the line, the lines above (a traceback's source
         // line) or the command itself (`python3 -c '…connect(…)'`).
-        let about_sockets = |text: &str| {
-            let text = text.to_ascii_lowercase();
-            text.contains("connect") || text.contains("socket")
-        };
         let networky = NETWORK_MARKERS.iter().any(|m| lower.contains(m))
             || (denied
-                && (about_sockets(line)
+                && (argv_about_sockets
+                    || about_sockets(line)
                     || lines[i.saturating_sub(LOOKBACK)..i]
                         .iter()
-                        .any(|l| about_sockets(l))
-                    || ctx.argv.iter().any(|a| about_sockets(a))));
+                        .any(|l| about_sockets(l))));
         if ctx.network_denied && networky && !out.iter().any(|r| r.kind == RefusalKind::Network) {
             out.push(Refusal {
                 kind: RefusalKind::Network,
@@ -163,6 +160,12 @@ pub fn detect(ctx: &DetectContext<'_>, output: &str) -> Vec<Refusal> {
         }
     }
     out
+}
+
+/// Whether `text` speaks of a socket or a connection.
+fn about_sockets(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    text.contains("connect") || text.contains("socket")
 }
 
 fn evidence(line: &str) -> String {
