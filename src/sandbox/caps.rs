@@ -1,38 +1,40 @@
-//! Capabilities: a command never keeps the ones that reach other processes
-//! or the kernel, even when warden runs as root (common in containers).
+//! Capabilities: a sandboxed command holds none, even when warden runs as
+//! root (containers, self-hosted runners).
 //!
-//! Why this matters for secrets: on some kernels Landlock's ptrace scoping
-//! does not cover every `/proc/<pid>` read (`environ`, `maps` were readable
-//! from a sandbox on the 6.18 kernel this was built on). warden therefore
-//! also marks itself non-dumpable ([`protect_self`]), which makes its
-//! `/proc/<pid>/environ` need `CAP_SYS_PTRACE` — and the helper drops that
-//! capability (with the rest of [`DROPPED`]) from the bounding, inheritable,
-//! permitted, effective and ambient sets before starting the command.
-//! Dropping needs no privilege; the bounding-set part needs `CAP_SETPCAP`,
-//! which only a process that holds capabilities has anyway.
+//! Root keeps reaching past the sandbox through capabilities: setting
+//! `security.capability` on a planted binary (`CAP_SETFCAP`), device
+//! nodes (`CAP_MKNOD`), `/proc/<pid>/environ` of warden
+//! (`CAP_SYS_PTRACE`: warden also marks itself non-dumpable,
+//! [`protect_self`], so that read needs it), files of other users
+//! (`CAP_DAC_OVERRIDE`, `CAP_FOWNER`), setgid bits kept on files of
+//! another group (`CAP_FSETID`). So [`drop_all`] empties every set: the
+//! bounding set (so nothing `execve`d can gain one back), inheritable,
+//! permitted, effective and ambient; and it locks the securebits that make
+//! uid 0 nothing special (`SECBIT_NOROOT`: root gains no capability at
+//! `execve`; `SECBIT_NO_SETUID_FIXUP`, `SECBIT_KEEP_CAPS` off and
+//! `SECBIT_NO_CAP_AMBIENT_RAISE`, each locked). `no_new_privs` (set
+//! before) already keeps setuid bits and file capabilities from working
+//! inside; this is what keeps root's own capabilities out.
+//!
+//! Lowering needs no privilege; the bounding set and the securebits need
+//! `CAP_SETPCAP`, which only a process that holds capabilities has. A
+//! process without it (an unprivileged user) keeps the kernel's full
+//! bounding set, which grants nothing under `no_new_privs`.
+//!
+//! What root loses with them (docs/threat-model.md): `chown` to another
+//! user (`tar x` as root restores archive owners unless `--no-same-owner`),
+//! reading or writing files its mode bits do not allow (another user's
+//! `0600` file), binding ports below 1024.
 
-/// Capability numbers removed (linux/capability.h).
-pub const DROPPED: &[(u32, &str)] = &[
-    (2, "CAP_DAC_READ_SEARCH"),
-    (9, "CAP_LINUX_IMMUTABLE"),
-    (12, "CAP_NET_ADMIN"),
-    (13, "CAP_NET_RAW"),
-    (16, "CAP_SYS_MODULE"),
-    (17, "CAP_SYS_RAWIO"),
-    (18, "CAP_SYS_CHROOT"),
-    (19, "CAP_SYS_PTRACE"),
-    (21, "CAP_SYS_ADMIN"),
-    (22, "CAP_SYS_BOOT"),
-    (25, "CAP_SYS_TIME"),
-    (27, "CAP_MKNOD"),
-    (30, "CAP_AUDIT_CONTROL"),
-    (32, "CAP_MAC_OVERRIDE"),
-    (33, "CAP_MAC_ADMIN"),
-    (34, "CAP_SYSLOG"),
-    (38, "CAP_PERFMON"),
-    (39, "CAP_BPF"),
-    (8, "CAP_SETPCAP"), // last: it is what allows the bounding-set drops
-];
+/// Capability numbers are below this (linux/capability.h has 41 on 6.18;
+/// `PR_CAPBSET_*` answers `EINVAL` for numbers the kernel does not know).
+const CAP_NUMBERS: u32 = 64;
+
+/// `SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+/// SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+/// SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED`
+/// (linux/securebits.h); `SECBIT_KEEP_CAPS` itself off.
+const LOCKED_SECUREBITS: libc::c_ulong = 0b1110_1111;
 
 #[repr(C)]
 struct CapHeader {
@@ -49,14 +51,34 @@ struct CapData {
 }
 
 const CAP_V3: u32 = 0x2008_0522;
+const CAP_SETPCAP: u32 = 8;
 
-/// Drop [`DROPPED`] from every capability set of the calling process.
-/// Returns whether the process is left without any of them.
-pub fn drop_dangerous() -> bool {
-    for (cap, _) in DROPPED {
-        // SAFETY: prctl with integer arguments; EPERM/EINVAL are fine (no
-        // CAP_SETPCAP means the process could not regain the cap anyway).
-        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, *cap as libc::c_ulong, 0, 0, 0) };
+/// Empty every capability set of the calling process and lock the
+/// securebits (see the module doc). Returns whether the process is left
+/// holding no capability: effective, permitted, inheritable and ambient
+/// empty, and the bounding set too when the process could lower it. No
+/// allocation: this runs between `clone` and `execve`.
+pub fn drop_all() -> bool {
+    let mut header = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget with a v3 header and a two-element data array, as the
+    // ABI requires.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    let had_setpcap = data[0].effective & (1 << CAP_SETPCAP) != 0;
+    if had_setpcap {
+        // SAFETY: prctl with integer arguments. Before the drops below:
+        // changing securebits needs CAP_SETPCAP.
+        unsafe { libc::prctl(libc::PR_SET_SECUREBITS, LOCKED_SECUREBITS, 0, 0, 0) };
+        for cap in 0..CAP_NUMBERS {
+            // SAFETY: prctl with integer arguments; EINVAL past the last
+            // capability the kernel knows.
+            unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        }
     }
     // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no pointers.
     unsafe {
@@ -68,33 +90,25 @@ pub fn drop_dangerous() -> bool {
             0,
         )
     };
-    let mut header = CapHeader {
-        version: CAP_V3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: capget with a v3 header and a two-element data array, as the
-    // ABI requires.
+    let empty = [CapData::default(); 2];
+    // SAFETY: as above; capset only lowers sets here (to nothing).
+    if unsafe { libc::syscall(libc::SYS_capset, &mut header, empty.as_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: as above.
     if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
         return false;
     }
-    for (cap, _) in DROPPED {
-        let (word, bit) = ((*cap / 32) as usize, 1u32 << (cap % 32));
-        data[word].effective &= !bit;
-        data[word].permitted &= !bit;
-        data[word].inheritable &= !bit;
-    }
-    // SAFETY: as above; capset only lowers sets here.
-    if unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } != 0 {
-        return false;
-    }
-    DROPPED.iter().all(|(cap, _)| {
-        // SAFETY: PR_CAPBSET_READ takes an integer.
-        let in_bounding =
-            unsafe { libc::prctl(libc::PR_CAPBSET_READ, *cap as libc::c_ulong, 0, 0, 0) } == 1;
-        let (word, bit) = ((*cap / 32) as usize, 1u32 << (cap % 32));
-        !in_bounding && data[word].permitted & bit == 0
-    })
+    let sets_empty = data
+        .iter()
+        .all(|d| d.effective == 0 && d.permitted == 0 && d.inheritable == 0);
+    // Ambient capabilities are a subset of permitted and inheritable, so
+    // they are gone with them.
+    let bounding_empty = (0..CAP_NUMBERS).all(|cap| {
+        // SAFETY: PR_CAPBSET_READ takes an integer (-1 for unknown ones).
+        unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) != 1 }
+    });
+    sets_empty && (bounding_empty || !had_setpcap)
 }
 
 /// Make warden's own process non-dumpable, so its `/proc/<pid>/environ`

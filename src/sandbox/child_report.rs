@@ -18,6 +18,8 @@ pub enum Stage {
     Stdio = 2,
     Chdir = 3,
     Landlock = 4,
+    Descriptors = 5,
+    Capabilities = 6,
 }
 
 impl Stage {
@@ -27,6 +29,8 @@ impl Stage {
             Stage::Stdio,
             Stage::Chdir,
             Stage::Landlock,
+            Stage::Descriptors,
+            Stage::Capabilities,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -38,6 +42,8 @@ impl Stage {
             Stage::Stdio => "dup2 of stdin/stdout/stderr",
             Stage::Chdir => "chdir to the working directory",
             Stage::Landlock => "landlock_restrict_self",
+            Stage::Descriptors => "close_range of the inherited descriptors",
+            Stage::Capabilities => "dropping every capability",
         }
     }
 }

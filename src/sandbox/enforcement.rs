@@ -146,7 +146,7 @@ pub struct Enforcement {
     pub network_tcp_landlock: bool,
     /// Signals and abstract unix sockets scoped to the sandbox (ABI 6+).
     pub scoped: bool,
-    /// The command holds none of the capabilities in [`super::caps::DROPPED`].
+    /// The command holds no capability ([`super::caps::drop_all`]).
     pub capabilities_dropped: bool,
     /// Missing protections accepted because `sandbox_fallback = "warn"`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

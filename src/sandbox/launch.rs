@@ -14,8 +14,10 @@
 //! 1. empty signal mask, `SIGPIPE`/`SIGCHLD` back to their defaults
 //!    (warden ignores `SIGPIPE`; ignored signals survive `execve`);
 //! 2. its own process group (when asked), `PR_SET_PDEATHSIG(SIGKILL)`;
-//! 3. stdio `dup2`, `chdir`;
-//! 4. `no_new_privs`, Landlock `restrict_self`, the capability drop,
+//! 3. stdio `dup2`, every other descriptor close-on-exec
+//!    ([`close_inherited_descriptors`]), `chdir`;
+//! 4. `no_new_privs`, Landlock `restrict_self`, dropping every
+//!    capability ([`caps::drop_all`]),
 //!    seccomp — in the order the old helper applied them to itself;
 //! 5. a fixed-size report on a close-on-exec pipe: what the kernel enforced
 //!    and whether that is a refusal ([`super::enforcement::must_refuse`],
@@ -211,7 +213,7 @@ impl Launch {
     /// [`seccomp::Filter::apply`] is `seccompiler::apply_filter`: two
     /// system calls (`prctl`, `seccomp`) with no heap value built
     /// on success (seccompiler 0.5), and
-    /// [`caps::drop_dangerous`] works on the stack.
+    /// [`caps::drop_all`] works on the stack.
     unsafe fn child_after_fork(&self, report: RawFd, parent: libc::pid_t) -> ! {
         unsafe {
             let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -240,6 +242,9 @@ impl Launch {
                     fail(report, Stage::Stdio);
                 }
             }
+            if !close_inherited_descriptors() {
+                fail(report, Stage::Descriptors);
+            }
             if libc::chdir(self.cwd.as_ptr()) != 0 {
                 fail(report, Stage::Chdir);
             }
@@ -255,7 +260,12 @@ impl Launch {
                     }
                     state = sb.facts.state;
                 }
-                let caps_dropped = caps::drop_dangerous();
+                // Fail closed: a command that kept a capability could
+                // plant what outlives it (file capabilities, devices).
+                let caps_dropped = caps::drop_all();
+                if !caps_dropped {
+                    fail(report, Stage::Capabilities);
+                }
                 let seccomp_ok = nnp && sb.seccomp.apply();
                 let kernel = KernelReport {
                     kernel_abi: sb.facts.kernel_abi,
@@ -297,6 +307,28 @@ impl Launch {
             write_record(report, &Record::failed(Kind::ExecFailed, 0, errno));
             libc::_exit(exec_failure_code(errno));
         }
+    }
+}
+
+/// Mark every descriptor above stdin, stdout and stderr close-on-exec, so
+/// the command starts with those three only: whatever warden (or whoever
+/// started warden: `7<~/.ssh/id_rsa`, a runner's leaked pipe, a directory
+/// descriptor to `openat` from) had open is not the command's. Done on
+/// every launch path, sandboxed or not (an `unsandboxed` grant lifts
+/// Landlock and seccomp, not this). One system call, no allocation
+/// (Linux ≥ 5.11, older than any kernel with the Landlock warden needs);
+/// false if the kernel refused it, and the child then gives up.
+fn close_inherited_descriptors() -> bool {
+    // SAFETY: close_range(first, last, flags) takes integers only; with
+    // CLOSE_RANGE_CLOEXEC it closes nothing now (the report pipe and the
+    // Landlock descriptors stay usable until `execve`).
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        ) == 0
     }
 }
 

@@ -7,7 +7,17 @@
 //!   read; libc falls back to `clone` on `ENOSYS`, not on `EPERM`, and
 //!   seccompiler gives one action to every rule of a program);
 //! - `clone` with any `CLONE_NEW*` flag and `unshare` with any namespace
-//!   flag: refused (one `jset` on the flags instead of a rule per flag).
+//!   flag: refused (one `jset` on the flags instead of a rule per flag);
+//! - a setuid or setgid mode bit (`S_ISUID | S_ISGID`, 06000), whichever
+//!   call carries it: `chmod`, `fchmod`, `fchmodat`, `fchmodat2`, the
+//!   mode of `open`, `openat`, `creat` (a file created 04755) and `mknod`,
+//!   `mknodat` (a regular file made by `mknod` needs no privilege): one
+//!   `jset` per argument position the mode sits in, shared by the calls.
+//!   A planted setuid copy of a shell would give whoever runs it later,
+//!   outside the sandbox, the planter's uid (root, in a container). The
+//!   bits are refused on directories too (seccomp cannot tell what a path
+//!   names); `mkdir` strips them itself. `openat2`, whose mode sits in a
+//!   struct, answers `ENOSYS`, so that callers fall back to `openat`.
 //!
 //! The prefix only ever refuses. A call of another architecture, and every
 //! call it does not refuse, goes on to seccompiler's program, which checks
@@ -40,11 +50,22 @@ const CLONE_NAMESPACES: u32 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWNET) as u32;
 const UNSHARE_NAMESPACES: u32 = CLONE_NAMESPACES | libc::CLONE_NEWTIME as u32;
 
-// seccomp_data: `nr` at 0, `arch` at 4, `args[0]` at 16 (its low half on
-// the little-endian machines warden builds for).
+/// The mode bits a planted file must never carry.
+pub const SETID_BITS: u32 = (libc::S_ISUID | libc::S_ISGID) as u32;
+
+/// `fchmodat2` has the same number on every architecture (the generic
+/// table); libc names it for x86_64 only.
+const SYS_FCHMODAT2: u32 = 452;
+
+// seccomp_data: `nr` at 0, `arch` at 4, `args[i]` at 16 + 8 i (their low
+// halves on the little-endian machines warden builds for; a mode is a
+// `umode_t`, the kernel reads its low 16 bits).
 const NR: u32 = 0;
 const ARCH: u32 = 4;
 const ARG0_LOW: u32 = 16;
+const ARG1_LOW: u32 = 24;
+const ARG2_LOW: u32 = 32;
+const ARG3_LOW: u32 = 40;
 
 const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
@@ -57,6 +78,10 @@ enum Label {
     Next,
     Clone,
     Unshare,
+    /// The mode is the call's argument 1, 2 or 3.
+    ModeArg1,
+    ModeArg2,
+    ModeArg3,
     Eperm,
     Enosys,
     /// The first instruction of seccompiler's program.
@@ -80,13 +105,38 @@ fn source() -> Vec<Op> {
     ops.extend([
         Jump(JEQ_K, libc::SYS_clone3 as u32, Enosys, Next),
         Jump(JEQ_K, libc::SYS_clone as u32, Clone, Next),
-        Jump(JEQ_K, libc::SYS_unshare as u32, Unshare, Main),
+        Jump(JEQ_K, libc::SYS_unshare as u32, Unshare, Next),
+        Jump(JEQ_K, libc::SYS_openat2 as u32, Enosys, Next),
+    ]);
+    // The calls that carry a mode, by the argument it is in.
+    #[cfg(target_arch = "x86_64")]
+    ops.extend([
+        Jump(JEQ_K, libc::SYS_open as u32, ModeArg2, Next),
+        Jump(JEQ_K, libc::SYS_creat as u32, ModeArg1, Next),
+        Jump(JEQ_K, libc::SYS_chmod as u32, ModeArg1, Next),
+        Jump(JEQ_K, libc::SYS_mknod as u32, ModeArg1, Next),
+    ]);
+    ops.extend([
+        Jump(JEQ_K, libc::SYS_openat as u32, ModeArg3, Next),
+        Jump(JEQ_K, libc::SYS_fchmod as u32, ModeArg1, Next),
+        Jump(JEQ_K, libc::SYS_fchmodat as u32, ModeArg2, Next),
+        Jump(JEQ_K, SYS_FCHMODAT2, ModeArg2, Next),
+        Jump(JEQ_K, libc::SYS_mknodat as u32, ModeArg2, Main),
         Mark(Clone),
         Load(ARG0_LOW),
         Jump(JSET_K, CLONE_NAMESPACES, Eperm, Main),
         Mark(Unshare),
         Load(ARG0_LOW),
         Jump(JSET_K, UNSHARE_NAMESPACES, Eperm, Main),
+        Mark(ModeArg1),
+        Load(ARG1_LOW),
+        Jump(JSET_K, SETID_BITS, Eperm, Main),
+        Mark(ModeArg2),
+        Load(ARG2_LOW),
+        Jump(JSET_K, SETID_BITS, Eperm, Main),
+        Mark(ModeArg3),
+        Load(ARG3_LOW),
+        Jump(JSET_K, SETID_BITS, Eperm, Main),
         Mark(Eperm),
         Ret(libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
         Mark(Enosys),
@@ -157,6 +207,10 @@ mod tests {
     /// check the prefix's jumps without a kernel: `None` means it went on
     /// to the main program.
     fn run(program: &[sock_filter], nr: u32, arch: u32, arg0: u32) -> Option<u32> {
+        run_args(program, nr, arch, [arg0, 0, 0, 0])
+    }
+
+    fn run_args(program: &[sock_filter], nr: u32, arch: u32, args: [u32; 4]) -> Option<u32> {
         let mut pc = 0;
         let mut acc = 0u32;
         while pc < program.len() {
@@ -167,7 +221,10 @@ mod tests {
                     acc = match ins.k {
                         NR => nr,
                         ARCH => arch,
-                        ARG0_LOW => arg0,
+                        ARG0_LOW => args[0],
+                        ARG1_LOW => args[1],
+                        ARG2_LOW => args[2],
+                        ARG3_LOW => args[3],
                         other => panic!("load of offset {other}"),
                     }
                 }
@@ -219,5 +276,60 @@ mod tests {
             run(&p, libc::SYS_read as u32 | X32_BIT, AUDIT_ARCH, 0),
             eperm
         );
+    }
+
+    #[test]
+    fn refuses_setid_mode_bits_in_every_call_that_carries_a_mode() {
+        let p = prefix();
+        let eperm = Some(libc::SECCOMP_RET_ERRNO | libc::EPERM as u32);
+        let enosys = Some(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
+        // (call, index of its mode argument)
+        let mut calls = vec![
+            (libc::SYS_openat as u32, 3),
+            (libc::SYS_fchmod as u32, 1),
+            (libc::SYS_fchmodat as u32, 2),
+            (SYS_FCHMODAT2, 2),
+            (libc::SYS_mknodat as u32, 2),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        calls.extend([
+            (libc::SYS_open as u32, 2),
+            (libc::SYS_creat as u32, 1),
+            (libc::SYS_chmod as u32, 1),
+            (libc::SYS_mknod as u32, 1),
+        ]);
+        for (nr, at) in calls {
+            let with_mode = |mode: u32| {
+                let mut args = [0u32; 4];
+                args[at] = mode;
+                run_args(&p, nr, AUDIT_ARCH, args)
+            };
+            for mode in [0o4755, 0o2755, 0o6755, 0o7755, 0o104755, 0o4000] {
+                assert_eq!(with_mode(mode), eperm, "call {nr} mode {mode:o}");
+            }
+            for mode in [0o755, 0o644, 0o1777, 0o100644, 0o777] {
+                assert_eq!(with_mode(mode), None, "call {nr} mode {mode:o}");
+            }
+            // The bits in another argument (a path pointer, flags) are not
+            // a mode.
+            let mut elsewhere = [0o4755u32; 4];
+            elsewhere[at] = 0o755;
+            assert_eq!(run_args(&p, nr, AUDIT_ARCH, elsewhere), None, "call {nr}");
+        }
+        assert_eq!(run(&p, libc::SYS_openat2 as u32, AUDIT_ARCH, 0), enosys);
+        assert_eq!(
+            run_args(&p, libc::SYS_mkdirat as u32, AUDIT_ARCH, [0, 0, 0o2775, 0]),
+            None,
+            "mkdir strips setid bits itself"
+        );
+    }
+
+    #[test]
+    fn the_prefix_stays_short() {
+        // Every instruction is JIT-compiled again for each command: 13 for
+        // x32, clone3, clone and unshare (12 without x32), then 16 for the
+        // mode bits and openat2 (12 where the old calls do not exist).
+        let expected = if cfg!(target_arch = "x86_64") { 29 } else { 24 };
+        assert_eq!(prefix().len(), expected);
     }
 }
