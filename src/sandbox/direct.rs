@@ -16,6 +16,7 @@
 
 use std::time::Instant;
 
+use super::devices::given_terminals;
 use super::exec::{command_env, fill_record};
 use super::guard::Guard;
 use super::launch::{ChildOutcome, Launch, SandboxSetup, Stdio, exec_failure_code};
@@ -31,7 +32,7 @@ pub fn run_inherited(
     req: &ExecRequest,
 ) -> Result<ExecOutput, SandboxError> {
     let tmp = PrivateTmp::create()?;
-    let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::Off)?;
+    let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::Off, &given_terminals())?;
     let req = &req;
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
     let vars = command_env(&env.vars, &Default::default(), tmp.path());

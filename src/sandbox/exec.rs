@@ -33,7 +33,7 @@ pub async fn execute(
     req: &ExecRequest,
 ) -> Result<ExecOutput, SandboxError> {
     let tmp = PrivateTmp::in_run_dir()?;
-    let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::PerProcess)?;
+    let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::PerProcess, &[])?;
     let req = &req;
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
     let layers = prepared.rulesets()?;

@@ -22,6 +22,7 @@
 //! Map of the module:
 //! - [`policy`]: profile settings → absolute paths ([`SandboxPolicy`]);
 //! - [`prepare`] and [`plan`]: one command's writable set and Landlock rules;
+//!   [`devices`]: the device nodes (and terminals) a command may open;
 //! - [`deny`]: deny-read globs expanded (cached, kept exact with inotify);
 //! - [`plan_cache`], [`inotify`]: reuse between commands; [`tmp`]: private
 //!   temp dirs;
@@ -47,6 +48,7 @@ pub mod caps;
 pub mod child_report;
 pub mod deny;
 pub mod deny_match;
+pub mod devices;
 pub mod direct;
 pub mod enforcement;
 pub mod env;

@@ -59,6 +59,10 @@ pub struct PlanInput {
     /// Writable hierarchies and the carve-outs each must respect (deny-read
     /// paths always; protected paths unless a grant covers them).
     pub writable: Vec<(PathBuf, Vec<PathBuf>)>,
+    /// Directories the read root leaves out, except for listing them:
+    /// nothing beneath is readable unless a rule grants it (`/dev`, whose
+    /// devices are granted one by one, see [`super::devices`]).
+    pub listed_only: Vec<PathBuf>,
     /// Device files to make writable when they exist.
     pub devices: Vec<PathBuf>,
     /// Paths nothing may read (expanded, see [`super::deny`]).
@@ -80,7 +84,18 @@ pub fn build_watched(input: &PlanInput, before_read: &mut dyn FnMut(&Path)) -> V
         before_read,
     };
     if let Some(root) = &input.read_root {
-        split.grant(root, Rights::Read, &deny, true);
+        let mut carve = deny.clone();
+        carve.extend(refs(&input.listed_only));
+        split.grant(root, Rights::Read, &carve, true);
+        for dir in &input.listed_only {
+            if is_within(dir, root) && !deny.iter().any(|d| is_within(dir, d)) {
+                split.out.push(PlanRule {
+                    path: dir.clone(),
+                    rights: Rights::ListDir,
+                    required: false,
+                });
+            }
+        }
     }
     for (root, carve) in &input.writable {
         split.grant(root, Rights::Write, &refs(carve), true);
@@ -204,6 +219,7 @@ mod tests {
                 ws.clone(),
                 vec![home.join(".ssh"), ws.join(".git"), ws.join(".warden")],
             )],
+            listed_only: vec![],
             devices: vec![],
             deny,
         };

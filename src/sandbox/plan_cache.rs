@@ -126,6 +126,7 @@ mod tests {
         PlanInput {
             read_root: Some(root.to_path_buf()),
             writable: vec![(writable.to_path_buf(), vec![deny.to_path_buf()])],
+            listed_only: vec![],
             devices: vec![],
             deny: vec![deny.to_path_buf()],
         }

@@ -20,12 +20,12 @@ use std::sync::Arc;
 use super::ExecRequest;
 use super::SandboxError;
 use super::deny;
+use super::devices;
 use super::env::{ScrubbedEnv, scrub};
 use super::landlock_apply::{self, BuiltRuleset, Layer};
 use super::plan::{self, PlanInput, PlanRule, Rights};
 use super::plan_cache::{self, CachedPlan};
 use super::policy::{SandboxPolicy, canonical_or_normal};
-use super::spec::writable_devices;
 use super::tmp::PrivateTmp;
 use crate::config::SandboxMode;
 
@@ -117,16 +117,19 @@ pub(super) struct Begun {
 
 /// Check `req`, resolve its sandbox, say so when it runs without one, keep
 /// warden's own memory out of reach (non-dumpable) and scrub the
-/// environment the command will get.
+/// environment the command will get. `terminals`: the terminal devices the
+/// command's stdin, stdout and stderr are ([`devices::given_terminals`]),
+/// the only ones it may open.
 pub(super) fn begin(
     policy: &SandboxPolicy,
     req: &ExecRequest,
     tmp: &PrivateTmp,
     reuse: Reuse,
+    terminals: &[PathBuf],
 ) -> Result<Begun, SandboxError> {
     let cwd = check_request(req)?;
     let req = ExecRequest { cwd, ..req.clone() };
-    let prepared = prepare(policy, &req, tmp, reuse)?;
+    let prepared = prepare(policy, &req, tmp, reuse, terminals)?;
     if !prepared.sandboxed {
         tracing::warn!(
             command = %req.argv[0],
@@ -160,12 +163,14 @@ fn check_request(req: &ExecRequest) -> Result<PathBuf, SandboxError> {
         })
 }
 
-/// Resolve the sandbox for one command; `tmp` is its private temp dir.
+/// Resolve the sandbox for one command; `tmp` is its private temp dir,
+/// `terminals` the terminals it is given (see [`begin`]).
 pub fn prepare(
     policy: &SandboxPolicy,
     req: &ExecRequest,
     tmp: &PrivateTmp,
     reuse: Reuse,
+    terminals: &[PathBuf],
 ) -> Result<Prepared, SandboxError> {
     let grants = &req.grants;
     let sandboxed = !policy.is_full_access() && !grants.unsandboxed;
@@ -254,10 +259,8 @@ pub fn prepare(
     let input = PlanInput {
         read_root: Some(PathBuf::from("/")),
         writable,
-        devices: writable_devices()
-            .into_iter()
-            .filter(|d| d.exists())
-            .collect(),
+        listed_only: vec![PathBuf::from(devices::DEVICE_DIR)],
+        devices: devices::for_command(terminals),
         deny: deny.clone(),
     };
     // The record names the command's own temp dir, not the run directory.

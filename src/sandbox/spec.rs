@@ -104,23 +104,6 @@ pub fn parse_messages(bytes: &[u8]) -> Vec<HelperMessage> {
         .collect()
 }
 
-/// Paths of the devices every sandbox may write (when they exist).
-pub fn writable_devices() -> Vec<PathBuf> {
-    [
-        "/dev/null",
-        "/dev/zero",
-        "/dev/full",
-        "/dev/random",
-        "/dev/urandom",
-        "/dev/tty",
-        "/dev/ptmx",
-        "/dev/pts",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

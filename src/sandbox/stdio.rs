@@ -170,7 +170,7 @@ pub async fn spawn_stdio(
         req: exec_req,
         prepared,
         env,
-    } = begin(policy, &exec_req, &tmp, Reuse::Off)?;
+    } = begin(policy, &exec_req, &tmp, Reuse::Off, &[])?;
     let cwd = exec_req.cwd.clone();
 
     let pipe = || pipe().map_err(|e| SandboxError::Helper(format!("pipe: {e}")));

@@ -157,3 +157,19 @@ pub fn has(cmd: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// Whether `tool` is installed, for a test that needs it. Under `CI=true`
+/// a missing tool fails the test (a security test never passes by
+/// skipping; `.ci/run` installs them); elsewhere the test says so and the
+/// caller returns.
+pub fn require(tool: &str) -> bool {
+    if has(tool) {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "`{tool}` is required by this test (CI=true: not skipping)"
+    );
+    eprintln!("skipped: {tool} is not installed");
+    false
+}
