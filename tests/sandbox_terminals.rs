@@ -275,8 +275,7 @@ async fn routine_devices_still_work() {
         .await;
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert_eq!(
-        out.stdout,
-        "4\n4\n4\nsubstituted\nfd\nfull-is-full\n",
+        out.stdout, "4\n4\n4\nsubstituted\nfd\nfull-is-full\n",
         "{out:?}"
     );
 }

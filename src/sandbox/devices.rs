@@ -143,6 +143,10 @@ mod tests {
             1,
             "deduplicated: {devices:?}"
         );
-        assert!(!devices.iter().any(|d| d.starts_with("/dev/pts") && !d.ends_with("ptmx")));
+        assert!(
+            !devices
+                .iter()
+                .any(|d| d.starts_with("/dev/pts") && !d.ends_with("ptmx"))
+        );
     }
 }
