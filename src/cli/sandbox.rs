@@ -27,7 +27,15 @@ workspace (workspace-write), extra writable_roots and a private TMPDIR, never
 in protected paths (.git, .warden, .github/workflows, ...), has no network
 (nor connects to any unix socket) unless the profile says network = \"on\",
 and gets a scrubbed environment
-(credentials removed). It is killed, with everything it started, after the
+(credentials removed). It starts with stdin, stdout and stderr only: every
+other descriptor warden inherited (`7<secret`, a make jobserver) is closed.
+It holds no capability, even when warden runs as root, and cannot set a
+setuid or setgid bit (chmod, open/mknod modes) or a file capability. Of
+/dev it may open null, zero, full, random, urandom and ptmx, and the
+terminal its stdin/stdout/stderr are (/dev/tty only when that is the
+controlling terminal): never another session's terminal; a new
+pseudo-terminal cannot be created inside (docs/threat-model.md,
+\"Terminals\"). It is killed, with everything it started, after the
 profile's sandbox.timeout (or --timeout), or when warden gets SIGINT,
 SIGTERM, SIGHUP or SIGQUIT (warden then ends by that same signal).
 
