@@ -51,7 +51,7 @@ const CLONE_NAMESPACES: u32 = (libc::CLONE_NEWNS
 const UNSHARE_NAMESPACES: u32 = CLONE_NAMESPACES | libc::CLONE_NEWTIME as u32;
 
 /// The mode bits a planted file must never carry.
-pub const SETID_BITS: u32 = (libc::S_ISUID | libc::S_ISGID) as u32;
+pub const SETID_BITS: u32 = libc::S_ISUID | libc::S_ISGID;
 
 /// `fchmodat2` has the same number on every architecture (the generic
 /// table); libc names it for x86_64 only.
