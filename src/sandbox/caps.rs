@@ -75,9 +75,12 @@ pub fn drop_all() -> bool {
         // changing securebits needs CAP_SETPCAP.
         unsafe { libc::prctl(libc::PR_SET_SECUREBITS, LOCKED_SECUREBITS, 0, 0, 0) };
         for cap in 0..CAP_NUMBERS {
-            // SAFETY: prctl with integer arguments; EINVAL past the last
-            // capability the kernel knows.
-            unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+            // SAFETY: prctl with integer arguments. Capability numbers are
+            // contiguous: the first refused one is past the last the kernel
+            // knows (EINVAL), and the loop stops there.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 {
+                break;
+            }
         }
     }
     // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no pointers.
@@ -104,10 +107,12 @@ pub fn drop_all() -> bool {
         .all(|d| d.effective == 0 && d.permitted == 0 && d.inheritable == 0);
     // Ambient capabilities are a subset of permitted and inheritable, so
     // they are gone with them.
-    let bounding_empty = (0..CAP_NUMBERS).all(|cap| {
-        // SAFETY: PR_CAPBSET_READ takes an integer (-1 for unknown ones).
-        unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) != 1 }
-    });
+    let bounding_empty = (0..CAP_NUMBERS)
+        // SAFETY: PR_CAPBSET_READ takes an integer: 1 held, 0 not, -1
+        // (EINVAL) past the last capability the kernel knows.
+        .map(|cap| unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) })
+        .take_while(|held| *held >= 0)
+        .all(|held| held == 0);
     sets_empty && (bounding_empty || !had_setpcap)
 }
 
