@@ -69,7 +69,8 @@ pub fn given_terminals() -> Vec<PathBuf> {
             devices.push(rdev);
         }
     }
-    if let Some(ctty) = controlling_terminal()
+    if !devices.is_empty()
+        && let Some(ctty) = controlling_terminal()
         && devices
             .iter()
             .any(|d| libc::major(*d) == ctty.0 && libc::minor(*d) == ctty.1)
