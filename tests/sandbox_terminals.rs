@@ -168,6 +168,21 @@ async fn another_sessions_terminal_is_out_of_reach() {
     let out = f.run(&script).await;
     assert!(!out.stdout.contains("opened-for"), "{out:?}");
     assert!(out.stderr.contains("Permission denied"), "{out:?}");
+    // The second spelling: the terminal through another process's
+    // descriptor, /proc/<pid>/fd/N (this test process holds it).
+    let via_proc = PathBuf::from(format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        other.slave.as_raw_fd()
+    ));
+    let script = opens(&via_proc);
+    let direct = f.run_direct(&script);
+    assert!(
+        String::from_utf8_lossy(&direct.stdout).contains("opened-for-write"),
+        "control: {direct:?}"
+    );
+    let out = f.run(&script).await;
+    assert!(!out.stdout.contains("opened-for"), "{out:?}");
     // And nothing the command tried reached the other terminal.
     let out = f
         .run(&format!("printf 'password: ' > '{}'", other.path.display()))
