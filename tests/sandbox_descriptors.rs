@@ -179,3 +179,52 @@ fn stdin_stdout_and_stderr_still_reach_the_command() {
     let fds: Vec<&str> = stdout.lines().skip(1).collect();
     assert_eq!(fds, ["0", "1", "2", "3"], "{out:?}");
 }
+
+#[tokio::test]
+async fn mcp_servers_close_inherited_descriptors() {
+    use tokio::io::AsyncReadExt;
+    use warden::sandbox::stdio::{StdioRequest, spawn_stdio};
+    // An MCP server starts through a fresh `warden __sandbox-exec`, which
+    // inherits this process's leaked descriptor 200.
+    let f = Fixture::new();
+    leak_into_children(&f);
+    let direct = f.run_direct("cat <&200");
+    let leaked = String::from_utf8_lossy(&direct.stdout).trim().to_string();
+    assert!(leaked.starts_with("CANARY-"), "control: {direct:?}");
+    let req = StdioRequest {
+        argv: vec![
+            "bash".into(),
+            "-c".into(),
+            "cat <&200; ls /proc/self/fd".into(),
+        ],
+        cwd: f.ws.clone(),
+        grants: Default::default(),
+        env: Default::default(),
+    };
+    let mut process = spawn_stdio(&sandbox_support::runtime(), &f.policy(), &req)
+        .await
+        .expect("server started");
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    process
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    process
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(
+        !stdout.contains(&leaked) && !stderr.contains(&leaked),
+        "{stdout} {stderr}"
+    );
+    assert!(stderr.contains("Bad file descriptor"), "{stderr}");
+    let fds: Vec<&str> = stdout.split_whitespace().collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "{stdout}");
+}
