@@ -362,3 +362,21 @@ fn an_unprivileged_warden_sandbox_refuses_setuid_bits_and_holds_no_capability() 
         "{caps:?}"
     );
 }
+
+#[tokio::test]
+async fn hard_linking_a_setuid_binary_into_the_workspace_is_refused() {
+    // A link keeps a setuid binary (and its bugs, after an upgrade) under
+    // the workspace; Landlock grants REFER only inside writable roots.
+    assert_root();
+    let f = Fixture::new();
+    let (src, _) = setid_sources(&f);
+    let script = |name: &str| format!("ln '{}' src/{name}", src.display());
+    let direct = f.run_direct(&script("outside"));
+    assert!(direct.status.success(), "control: {direct:?}");
+    assert_eq!(setid_files(&f.ws.join("src")).len(), 1, "control");
+    std::fs::remove_file(f.ws.join("src/outside")).unwrap();
+    let out = f.run(&script("inside")).await;
+    assert_ne!(out.exit_code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("Invalid cross-device link"), "{out:?}");
+    assert_eq!(setid_files(&f.ws), Vec::<String>::new());
+}
