@@ -7,7 +7,9 @@
 //!   deny or protect entry names the real inode, not an alias.
 //! - `.git`, `.warden` and `.github/workflows` are always protected (besides
 //!   any configured entries), in the workspace and in every extra writable
-//!   root; a worktree's real gitdir (and its common dir) is protected too.
+//!   root; a worktree's real gitdir (and its common dir) is protected too,
+//!   and so are the `.git` files of its submodule and worktree checkouts
+//!   ([`super::git_links`]).
 //! - The GitHub runner's command files (`GITHUB_ENV`, `GITHUB_OUTPUT`, …) are
 //!   protected wherever they are, so no writable root can reach them.
 //! - deny-read entries with glob characters stay patterns here; the helper
@@ -147,8 +149,22 @@ impl SandboxPolicy {
             }
             for root in &roots {
                 let p = root.join(&expanded);
-                for gitdir in real_gitdirs(&p) {
-                    push(gitdir);
+                let gitdirs = real_gitdirs(&p);
+                for gitdir in &gitdirs {
+                    push(gitdir.clone());
+                }
+                if raw == ".git" {
+                    // The `.git` files of submodule and worktree checkouts
+                    // in a writable root: repointed, they would make git
+                    // trust a gitdir the command wrote.
+                    let own = p.is_dir().then(|| p.clone());
+                    for dir in own.iter().chain(&gitdirs) {
+                        for link in super::git_links::linked_dot_git_files(dir) {
+                            if roots.iter().any(|r| link.starts_with(r)) {
+                                push(link);
+                            }
+                        }
+                    }
                 }
                 push(canonical.resolve(&p));
             }
