@@ -210,7 +210,7 @@ async fn connecting_to_a_unix_socket_outside_is_refused() {
     let mut scripts = vec![format!(
         "python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"{p}\"); print(s.recv(99))'"
     )];
-    if has("curl") {
+    if require_tool("curl") {
         scripts.push(format!(
             "curl -sS --max-time 5 --unix-socket {p} http://localhost/info"
         ));

@@ -62,16 +62,28 @@ fn setup() -> Option<Repo> {
         git(dir, &["init", "-q", "-b", "main"]);
     }
     commit(&nest, "nested");
-    git_c(&sub, &["submodule", "add", "-q", nest.to_str().unwrap(), "nested"]);
+    git_c(
+        &sub,
+        &["submodule", "add", "-q", nest.to_str().unwrap(), "nested"],
+    );
     commit(&sub, "sub");
     git(&f.ws, &["add", "README.md"]);
     commit(&f.ws, "init");
-    git_c(&f.ws, &["submodule", "add", "-q", sub.to_str().unwrap(), "sub"]);
-    git_c(&f.ws, &["submodule", "update", "-q", "--init", "--recursive"]);
+    git_c(
+        &f.ws,
+        &["submodule", "add", "-q", sub.to_str().unwrap(), "sub"],
+    );
+    git_c(
+        &f.ws,
+        &["submodule", "update", "-q", "--init", "--recursive"],
+    );
     commit(&f.ws, "add sub");
     git(&f.ws, &["config", "extensions.worktreeConfig", "true"]);
     let wt = root.join("wt");
-    git(&f.ws, &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wtb"]);
+    git(
+        &f.ws,
+        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wtb"],
+    );
     let canaries = root.join("canaries");
     std::fs::create_dir_all(&canaries).unwrap();
     for must in [
@@ -191,8 +203,14 @@ async fn a_git_grant_cannot_plant_in_submodule_or_worktree_gitdirs() {
         (".git/modules/sub/hooks/post-checkout", "added"),
         (".git/modules/sub/modules/nested/config", "modified"),
         (".git/worktrees/wt/commondir", "modified"),
-        (".git/worktrees/wt/config.worktree", kind(".git/worktrees/wt/config.worktree")),
-        (".git/objects/info/alternates", kind(".git/objects/info/alternates")),
+        (
+            ".git/worktrees/wt/config.worktree",
+            kind(".git/worktrees/wt/config.worktree"),
+        ),
+        (
+            ".git/objects/info/alternates",
+            kind(".git/objects/info/alternates"),
+        ),
         (
             ".git/modules/sub/objects/info/alternates",
             kind(".git/modules/sub/objects/info/alternates"),
@@ -209,11 +227,14 @@ async fn a_git_grant_cannot_plant_in_submodule_or_worktree_gitdirs() {
         ".git/objects/info/alternates",
     ]
     .map(|rel| (rel, std::fs::read(r.f.ws.join(rel)).ok()));
-    let out = r
-        .f
-        .run_with(&r.f.policy(), &r.plant_in_gitdirs(), r.git_grant())
-        .await;
-    assert_eq!(out.exit_code, Some(0), "with the grant the writes happen: {out:?}");
+    let out =
+        r.f.run_with(&r.f.policy(), &r.plant_in_gitdirs(), r.git_grant())
+            .await;
+    assert_eq!(
+        out.exit_code,
+        Some(0),
+        "with the grant the writes happen: {out:?}"
+    );
     let mut changed: Vec<(String, String)> = out
         .protected_changes
         .iter()
@@ -226,7 +247,11 @@ async fn a_git_grant_cannot_plant_in_submodule_or_worktree_gitdirs() {
     changed.sort();
     assert_eq!(changed, want);
     for (rel, content) in kept {
-        assert_eq!(std::fs::read(r.f.ws.join(rel)).ok(), content, "{rel} restored");
+        assert_eq!(
+            std::fs::read(r.f.ws.join(rel)).ok(),
+            content,
+            "{rel} restored"
+        );
     }
     assert!(!r.f.ws.join(".git/modules/planted").exists());
     assert_eq!(
@@ -248,7 +273,11 @@ async fn without_a_grant_the_gitdirs_and_the_submodule_git_file_are_read_only() 
     let Some(r) = setup() else { return };
     let gitfile = std::fs::read(r.f.ws.join("sub/.git")).unwrap();
     let out = r.f.run(&r.repoint_submodule()).await;
-    assert_ne!(out.exit_code, Some(0), "repointing sub/.git must fail: {out:?}");
+    assert_ne!(
+        out.exit_code,
+        Some(0),
+        "repointing sub/.git must fail: {out:?}"
+    );
     assert_eq!(std::fs::read(r.f.ws.join("sub/.git")).unwrap(), gitfile);
     assert!(
         out.refusals
@@ -265,7 +294,11 @@ async fn without_a_grant_the_gitdirs_and_the_submodule_git_file_are_read_only() 
             continue; // scripts in the workspace are ordinary files
         }
         let out = r.f.run(line).await;
-        assert_ne!(out.exit_code, Some(0), "`{line}` worked without a grant: {out:?}");
+        assert_ne!(
+            out.exit_code,
+            Some(0),
+            "`{line}` worked without a grant: {out:?}"
+        );
         assert!(out.protected_changes.is_empty());
     }
     assert!(!r.f.ws.join(".git/modules/planted").exists());
@@ -284,9 +317,8 @@ async fn routine_git_in_a_repository_with_submodules_and_worktrees_works() {
         .await;
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert!(out.stdout.contains(" sub "), "{}", out.stdout);
-    let out = r
-        .f
-        .run_with(
+    let out =
+        r.f.run_with(
             &r.f.policy(),
             "git -c user.name=t -c user.email=t@example.invalid commit -q --allow-empty -m granted \
              && git log --oneline | wc -l",
@@ -295,5 +327,9 @@ async fn routine_git_in_a_repository_with_submodules_and_worktrees_works() {
         .await;
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert_eq!(out.stdout.trim(), "3");
-    assert!(out.protected_changes.is_empty(), "{:?}", out.protected_changes);
+    assert!(
+        out.protected_changes.is_empty(),
+        "{:?}",
+        out.protected_changes
+    );
 }

@@ -167,7 +167,9 @@ pub fn require(ok: bool, why: &str) -> bool {
         return true;
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{why}: a security test may not skip under CI=true (.ci/run installs what it needs)");
+        panic!(
+            "{why}: a security test may not skip under CI=true (.ci/run installs what it needs)"
+        );
     }
     eprintln!("skipped: {why} (under CI=true this fails)");
     false
