@@ -139,7 +139,13 @@ impl SandboxPolicy {
             .iter()
             .map(|s| s.to_string())
             .chain(sb.protected.iter().cloned());
+        let mut seen = Vec::new();
         for raw in entries {
+            // The profiles repeat the built-in entries: resolve each once.
+            if seen.contains(&raw) {
+                continue;
+            }
+            seen.push(raw.clone());
             let expanded = expand_tilde(&raw, home.as_deref()).ok_or_else(|| {
                 SandboxError::Config(format!("sandbox.protected `{raw}`: HOME is not set"))
             })?;
