@@ -110,7 +110,9 @@ async fn npm_test_with_node_test_works_under_ci() {
 /// `npm install ./dep.tgz` needs no network, but npm unpacks through its
 /// cache, `~/.npm`, which the sandbox does not let it write: today it fails
 /// there with EACCES. With the cache in the command's private `TMPDIR`
-/// (`--cache "$TMPDIR/npm-cache"`) the same install works offline.
+/// (`--cache "$TMPDIR/npm-cache"`) the same install works offline. (In
+/// `warden run --profile ci` the pipeline refuses `npm install` before the
+/// sandbox is reached: the rules deny package installs there.)
 #[tokio::test]
 async fn npm_install_of_a_local_tarball_needs_a_writable_cache() {
     if !require_tool("npm") || !require_tool("node") {
