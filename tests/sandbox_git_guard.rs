@@ -23,6 +23,8 @@ struct Repo {
     f: Fixture,
     /// The linked worktree (outside the workspace).
     wt: PathBuf,
+    /// Where the submodules come from.
+    subsrc: PathBuf,
     /// Where planted commands leave their canaries.
     canaries: PathBuf,
 }
@@ -94,7 +96,12 @@ fn setup() -> Option<Repo> {
     ] {
         assert!(f.ws.join(must).is_file(), "setup: no {must}");
     }
-    Some(Repo { f, wt, canaries })
+    Some(Repo {
+        f,
+        wt,
+        subsrc: sub,
+        canaries,
+    })
 }
 
 impl Repo {
@@ -332,4 +339,47 @@ async fn routine_git_in_a_repository_with_submodules_and_worktrees_works() {
         "{:?}",
         out.protected_changes
     );
+}
+
+/// A submodule whose checkout keeps an embedded `.git` directory (a
+/// repository cloned into place, then `git submodule add`ed): it has no
+/// gitdir under `.git/modules/`, and `.gitmodules` names it instead.
+#[tokio::test]
+async fn an_embedded_submodule_git_directory_is_read_only() {
+    for sandboxed in [false, true] {
+        let Some(r) = setup() else { return };
+        let emb = r.f.ws.join("emb");
+        let clone = Command::new("git")
+            .args([
+                "clone",
+                "-q",
+                r.subsrc.to_str().unwrap(),
+                emb.to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        assert!(clone.success());
+        git_c(
+            &r.f.ws,
+            &["submodule", "add", "-q", r.subsrc.to_str().unwrap(), "emb"],
+        );
+        commit(&r.f.ws, "add emb");
+        assert!(emb.join(".git").is_dir(), "setup: emb/.git is a directory");
+        assert!(!r.f.ws.join(".git/modules/emb").exists());
+        let mut plant = String::from("set -e\n");
+        plant += &r.hook("fsm-sub", "src/fsm-sub.sh");
+        plant += &format!(
+            "git config -f emb/.git/config core.fsmonitor {}/src/fsm-sub.sh\n",
+            r.f.ws.display()
+        );
+        if sandboxed {
+            let out = r.f.run(&plant).await;
+            assert_ne!(out.exit_code, Some(0), "emb/.git/config written: {out:?}");
+            assert_eq!(r.later_unsandboxed_git(), Vec::<String>::new());
+        } else {
+            let direct = r.f.run_direct(&plant);
+            assert!(direct.status.success(), "control: {direct:?}");
+            assert_eq!(r.later_unsandboxed_git(), ["fsm-sub"], "control");
+        }
+    }
 }

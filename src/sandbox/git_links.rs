@@ -9,6 +9,9 @@
 //! it looks into the submodule. git itself says where these files are: each
 //! submodule gitdir under `modules/` records its checkout in `core.worktree`,
 //! and each `worktrees/<name>/gitdir` names the worktree's `.git` file.
+//! A submodule checkout with an embedded `.git` *directory* is found by the
+//! checkout's `.gitmodules` instead (read when the policy is resolved, so
+//! the checkout's own, not one a command rewrote).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +30,68 @@ pub fn linked_dot_git_files(gitdir: &Path) -> Vec<PathBuf> {
                     out.push(canonical_or_normal(&entry.path().join(target)));
                 }
             }
+        }
+    }
+    out
+}
+
+/// The `.git` of each submodule checkout `.gitmodules` names under
+/// `worktree` (nested ones included), file or directory: a checkout with
+/// an embedded `.git` directory (an old git, or a repository cloned into
+/// place) has no gitdir under `modules/` to find it by. `worktree` must be
+/// canonical.
+pub fn gitmodules_dot_git(worktree: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    gitmodules(worktree, &mut out, 0);
+    out
+}
+
+fn gitmodules(worktree: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+    let Ok(text) = std::fs::read_to_string(worktree.join(".gitmodules")) else {
+        return;
+    };
+    for rel in submodule_paths(&text) {
+        let checkout = worktree.join(&rel);
+        let dot_git = checkout.join(".git");
+        // Never through a symlink (git refuses one on a submodule's path),
+        // so never outside the (canonical) root.
+        let real = std::fs::canonicalize(&checkout).is_ok_and(|c| c == checkout);
+        if !real || !checkout.is_dir() || std::fs::symlink_metadata(&dot_git).is_err() {
+            continue;
+        }
+        out.push(dot_git);
+        if depth < 8 {
+            gitmodules(&checkout, out, depth + 1);
+        }
+    }
+}
+
+/// `submodule.*.path` values of a `.gitmodules` text, only plain relative
+/// paths (no `..`, not absolute).
+fn submodule_paths(text: &str) -> Vec<PathBuf> {
+    let mut in_submodule = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(section) = line.strip_prefix('[') {
+            in_submodule = section
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("submodule");
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if !in_submodule || !key.trim().eq_ignore_ascii_case("path") {
+            continue;
+        }
+        let path = PathBuf::from(value.trim().trim_matches('"'));
+        let plain = path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if plain && !path.as_os_str().is_empty() {
+            out.push(path);
         }
     }
     out
@@ -119,6 +184,32 @@ mod tests {
             .collect();
         want.sort();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn gitmodules_names_embedded_git_directories_nested_ones_and_no_escapes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::write(
+            ws.join(".gitmodules"),
+            "[submodule \"a\"]\n\tpath = vendor/a\n\turl = x\n             [submodule \"up\"]\n\tpath = ../outside\n             [submodule \"abs\"]\n\tpath = /etc\n             [submodule \"missing\"]\n\tpath = gone\n             [submodule \"link\"]\n\tpath = link\n",
+        )
+        .unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(outside.path().join(".git")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), ws.join("link")).unwrap();
+        std::fs::create_dir_all(ws.join("vendor/a/.git")).unwrap();
+        std::fs::write(
+            ws.join("vendor/a/.gitmodules"),
+            "[submodule \"b\"]\npath = b\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(ws.join("vendor/a/b")).unwrap();
+        std::fs::write(ws.join("vendor/a/b/.git"), "gitdir: x\n").unwrap();
+        assert_eq!(
+            gitmodules_dot_git(&ws),
+            [ws.join("vendor/a/.git"), ws.join("vendor/a/b/.git")]
+        );
     }
 
     #[test]

@@ -164,11 +164,14 @@ impl SandboxPolicy {
                     // in a writable root: repointed, they would make git
                     // trust a gitdir the command wrote.
                     let own = p.is_dir().then(|| p.clone());
-                    for dir in own.iter().chain(&gitdirs) {
-                        for link in super::git_links::linked_dot_git_files(dir) {
-                            if roots.iter().any(|r| link.starts_with(r)) {
-                                push(link);
-                            }
+                    let links = own
+                        .iter()
+                        .chain(&gitdirs)
+                        .flat_map(|dir| super::git_links::linked_dot_git_files(dir))
+                        .chain(super::git_links::gitmodules_dot_git(root));
+                    for link in links {
+                        if roots.iter().any(|r| link.starts_with(r)) {
+                            push(link);
                         }
                     }
                 }
