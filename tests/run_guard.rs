@@ -5,6 +5,8 @@
 
 mod run_support;
 
+mod sandbox_support;
+
 use run_support::{RunFixture, events};
 
 /// A protected path inside a directory an allow rule grants, and a command
@@ -113,5 +115,109 @@ fn a_change_that_cannot_be_restored_stops_the_run_with_exit_5() {
     assert!(
         report.contains("Protected paths changed") && report.contains("not restored"),
         "{report}"
+    );
+}
+
+/// As an ordinary user (warden then has no power over the command's files
+/// beyond their owner's), a command that plants a hook and then hides it
+/// with `chmod 000 .git/hooks` does not keep it: the verification opens the
+/// directory up, removes the hook and puts the mode back.
+#[test]
+fn an_unreadable_hooks_directory_does_not_hide_a_planted_hook_from_an_unprivileged_warden() {
+    if !sandbox_support::require_tool("setpriv") {
+        return;
+    }
+    let f = RunFixture::new();
+    assert!(
+        std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(&f.ws)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let hooks = f.ws.join(".git/hooks");
+    let plant = "#!/bin/sh\nset -e\nprintf '#!/bin/sh\\necho planted\\n' > .git/hooks/post-checkout\n\
+                 chmod +x .git/hooks/post-checkout\nchmod 000 .git/hooks\n";
+    std::fs::write(f.ws.join("plant.sh"), plant).unwrap();
+    std::fs::set_permissions(
+        f.ws.join("plant.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let config = f.write(
+        "guard.toml",
+        "[[command_rules]]\npattern = [\"./plant.sh\"]\ndecision = \"allow\"\n\
+         grants = { write = [\".git\"] }\njustification = \"a .git grant\"\n",
+    );
+    let scenario = f.write(
+        "scenario.yaml",
+        "prompt: Plant.\non_exhausted: error\nturns:\n  - tool_calls:\n      - name: shell\n        \
+         arguments: { command: [\"./plant.sh\"] }\n  - text: Done.\n",
+    );
+    let root = f.ws.parent().unwrap().to_path_buf();
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let unprivileged = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(args)
+            .current_dir(&f.ws)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &f.home)
+            .env("LANG", "C.UTF-8")
+            .output()
+            .unwrap()
+    };
+
+    // Control: the same user, without warden, keeps the hidden hook.
+    let direct = unprivileged(&["./plant.sh".as_ref()]);
+    assert!(direct.status.success(), "control: {direct:?}");
+    assert!(std::fs::symlink_metadata(hooks.join("post-checkout")).is_ok());
+    std::fs::set_permissions(&hooks, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::remove_file(hooks.join("post-checkout")).unwrap();
+
+    let warden = std::path::PathBuf::from(env!("CARGO_BIN_EXE_warden"));
+    let out = unprivileged(&[
+        warden.as_os_str(),
+        "--cwd".as_ref(),
+        f.ws.as_os_str(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "run".as_ref(),
+        "--profile".as_ref(),
+        "ci".as_ref(),
+        "--provider".as_ref(),
+        "script".as_ref(),
+        "--scenario".as_ref(),
+        scenario.as_os_str(),
+        "--audit".as_ref(),
+        f.audit.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        std::fs::symlink_metadata(hooks.join("post-checkout")).is_err(),
+        "the planted hook survived"
+    );
+    let mode = std::fs::metadata(&hooks).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o755
+    );
+    let records = f.audit_records();
+    let changes = &events(&records, "executed")[0]["protected_changes"];
+    let hook = hooks.join("post-checkout").display().to_string();
+    assert!(
+        changes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == hook.as_str() && c["change"] == "added" && c["restored"] == true),
+        "{changes}"
     );
 }

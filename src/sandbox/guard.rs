@@ -28,7 +28,8 @@ use super::guard_scope::{MAX_GUARDED_BYTES, Node, Scope, collect, scope_of};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtectedChange {
     pub path: PathBuf,
-    /// `added`, `modified` or `removed`.
+    /// `added`, `modified`, `removed`, or `unreadable` (the verification
+    /// could not walk it: never restored).
     pub change: String,
     /// Whether warden put the original back.
     pub restored: bool,
@@ -68,7 +69,7 @@ impl Guard {
         for root in protected {
             let scope = scope_of(root);
             let mut before = BTreeMap::new();
-            collect(root, scope, &mut before, &mut total)?;
+            collect(root, scope, &mut before, &mut total, false)?;
             if total > MAX_GUARDED_BYTES {
                 guard.finished = true; // nothing ran: nothing to restore
                 return Err(format!(
@@ -108,8 +109,12 @@ impl Guard {
         {
             let mut now = BTreeMap::new();
             let mut total = 0;
-            // An unreadable entry is left out of `now`: it is restored.
-            let _ = collect(root, *scope, &mut now, &mut total);
+            // A walk that stops early would miss what was added after the
+            // entry it stopped at: that is a change warden cannot vouch for.
+            if let Err(why) = collect(root, *scope, &mut now, &mut total, true) {
+                tracing::error!("verifying {}: {why}", root.display());
+                changes.push(change(root.clone(), "unreadable", false));
+            }
             let at = |rel: &Path| match rel.as_os_str().is_empty() {
                 true => root.clone(),
                 false => root.join(rel),
@@ -171,10 +176,31 @@ fn change(path: PathBuf, kind: &str, restored: bool) -> ProtectedChange {
 
 fn remove(path: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        // A directory the command made unreadable or unwritable (the same
+        // user as warden unless warden is root) is opened up first.
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path).or_else(|_| {
+            open_up(path);
+            std::fs::remove_dir_all(path)
+        }),
         Ok(_) => std::fs::remove_file(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Give every directory beneath `dir` its owner's rwx bits (never through
+/// a symlink), so that it can be removed.
+fn open_up(dir: &Path) {
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !meta.is_dir() {
+        return;
+    }
+    let mode = meta.permissions().mode() | 0o700;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode));
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        open_up(&entry.path());
     }
 }
 

@@ -92,94 +92,124 @@ fn looks_like_gitdir(p: &Path) -> bool {
 /// Everything `scope` covers under `root`, keyed by the path relative to
 /// `root` (`""` is the root). `total` counts file bytes read; the walk
 /// stops once it passes [`MAX_GUARDED_BYTES`] (the caller refuses then).
+///
+/// `repair` (verification, after the command): an entry warden cannot read
+/// because of its mode (a command running as an ordinary user can
+/// `chmod 000 .git/hooks` to hide what it planted there from a walk by the
+/// same user) is given its owner's read (and search) bits and read; the
+/// mode recorded is the one found, so the difference is restored.
 pub(super) fn collect(
     root: &Path,
     scope: Scope,
     out: &mut BTreeMap<PathBuf, Node>,
     total: &mut u64,
+    repair: bool,
 ) -> Result<(), String> {
     let walk = match scope {
         Scope::Whole => Walk::Whole,
         Scope::GitDir => Walk::GitDir,
     };
-    visit(root, root, walk, out, total)
+    Visit {
+        root,
+        repair,
+        out,
+        total,
+    }
+    .visit(root, walk)
 }
 
-fn visit(
-    root: &Path,
-    path: &Path,
-    walk: Walk,
-    out: &mut BTreeMap<PathBuf, Node>,
-    total: &mut u64,
-) -> Result<(), String> {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return Ok(()); // absent: anything created there later is "added"
-    };
-    let err = |e: std::io::Error| format!("snapshot `{}`: {e}", path.display());
-    let rel = path.strip_prefix(root).unwrap_or(path).to_path_buf();
-    let node = read_node(path, &meta, total).map_err(err)?;
-    let is_dir = matches!(node, Node::Dir { .. });
-    out.insert(rel, node);
-    if !is_dir || *total > MAX_GUARDED_BYTES {
-        return Ok(());
-    }
-    for entry in std::fs::read_dir(path).map_err(err)? {
-        let entry = entry.map_err(err)?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            // Git writes no such names; one in `modules/` is still recorded.
-            if matches!(walk, Walk::Whole | Walk::Modules | Walk::Worktrees) {
-                visit(root, &entry.path(), Walk::Whole, out, total)?;
-            }
-            continue;
+/// One walk's state.
+struct Visit<'a> {
+    root: &'a Path,
+    repair: bool,
+    out: &'a mut BTreeMap<PathBuf, Node>,
+    total: &'a mut u64,
+}
+
+impl Visit<'_> {
+    fn visit(&mut self, path: &Path, walk: Walk) -> Result<(), String> {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Ok(()); // absent: anything created there later is "added"
         };
-        let child = entry.path();
-        let next = match walk {
-            Walk::Whole => Some(Walk::Whole),
-            Walk::GitDir => match name {
-                n if GITDIR_WHOLE.contains(&n) => Some(Walk::Whole),
-                "modules" => Some(Walk::Modules),
-                "worktrees" => Some(Walk::Worktrees),
-                "objects" => Some(Walk::Objects),
-                _ => None,
-            },
-            Walk::Modules if is_real_dir(&child) && has_head(&child) => Some(Walk::GitDir),
-            Walk::Modules => Some(Walk::Modules),
-            Walk::Worktrees => Some(Walk::GitDir),
-            Walk::Objects => (name == "info").then_some(Walk::ObjectsInfo),
-            Walk::ObjectsInfo => ALTERNATES.contains(&name).then_some(Walk::Whole),
-        };
-        if let Some(next) = next {
-            visit(root, &child, next, out, total)?;
-        }
-        if *total > MAX_GUARDED_BYTES {
+        let err = |e: std::io::Error| format!("snapshot `{}`: {e}", path.display());
+        let rel = path.strip_prefix(self.root).unwrap_or(path).to_path_buf();
+        let node = self.read_node(path, &meta).map_err(err)?;
+        let is_dir = matches!(node, Node::Dir { .. });
+        self.out.insert(rel, node);
+        if !is_dir || *self.total > MAX_GUARDED_BYTES {
             return Ok(());
         }
+        let entries = match std::fs::read_dir(path) {
+            Err(e) if self.repair && e.kind() == std::io::ErrorKind::PermissionDenied => {
+                let mode = meta.permissions().mode() | 0o700;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(err)?;
+                std::fs::read_dir(path)
+            }
+            other => other,
+        };
+        for entry in entries.map_err(err)? {
+            let entry = entry.map_err(err)?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                // Git writes no such names; one in `modules/` is still recorded.
+                if matches!(walk, Walk::Whole | Walk::Modules | Walk::Worktrees) {
+                    self.visit(&entry.path(), Walk::Whole)?;
+                }
+                continue;
+            };
+            let child = entry.path();
+            let next = match walk {
+                Walk::Whole => Some(Walk::Whole),
+                Walk::GitDir => match name {
+                    n if GITDIR_WHOLE.contains(&n) => Some(Walk::Whole),
+                    "modules" => Some(Walk::Modules),
+                    "worktrees" => Some(Walk::Worktrees),
+                    "objects" => Some(Walk::Objects),
+                    _ => None,
+                },
+                Walk::Modules if is_real_dir(&child) && has_head(&child) => Some(Walk::GitDir),
+                Walk::Modules => Some(Walk::Modules),
+                Walk::Worktrees => Some(Walk::GitDir),
+                Walk::Objects => (name == "info").then_some(Walk::ObjectsInfo),
+                Walk::ObjectsInfo => ALTERNATES.contains(&name).then_some(Walk::Whole),
+            };
+            if let Some(next) = next {
+                self.visit(&child, next)?;
+            }
+            if *self.total > MAX_GUARDED_BYTES {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-fn read_node(path: &Path, meta: &Metadata, total: &mut u64) -> std::io::Result<Node> {
-    let mode = meta.permissions().mode();
-    Ok(if meta.file_type().is_symlink() {
-        Node::Symlink(std::fs::read_link(path)?)
-    } else if meta.is_dir() {
-        Node::Dir { mode }
-    } else {
-        *total += meta.len();
-        if *total > MAX_GUARDED_BYTES {
-            // Not read: the caller refuses the grant (snapshot) or restores
-            // what it has (verification).
-            return Ok(Node::File {
-                bytes: Vec::new(),
-                mode,
-            });
-        }
-        Node::File {
-            bytes: std::fs::read(path)?,
-            mode,
-        }
-    })
+    fn read_node(&mut self, path: &Path, meta: &Metadata) -> std::io::Result<Node> {
+        let mode = meta.permissions().mode();
+        Ok(if meta.file_type().is_symlink() {
+            Node::Symlink(std::fs::read_link(path)?)
+        } else if meta.is_dir() {
+            Node::Dir { mode }
+        } else {
+            *self.total += meta.len();
+            if *self.total > MAX_GUARDED_BYTES {
+                // Not read: the caller refuses the grant (snapshot) or
+                // restores what it has (verification).
+                return Ok(Node::File {
+                    bytes: Vec::new(),
+                    mode,
+                });
+            }
+            let bytes = match std::fs::read(path) {
+                Err(e) if self.repair && e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o600))?;
+                    std::fs::read(path)?
+                }
+                other => other?,
+            };
+            Node::File { bytes, mode }
+        })
+    }
 }
 
 fn is_real_dir(p: &Path) -> bool {
@@ -196,7 +226,7 @@ mod tests {
 
     fn keys(root: &Path, scope: Scope) -> Vec<String> {
         let mut out = BTreeMap::new();
-        collect(root, scope, &mut out, &mut 0).unwrap();
+        collect(root, scope, &mut out, &mut 0, false).unwrap();
         out.keys().map(|k| k.display().to_string()).collect()
     }
 
