@@ -5,8 +5,10 @@
 //! list`.
 
 mod mcp_support;
+mod sandbox_support;
 
 use mcp_support::{Ws, everything_server, server_toml, toml_str};
+use sandbox_support::require;
 
 /// The trusted local server and an untrusted third-party one.
 fn team(extra: &str) -> String {
@@ -367,7 +369,7 @@ fn reference_server_everything_from_npm() {
     let entry = match everything_server() {
         Ok(p) => p,
         Err(None) => {
-            eprintln!("SKIPPED reference_server_everything_from_npm: Node.js is not installed");
+            require(false, "Node.js is not installed");
             return;
         }
         Err(Some(setup)) => panic!("{setup}"),

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Once;
 
-use sandbox_support::{Fixture, require, warden_exe};
+use sandbox_support::{Fixture, require_tool, warden_exe};
 
 /// A canary file outside the workspace (not in any deny list: the
 /// descriptor, not the path, is what must not reach the command).
@@ -86,7 +86,7 @@ fn a_high_inherited_descriptor_is_closed() {
 
 #[test]
 fn an_inherited_directory_descriptor_cannot_be_opened_from() {
-    if !require("python3") {
+    if !require_tool("python3") {
         return;
     }
     let f = Fixture::new();
@@ -99,7 +99,7 @@ fn an_inherited_directory_descriptor_cannot_be_opened_from() {
 
 #[tokio::test]
 async fn a_directory_descriptor_opened_inside_does_not_reach_a_denied_file() {
-    if !require("python3") {
+    if !require_tool("python3") {
         return;
     }
     // Landlock checks the path walked from a directory descriptor too: the

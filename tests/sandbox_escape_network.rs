@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sandbox_support::{Fixture, has};
+use sandbox_support::{Fixture, require, require_tool};
 use warden::config::NetworkMode;
 use warden::sandbox::RefusalKind;
 
@@ -35,10 +35,11 @@ async fn assert_tcp_blocked(f: &Fixture, host: &str, make_script: impl Fn(u16) -
     } else {
         format!("{host}:0")
     };
-    let Some((port, hits)) = listener(&bind) else {
-        eprintln!("skipped: cannot listen on {bind}");
+    let listening = listener(&bind);
+    if !require(listening.is_some(), &format!("cannot listen on {bind}")) {
         return;
-    };
+    }
+    let (port, hits) = listening.unwrap();
     let script = make_script(port);
     let direct = f.run_direct(&script);
     std::thread::sleep(Duration::from_millis(50));
@@ -71,8 +72,7 @@ async fn assert_tcp_blocked(f: &Fixture, host: &str, make_script: impl Fn(u16) -
 #[tokio::test]
 async fn curl_to_ipv4_loopback_is_refused() {
     let f = Fixture::new();
-    if !has("curl") {
-        eprintln!("skipped: curl is not installed");
+    if !require_tool("curl") {
         return;
     }
     assert_tcp_blocked(&f, "127.0.0.1", |p| {
@@ -84,8 +84,7 @@ async fn curl_to_ipv4_loopback_is_refused() {
 #[tokio::test]
 async fn curl_to_ipv6_loopback_is_refused() {
     let f = Fixture::new();
-    if !has("curl") {
-        eprintln!("skipped: curl is not installed");
+    if !require_tool("curl") {
         return;
     }
     assert_tcp_blocked(&f, "::1", |p| {
@@ -106,8 +105,7 @@ async fn bash_dev_tcp_is_refused() {
 #[tokio::test]
 async fn python_tcp_is_refused() {
     let f = Fixture::new();
-    if !has("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !require_tool("python3") {
         return;
     }
     assert_tcp_blocked(&f, "127.0.0.1", |p| {
@@ -119,8 +117,7 @@ async fn python_tcp_is_refused() {
 #[tokio::test]
 async fn python_udp_is_refused() {
     let f = Fixture::new();
-    if !has("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !require_tool("python3") {
         return;
     }
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -174,8 +171,7 @@ async fn network_on_lifts_the_block_and_says_so() {
 #[tokio::test]
 async fn unix_sockets_still_work_with_the_network_off() {
     let f = Fixture::new();
-    if !has("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !require_tool("python3") {
         return;
     }
     let out = f
@@ -191,8 +187,7 @@ async fn unix_sockets_still_work_with_the_network_off() {
 #[tokio::test]
 async fn connecting_to_a_unix_socket_outside_is_refused() {
     let f = Fixture::new();
-    if !has("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !require_tool("python3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -215,7 +210,7 @@ async fn connecting_to_a_unix_socket_outside_is_refused() {
     let mut scripts = vec![format!(
         "python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"{p}\"); print(s.recv(99))'"
     )];
-    if has("curl") {
+    if require_tool("curl") {
         scripts.push(format!(
             "curl -sS --max-time 5 --unix-socket {p} http://localhost/info"
         ));
@@ -252,8 +247,7 @@ async fn connecting_to_a_unix_socket_outside_is_refused() {
 #[tokio::test]
 async fn unix_datagrams_to_an_address_are_refused() {
     let f = Fixture::new();
-    if !has("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !require_tool("python3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

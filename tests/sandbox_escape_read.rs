@@ -3,7 +3,7 @@
 
 mod sandbox_support;
 
-use sandbox_support::{Fixture, has};
+use sandbox_support::{Fixture, require_tool};
 use warden::sandbox::RefusalKind;
 
 #[tokio::test]
@@ -69,8 +69,7 @@ async fn tar_cannot_archive_the_canary() {
 #[tokio::test]
 async fn python_open_cannot_read_the_canary() {
     let f = Fixture::new();
-    if !has("python3") {
-        eprintln!("skipped: python3 is not installed");
+    if !require_tool("python3") {
         return;
     }
     f.assert_read_blocked(&format!(

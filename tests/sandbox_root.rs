@@ -13,7 +13,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use sandbox_support::{Fixture, require, warden_exe};
+use sandbox_support::{Fixture, require_tool, warden_exe};
 
 fn assert_root() {
     // SAFETY: geteuid has no preconditions.
@@ -157,7 +157,7 @@ fn script_in(dir: &Path, src: &Path, tarball: &Path, spelling: &str) -> String {
 #[tokio::test]
 async fn setuid_and_setgid_bits_are_refused_whatever_sets_them() {
     assert_root();
-    if !require("python3") || !require("install") || !require("tar") {
+    if !require_tool("python3") || !require_tool("install") || !require_tool("tar") {
         return;
     }
     let f = Fixture::new();
@@ -193,7 +193,7 @@ async fn setuid_and_setgid_bits_are_refused_whatever_sets_them() {
 #[tokio::test]
 async fn file_capabilities_and_privileged_xattrs_cannot_be_set() {
     assert_root();
-    if !require("setcap") || !require("setfattr") || !require("python3") {
+    if !require_tool("setcap") || !require_tool("setfattr") || !require_tool("python3") {
         return;
     }
     let f = Fixture::new();
@@ -239,7 +239,7 @@ async fn file_capabilities_and_privileged_xattrs_cannot_be_set() {
 #[tokio::test]
 async fn routine_permission_changes_still_work() {
     assert_root();
-    if !require("tar") {
+    if !require_tool("tar") {
         return;
     }
     let f = Fixture::new();
@@ -290,7 +290,7 @@ fn as_nobody(cwd: &Path, args: &[&std::ffi::OsStr]) -> Output {
 #[tokio::test]
 async fn a_planted_setuid_copy_gives_nobody_root_only_when_planted_outside() {
     assert_root();
-    if !require("setpriv") {
+    if !require_tool("setpriv") {
         return;
     }
     let f = Fixture::new();
@@ -322,7 +322,7 @@ async fn a_planted_setuid_copy_gives_nobody_root_only_when_planted_outside() {
 #[test]
 fn an_unprivileged_warden_sandbox_refuses_setuid_bits_and_holds_no_capability() {
     assert_root();
-    if !require("setpriv") {
+    if !require_tool("setpriv") {
         return;
     }
     let f = Fixture::new();

@@ -4,7 +4,7 @@ mod sandbox_support;
 
 use std::path::{Path, PathBuf};
 
-use sandbox_support::{Fixture, git, has};
+use sandbox_support::{Fixture, git, require, require_tool};
 use warden::decision::Grants;
 use warden::sandbox::RefusalKind;
 
@@ -194,8 +194,10 @@ async fn pytest_runs_on_a_tiny_project() {
     let probe = std::process::Command::new("python3")
         .args(["-c", "import pytest"])
         .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: pytest is not installed for python3 (.ci/run installs it)");
+    if !require(
+        probe.is_ok_and(|o| o.status.success()),
+        "pytest is not installed for python3",
+    ) {
         return;
     }
     let dir = f.ws.join("py");
@@ -215,8 +217,7 @@ async fn pytest_runs_on_a_tiny_project() {
 #[tokio::test]
 async fn npm_test_runs_on_a_tiny_package() {
     let f = Fixture::new();
-    if !has("npm") {
-        eprintln!("skipped: npm is not installed");
+    if !require_tool("npm") {
         return;
     }
     let dir = f.ws.join("js");

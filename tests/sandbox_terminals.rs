@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sandbox_support::{Fixture, require, warden_exe};
+use sandbox_support::{Fixture, require_tool, warden_exe};
 
 /// A pseudo-terminal opened by the test: "another session".
 struct Pty {
@@ -300,7 +300,7 @@ async fn a_new_pseudo_terminal_cannot_be_opened_inside() {
     // The documented limit: /dev/ptmx opens, but Landlock checks the other
     // end at its path, /dev/pts/N (even through TIOCGPTPEER), and only the
     // command's own terminal is granted there.
-    if !require("python3") || !require("script") {
+    if !require_tool("python3") || !require_tool("script") {
         return;
     }
     let f = Fixture::new();

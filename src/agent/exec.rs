@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::decision::Grants;
 use crate::sandbox::{
-    ExecOutput, ExecRequest, Refusal, RefusalKind, SandboxPolicy, SandboxRuntime, execute,
+    ExecOutput, ExecRequest, ProtectedChange, Refusal, RefusalKind, SandboxError, SandboxPolicy,
+    SandboxRuntime, execute,
 };
 
 /// What the model gets back, plus the facts the audit log records.
@@ -27,6 +28,16 @@ pub struct ExecFacts {
     pub truncated: bool,
     pub duration_ms: u64,
     pub refusals: Vec<String>,
+    /// Guarded protected paths the command changed, and whether each was
+    /// put back (one that was not ends the run).
+    pub protected_changes: Vec<ProtectedChange>,
+}
+
+impl ExecFacts {
+    /// A protected path stayed changed: nothing more may run.
+    pub fn unrestored(&self) -> bool {
+        self.protected_changes.iter().any(|c| !c.restored)
+    }
 }
 
 impl ToolOutcome {
@@ -57,8 +68,9 @@ impl Executor {
         grants: &Grants,
         timeout: Option<Duration>,
         stdin: Option<Vec<u8>>,
-    ) -> Result<ExecOutput, String> {
-        self.create_granted_dirs(grants)?;
+    ) -> Result<ExecOutput, ToolOutcome> {
+        self.create_granted_dirs(grants)
+            .map_err(ToolOutcome::error)?;
         let req = ExecRequest {
             argv,
             cwd: cwd.to_path_buf(),
@@ -66,9 +78,27 @@ impl Executor {
             timeout,
             stdin,
         };
-        execute(&self.runtime, &self.policy, &req)
-            .await
-            .map_err(|e| format!("the sandbox could not run the command: {e}"))
+        match execute(&self.runtime, &self.policy, &req).await {
+            Ok(out) => Ok(out),
+            // The facts carry what stayed changed: the loop records them and
+            // ends the run.
+            Err(SandboxError::Unrestored { changes }) => Err(ToolOutcome {
+                content: format!(
+                    "warden: {}",
+                    SandboxError::Unrestored {
+                        changes: changes.clone()
+                    }
+                ),
+                is_error: true,
+                exec: Some(ExecFacts {
+                    protected_changes: changes,
+                    ..ExecFacts::default()
+                }),
+            }),
+            Err(e) => Err(ToolOutcome::error(format!(
+                "the sandbox could not run the command: {e}"
+            ))),
+        }
     }
 
     /// Create the missing build-output directories an allow rule names
@@ -120,7 +150,7 @@ impl Executor {
             .await
         {
             Ok(out) => self.outcome(out, true),
-            Err(e) => ToolOutcome::error(e),
+            Err(failed) => failed,
         }
     }
 
@@ -132,7 +162,7 @@ impl Executor {
         ];
         match self.run(argv, &self.workspace, grants, None, None).await {
             Ok(out) => self.outcome(out, false),
-            Err(e) => ToolOutcome::error(e),
+            Err(failed) => failed,
         }
     }
 
@@ -161,7 +191,7 @@ impl Executor {
                 exec: Some(facts(&out)),
             },
             Ok(out) => self.outcome(out, true),
-            Err(e) => ToolOutcome::error(e),
+            Err(failed) => failed,
         }
     }
 
@@ -173,7 +203,7 @@ impl Executor {
         ];
         match self.run(argv, &self.workspace, grants, None, None).await {
             Ok(out) => self.outcome(out, true),
-            Err(e) => ToolOutcome::error(e),
+            Err(failed) => failed,
         }
     }
 
@@ -191,11 +221,10 @@ impl Executor {
             } else {
                 let read = self.read_file(&fp.path, g).await;
                 if read.is_error {
-                    return ToolOutcome::error(format!(
-                        "cannot read {}: {}",
-                        fp.path.display(),
-                        read.content
-                    ));
+                    return ToolOutcome {
+                        content: format!("cannot read {}: {}", fp.path.display(), read.content),
+                        ..read
+                    };
                 }
                 read.content
             };
@@ -231,7 +260,7 @@ impl Executor {
         ];
         match self.run(argv, &self.workspace, grants, None, None).await {
             Ok(out) => self.outcome(out, false),
-            Err(e) => ToolOutcome::error(e),
+            Err(failed) => failed,
         }
     }
 
@@ -253,7 +282,7 @@ impl Executor {
                 exec: Some(facts(&out)),
             },
             Ok(out) => self.outcome(out, false),
-            Err(e) => ToolOutcome::error(e),
+            Err(failed) => failed,
         }
     }
 
@@ -288,7 +317,7 @@ impl Executor {
         argv.extend(args.iter().cloned());
         match self.run(argv, &self.workspace, grants, None, None).await {
             Ok(out) => self.outcome(out, true),
-            Err(e) => ToolOutcome::error(e),
+            Err(failed) => failed,
         }
     }
 
@@ -304,6 +333,11 @@ impl Executor {
                 content.push('\n');
             }
             content.push_str(&out.stderr);
+        }
+        if !out.protected_changes.is_empty() {
+            content
+                .push_str("\n[warden] the command changed protected paths; warden restored them: ");
+            content.push_str(&describe_changes(&out.protected_changes));
         }
         if !out.refusals.is_empty() {
             content.push_str("\n[warden] the sandbox refused: ");
@@ -359,7 +393,17 @@ fn facts(out: &ExecOutput) -> ExecFacts {
         truncated: out.truncated,
         duration_ms: out.duration.as_millis() as u64,
         refusals: out.refusals.iter().map(describe_refusal).collect(),
+        protected_changes: out.protected_changes.clone(),
     }
+}
+
+/// `/ws/.git/hooks/post-checkout (added, restored), …`
+pub fn describe_changes(changes: &[ProtectedChange]) -> String {
+    changes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Cap `text` at `limit` bytes (on a char boundary), marking the cut.

@@ -108,6 +108,19 @@ enum Pending {
 enum Stop {
     /// The audit log could not be written: nothing more may run.
     Audit(std::io::Error),
+    /// A command changed a guarded protected path (a hook, a submodule's
+    /// config) that warden could not restore: later steps would run it.
+    Unrestored(String),
+}
+
+impl Stop {
+    /// Why the run ends (always an infrastructure failure, exit 5).
+    fn reason(&self) -> String {
+        match self {
+            Stop::Audit(e) => audit_failure(e),
+            Stop::Unrestored(why) => why.clone(),
+        }
+    }
 }
 
 impl Agent<'_> {
@@ -144,8 +157,8 @@ impl Agent<'_> {
         if let Err(e) = self.audit.append(Event::TurnStarted { number: 1 }) {
             return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
         }
-        if let Err(Stop::Audit(e)) = self.record_mcp_events() {
-            return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
+        if let Err(stop) = self.record_mcp_events() {
+            return self.finish(result, ExitStatus::Infrastructure, stop.reason());
         }
 
         for turn in 1..=opts.max_turns {
@@ -247,8 +260,8 @@ impl Agent<'_> {
                     .await
                 {
                     Ok(p) => pending.push((call, p)),
-                    Err(Stop::Audit(e)) => {
-                        return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
+                    Err(stop) => {
+                        return self.finish(result, ExitStatus::Infrastructure, stop.reason());
                     }
                 }
                 if result.breaker.is_some() {
@@ -261,12 +274,12 @@ impl Agent<'_> {
             for (call, p) in pending {
                 let outcome = match self.execute_call(p).await {
                     Ok(o) => o,
-                    Err(Stop::Audit(e)) => {
-                        return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
+                    Err(stop) => {
+                        return self.finish(result, ExitStatus::Infrastructure, stop.reason());
                     }
                 };
-                if let Err(Stop::Audit(e)) = self.record_mcp_events() {
-                    return self.finish(result, ExitStatus::Infrastructure, audit_failure(&e));
+                if let Err(stop) = self.record_mcp_events() {
+                    return self.finish(result, ExitStatus::Infrastructure, stop.reason());
                 }
                 // The call with its arguments, so the reviewer sees what was
                 // asked before (and refused: rephrasing a denial is the same
@@ -448,9 +461,18 @@ impl Agent<'_> {
                     truncated: facts.truncated,
                     duration_ms: facts.duration_ms,
                     refusals: facts.refusals.clone(),
+                    protected_changes: facts.protected_changes.clone(),
                     output_excerpt: cap(&outcome.content, 2048),
                 })
                 .map_err(Stop::Audit)?;
+            if facts.unrestored() {
+                // Durable before the run ends: the log names what changed.
+                self.audit.sync().map_err(Stop::Audit)?;
+                return Err(Stop::Unrestored(format!(
+                    "action {action_id} changed protected paths that warden could not restore: {}",
+                    super::exec::describe_changes(&facts.protected_changes)
+                )));
+            }
             self.output.event(
                 "tool_result",
                 json!({"action_id": action_id, "is_error": outcome.is_error, "bytes": outcome.content.len(), "exit_code": facts.exit_code}),

@@ -100,6 +100,10 @@ pub enum Event {
         /// Operations the sandbox refused (Landlock/seccomp denials seen).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         refusals: Vec<String>,
+        /// Guarded protected paths the command changed (a `.git` grant):
+        /// each restored, or the run stopped.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        protected_changes: Vec<crate::sandbox::ProtectedChange>,
         /// The start of the output (redacted, bounded by the writer).
         #[serde(default)]
         output_excerpt: String,

@@ -37,6 +37,10 @@ pub struct AuditSummary {
     pub breaker_trips: Vec<BreakerTrip>,
     pub overrides: Vec<OverrideEntry>,
     pub mcp_events: Vec<McpEntry>,
+    /// Guarded protected paths commands changed (restored, or the run
+    /// stopped), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub protected_changes: Vec<crate::sandbox::ProtectedChange>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -189,6 +193,7 @@ impl AuditSummary {
             breaker_trips: Vec::new(),
             overrides: Vec::new(),
             mcp_events: Vec::new(),
+            protected_changes: Vec::new(),
         };
         let mut proposed: HashMap<&str, (&str, &Action)> = HashMap::new();
         for record in records {
@@ -264,8 +269,11 @@ impl AuditSummary {
                     exit_code,
                     timed_out,
                     refusals,
+                    protected_changes,
                     ..
                 } => {
+                    s.protected_changes
+                        .extend(protected_changes.iter().cloned());
                     s.executed.count += 1;
                     s.executed.failed += u64::from(*exit_code != Some(0));
                     s.executed.timed_out += u64::from(*timed_out);

@@ -53,7 +53,9 @@ sandboxed command could read it.
 Exit codes: 0 done; 1 the agent did not finish (max turns, timeout, token
 budget, task error); 2 usage or configuration error; 3 circuit breaker
 tripped; 4 escalations pending and --fail-on-escalation; 5 infrastructure
-(model API, audit log, GitHub API with --require-report, sandbox unavailable).";
+(model API, audit log, GitHub API with --require-report, sandbox unavailable,
+or a protected path a granted command changed that warden could not restore:
+the run stops at once and the audit log names the path).";
 
 /// Run the agent on a task. Every tool call goes through the decision
 /// pipeline, the sandbox, the reviewer, the circuit breaker and the audit log.

@@ -24,7 +24,8 @@ const SANDBOX_HELP: &str = "\
 The command runs with Landlock and seccomp applied (no privileges needed):
 it reads everywhere except the profile's deny_read paths, writes only in the
 workspace (workspace-write), extra writable_roots and a private TMPDIR, never
-in protected paths (.git, .warden, .github/workflows, ...), has no network
+in protected paths (.git, the .git files of submodule and worktree checkouts,
+.warden, .github/workflows, ...), has no network
 (nor connects to any unix socket) unless the profile says network = \"on\",
 and gets a scrubbed environment
 (credentials removed). It starts with stdin, stdout and stderr only: every

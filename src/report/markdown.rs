@@ -233,6 +233,23 @@ fn middle(summary: &AuditSummary) -> String {
         }
         out.push('\n');
     }
+    if !summary.protected_changes.is_empty() {
+        let _ = writeln!(out, "#### Protected paths changed by commands\n");
+        for c in &summary.protected_changes {
+            let outcome = if c.restored {
+                "restored"
+            } else {
+                "**not restored**"
+            };
+            let _ = writeln!(
+                out,
+                "- {} {}, {outcome}",
+                code_span(&c.path.display().to_string()),
+                escape_text(&c.change)
+            );
+        }
+        out.push('\n');
+    }
     let mcp_trouble: Vec<_> = summary
         .mcp_events
         .iter()

@@ -97,7 +97,8 @@ pub fn run_inherited(
     };
     sweep_descendants();
     let duration = started.elapsed();
-    let protected_changes = guard.verify_and_restore();
+    // Every process of the command is dead: restore, or fail closed.
+    let protected_changes = guard.finish()?;
     drop(tmp);
     if let Some(signal) = interrupted {
         return Err(SandboxError::Interrupted { signal });

@@ -31,6 +31,25 @@ pub enum SandboxError {
     /// everything it started were killed; the caller should die by it.
     #[error("interrupted by signal {signal}; the command and everything it started were killed")]
     Interrupted { signal: i32 },
+    /// A guarded protected path (`.git/hooks`, a submodule's config…) was
+    /// changed by the command and warden could not put it back: later,
+    /// unsandboxed steps must not trust the checkout (exit 5).
+    #[error(
+        "the command changed protected paths that warden could not restore: {}; \
+         do not run git or later steps on this checkout before checking them",
+        list(changes)
+    )]
+    Unrestored {
+        changes: Vec<super::ProtectedChange>,
+    },
+}
+
+fn list(changes: &[super::ProtectedChange]) -> String {
+    changes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl From<SandboxError> for Error {
@@ -39,7 +58,8 @@ impl From<SandboxError> for Error {
             SandboxError::Config(_) | SandboxError::Request(_) => Error::Usage(e.to_string()),
             SandboxError::Unsupported { .. }
             | SandboxError::Helper(_)
-            | SandboxError::Interrupted { .. } => Error::Infrastructure(e.to_string()),
+            | SandboxError::Interrupted { .. }
+            | SandboxError::Unrestored { .. } => Error::Infrastructure(e.to_string()),
         }
     }
 }

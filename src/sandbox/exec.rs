@@ -77,6 +77,13 @@ pub async fn execute(
             .filter_map(|l| l.fd.as_ref())
             .map(AsRawFd::as_raw_fd),
     );
+    // Everything that can fail is done before the supervisor starts: after
+    // it, the only way out is through `guard.finish()` (the guard restores
+    // on drop anyway, but only after the supervisor is done is it safe).
+    let status = async_receiver(status_read)?;
+    let stdin = stdin_write.map(async_sender).transpose()?;
+    let stdout_rx = async_receiver(stdout_read)?;
+    let stderr_rx = async_receiver(stderr_read)?;
     let pgid = super::zygote::start_supervisor(&rt.warden_exe, &fds)?;
     // The supervisor holds its own copies now; ours must close so that
     // end-of-file means "the supervisor (and the command) are done".
@@ -89,16 +96,15 @@ pub async fn execute(
     ));
     drop(layers);
 
-    let mut status_task = tokio::spawn(read_status(async_receiver(status_read)?));
-    if let (Some(w), Some(bytes)) = (stdin_write, req.stdin.clone()) {
-        let mut stdin = async_sender(w)?;
+    let mut status_task = tokio::spawn(read_status(status));
+    if let (Some(mut stdin), Some(bytes)) = (stdin, req.stdin.clone()) {
         tokio::spawn(async move {
             let _ = stdin.write_all(&bytes).await;
         });
     }
     let budget = Arc::new(Mutex::new(policy.output_limit));
-    let out_task = tokio::spawn(capture(async_receiver(stdout_read)?, budget.clone()));
-    let err_task = tokio::spawn(capture(async_receiver(stderr_read)?, budget.clone()));
+    let out_task = tokio::spawn(capture(stdout_rx, budget.clone()));
+    let err_task = tokio::spawn(capture(stderr_rx, budget.clone()));
 
     let timeout = req.timeout.unwrap_or(policy.timeout);
     let mut status_bytes = tokio::time::timeout(timeout, async {
@@ -127,7 +133,7 @@ pub async fn execute(
     let messages = parse_messages(&status_bytes);
     let stdout = join_capture(out_task).await;
     let mut stderr = join_capture(err_task).await;
-    let protected_changes = guard.verify_and_restore();
+    let protected_changes = guard.finish()?;
 
     let mut enforcement: Option<Enforcement> = None;
     let (mut exit_code, mut signal) = (None, None);

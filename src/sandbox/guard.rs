@@ -2,13 +2,18 @@
 //!
 //! Landlock cannot carve `.git/hooks` out of a writable `.git`. So when a
 //! grant (an allow rule's `write`, or an approved escalation) covers a
-//! protected path, warden snapshots the parts that give persistence —
-//! for a git directory `config`, `config.worktree`, `hooks/` and `info/`
-//! (objects, refs and the index are git's ordinary business); for any other
-//! protected path, the whole subtree — and after the command verifies them
-//! and restores every difference, reporting each one. Together with the
-//! helper killing everything the command left behind, a change cannot
-//! survive the command.
+//! protected path, warden snapshots the parts that give persistence (for a
+//! git directory, what a later git would execute or trust, submodules and
+//! worktrees included: [`super::guard_scope`]; for any other protected
+//! path, the whole subtree), and after the command verifies them and
+//! restores every difference, reporting each one.
+//!
+//! The guard is a drop guard: [`Guard::finish`] is the normal way out (after
+//! the supervisor killed everything the command left behind, so nothing can
+//! re-plant), and a guard dropped without it (an error or a panic on the way
+//! out of `execute`) restores in `Drop`. A difference warden could not undo
+//! is an error ([`SandboxError::Unrestored`], exit 5), never a warning: the
+//! checkout can no longer be trusted by later, unsandboxed steps.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -16,33 +21,44 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Refuse to guard more than this (the grant would then be unsafe to give).
-const MAX_GUARDED_BYTES: u64 = 64 << 20;
-
-/// Persistence-relevant entries of a git directory.
-const GIT_GUARDED: [&str; 4] = ["config", "config.worktree", "hooks", "info"];
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
-    File { bytes: Vec<u8>, mode: u32 },
-    Dir { mode: u32 },
-    Symlink(PathBuf),
-}
+use super::SandboxError;
+use super::guard_scope::{MAX_GUARDED_BYTES, Node, Scope, collect, scope_of};
 
 /// A change to a guarded path, found after the command and undone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtectedChange {
     pub path: PathBuf,
-    /// `added`, `modified` or `removed`.
+    /// `added`, `modified`, `removed`, or `unreadable` (the verification
+    /// could not walk it: never restored).
     pub change: String,
     /// Whether warden put the original back.
     pub restored: bool,
 }
 
-/// Snapshots of every guarded path.
+impl std::fmt::Display for ProtectedChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.restored {
+            "restored"
+        } else {
+            "NOT restored"
+        };
+        write!(f, "{} ({}, {what})", self.path.display(), self.change)
+    }
+}
+
+/// One guarded root and what it held before the command.
+#[derive(Debug)]
+struct Tree {
+    root: PathBuf,
+    scope: Scope,
+    before: BTreeMap<PathBuf, Node>,
+}
+
+/// Snapshots of every guarded path; restores them when finished or dropped.
 #[derive(Debug, Default)]
 pub struct Guard {
-    trees: Vec<(PathBuf, BTreeMap<PathBuf, Node>)>,
+    trees: Vec<Tree>,
+    finished: bool,
 }
 
 impl Guard {
@@ -50,30 +66,59 @@ impl Guard {
     pub fn snapshot(protected: &[PathBuf]) -> Result<Self, String> {
         let mut guard = Guard::default();
         let mut total = 0u64;
-        for p in protected {
-            for root in guarded_roots(p) {
-                let mut tree = BTreeMap::new();
-                collect(&root, &root, &mut tree, &mut total)?;
-                if total > MAX_GUARDED_BYTES {
-                    return Err(format!(
-                        "protected path `{}` holds more than {} MiB; refusing to make it writable",
-                        p.display(),
-                        MAX_GUARDED_BYTES >> 20
-                    ));
-                }
-                guard.trees.push((root, tree));
+        for root in protected {
+            let scope = scope_of(root);
+            let mut before = BTreeMap::new();
+            collect(root, scope, &mut before, &mut total, false)?;
+            if total > MAX_GUARDED_BYTES {
+                guard.finished = true; // nothing ran: nothing to restore
+                return Err(format!(
+                    "protected path `{}` holds more than {} MiB; refusing to make it writable",
+                    root.display(),
+                    MAX_GUARDED_BYTES >> 20
+                ));
             }
+            guard.trees.push(Tree {
+                root: root.clone(),
+                scope,
+                before,
+            });
         }
         Ok(guard)
     }
 
+    /// Verify and restore (every process of the command is dead by now):
+    /// what differed, or an error naming what could not be put back.
+    pub fn finish(mut self) -> Result<Vec<ProtectedChange>, SandboxError> {
+        self.finished = true;
+        let changes = self.verify_and_restore();
+        if changes.iter().any(|c| !c.restored) {
+            return Err(SandboxError::Unrestored { changes });
+        }
+        Ok(changes)
+    }
+
     /// Compare with the snapshot and restore; returns what differed.
-    pub fn verify_and_restore(&self) -> Vec<ProtectedChange> {
+    fn verify_and_restore(&self) -> Vec<ProtectedChange> {
         let mut changes = Vec::new();
-        for (root, before) in &self.trees {
+        for Tree {
+            root,
+            scope,
+            before,
+        } in &self.trees
+        {
             let mut now = BTreeMap::new();
             let mut total = 0;
-            let _ = collect(root, root, &mut now, &mut total);
+            // A walk that stops early would miss what was added after the
+            // entry it stopped at: that is a change warden cannot vouch for.
+            if let Err(why) = collect(root, *scope, &mut now, &mut total, true) {
+                tracing::error!("verifying {}: {why}", root.display());
+                changes.push(change(root.clone(), "unreadable", false));
+            }
+            let at = |rel: &Path| match rel.as_os_str().is_empty() {
+                true => root.clone(),
+                false => root.join(rel),
+            };
             // Remove what was added; an added directory takes its contents
             // with it, so only the topmost added entry is reported.
             let added: Vec<&PathBuf> = now.keys().filter(|k| !before.contains_key(*k)).collect();
@@ -82,30 +127,42 @@ impl Guard {
                     .iter()
                     .any(|other| other != *rel && rel.starts_with(other))
             }) {
-                let path = if rel.as_os_str().is_empty() {
-                    root.clone()
-                } else {
-                    root.join(rel)
-                };
+                let path = at(rel);
                 let restored = remove(&path).is_ok();
                 changes.push(change(path, "added", restored));
             }
+            // In path order: a directory is put back before what it held.
             for (rel, node) in before {
-                let path = if rel.as_os_str().is_empty() {
-                    root.clone()
-                } else {
-                    root.join(rel)
-                };
                 let kind = match now.get(rel) {
                     Some(n) if n == node => continue,
                     Some(_) => "modified",
                     None => "removed",
                 };
+                let path = at(rel);
                 let restored = restore(&path, node).is_ok();
                 changes.push(change(path, kind, restored));
             }
         }
         changes
+    }
+}
+
+impl Drop for Guard {
+    /// The way out that skipped [`Guard::finish`] (an error or a panic in
+    /// `execute`) still restores; what it cannot undo is logged, and the
+    /// caller's result is an error already.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        for c in self.verify_and_restore() {
+            if c.restored {
+                tracing::warn!("protected path changed by the command and restored: {c}");
+            } else {
+                tracing::error!("protected path changed by the command: {c}");
+                eprintln!("warden: error: protected path changed by the command: {c}");
+            }
+        }
     }
 }
 
@@ -117,56 +174,33 @@ fn change(path: PathBuf, kind: &str, restored: bool) -> ProtectedChange {
     }
 }
 
-/// What to snapshot for one protected path.
-fn guarded_roots(p: &Path) -> Vec<PathBuf> {
-    let is_gitdir = p.file_name().is_some_and(|n| n == ".git")
-        || (p.join("HEAD").is_file() && p.join("objects").is_dir());
-    if is_gitdir && p.is_dir() {
-        GIT_GUARDED.iter().map(|e| p.join(e)).collect()
-    } else {
-        vec![p.to_path_buf()]
-    }
-}
-
-fn collect(
-    root: &Path,
-    path: &Path,
-    out: &mut BTreeMap<PathBuf, Node>,
-    total: &mut u64,
-) -> Result<(), String> {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return Ok(()); // absent: an empty snapshot, so anything created is "added"
-    };
-    let rel = path.strip_prefix(root).unwrap_or(path).to_path_buf();
-    let err = |e: std::io::Error| format!("snapshot `{}`: {e}", path.display());
-    let mode = meta.permissions().mode();
-    if meta.file_type().is_symlink() {
-        out.insert(rel, Node::Symlink(std::fs::read_link(path).map_err(err)?));
-    } else if meta.is_dir() {
-        out.insert(rel, Node::Dir { mode });
-        for entry in std::fs::read_dir(path).map_err(err)? {
-            collect(root, &entry.map_err(err)?.path(), out, total)?;
-            if *total > MAX_GUARDED_BYTES {
-                return Ok(());
-            }
-        }
-    } else {
-        *total += meta.len();
-        if *total > MAX_GUARDED_BYTES {
-            return Ok(());
-        }
-        let bytes = std::fs::read(path).map_err(err)?;
-        out.insert(rel, Node::File { bytes, mode });
-    }
-    Ok(())
-}
-
 fn remove(path: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        // A directory the command made unreadable or unwritable (the same
+        // user as warden unless warden is root) is opened up first.
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path).or_else(|_| {
+            open_up(path);
+            std::fs::remove_dir_all(path)
+        }),
         Ok(_) => std::fs::remove_file(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Give every directory beneath `dir` its owner's rwx bits (never through
+/// a symlink), so that it can be removed.
+fn open_up(dir: &Path) {
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !meta.is_dir() {
+        return;
+    }
+    let mode = meta.permissions().mode() | 0o700;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode));
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        open_up(&entry.path());
     }
 }
 
@@ -242,7 +276,7 @@ mod tests {
         assert!(!git.join("hooks/pre-commit").exists());
         assert!(git.join("hooks/pre-commit.sample").exists());
         assert!(git.join("objects/ab").exists(), "objects are not guarded");
-        assert!(guard.verify_and_restore().is_empty());
+        assert!(guard.finish().unwrap().is_empty());
     }
 
     #[test]
@@ -256,9 +290,155 @@ mod tests {
             "sandbox_mode = \"danger-full-access\"",
         )
         .unwrap();
-        let changes = guard.verify_and_restore();
+        let changes = guard.finish().unwrap();
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert_eq!(changes[0].change, "added");
         assert!(!warden.exists());
+    }
+
+    fn gitdir(p: &Path) {
+        std::fs::create_dir_all(p.join("hooks")).unwrap();
+        std::fs::create_dir_all(p.join("objects/info")).unwrap();
+        std::fs::write(p.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(p.join("config"), "[core]\n").unwrap();
+    }
+
+    #[test]
+    fn submodule_and_worktree_gitdirs_are_restored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let git = tmp.path().join(".git");
+        gitdir(&git);
+        gitdir(&git.join("modules/sub"));
+        gitdir(&git.join("modules/sub/modules/nested"));
+        let wt = git.join("worktrees/w");
+        std::fs::create_dir_all(&wt).unwrap();
+        std::fs::write(wt.join("HEAD"), "x").unwrap();
+        std::fs::write(wt.join("commondir"), "../..\n").unwrap();
+        let guard = Guard::snapshot(std::slice::from_ref(&git)).unwrap();
+
+        let planted = [
+            "modules/sub/hooks/post-checkout",
+            "modules/sub/modules/nested/hooks/pre-commit",
+            "worktrees/w/config.worktree",
+            "objects/info/alternates",
+            "modules/sub/objects/info/alternates",
+        ];
+        for rel in planted {
+            std::fs::write(git.join(rel), "planted").unwrap();
+        }
+        std::fs::write(git.join("modules/sub/config"), "[core]\nfsmonitor = x\n").unwrap();
+        std::fs::write(wt.join("commondir"), "/elsewhere\n").unwrap();
+        gitdir(&git.join("modules/new")); // a submodule gitdir that appears
+
+        let changes = guard.finish().unwrap();
+        let mut got: Vec<(String, &str)> = changes
+            .iter()
+            .inspect(|c| assert!(c.restored, "{c}"))
+            .map(|c| {
+                (
+                    c.path.strip_prefix(&git).unwrap().display().to_string(),
+                    c.change.as_str(),
+                )
+            })
+            .collect();
+        got.sort();
+        let mut want: Vec<(String, &str)> =
+            planted.iter().map(|p| (p.to_string(), "added")).collect();
+        want.extend([
+            ("modules/new".to_string(), "added"),
+            ("modules/sub/config".to_string(), "modified"),
+            ("worktrees/w/commondir".to_string(), "modified"),
+        ]);
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(
+            std::fs::read_to_string(git.join("modules/sub/config")).unwrap(),
+            "[core]\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(wt.join("commondir")).unwrap(),
+            "../..\n"
+        );
+        assert!(!git.join("modules/new").exists());
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_symlink_is_put_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let git = tmp.path().join(".git");
+        gitdir(&git);
+        gitdir(&git.join("modules/sub"));
+        let guard = Guard::snapshot(std::slice::from_ref(&git)).unwrap();
+        let evil = tmp.path().join("evil");
+        gitdir(&evil.join("sub"));
+        std::fs::write(evil.join("sub/config"), "[core]\nfsmonitor = x\n").unwrap();
+        std::fs::rename(git.join("modules"), tmp.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&evil, git.join("modules")).unwrap();
+
+        let changes = guard.finish().unwrap();
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.path == git.join("modules") && c.change == "modified")
+        );
+        assert!(!git.join("modules").is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(git.join("modules/sub/config")).unwrap(),
+            "[core]\n"
+        );
+        assert!(
+            evil.join("sub/config").exists(),
+            "nothing is written through the link"
+        );
+        assert_eq!(
+            std::fs::read_to_string(evil.join("sub/config")).unwrap(),
+            "[core]\nfsmonitor = x\n"
+        );
+    }
+
+    /// An early return (`?`) between the snapshot and `finish` still restores.
+    #[test]
+    fn a_guard_dropped_on_an_error_path_restores() {
+        let tmp = tempfile::tempdir().unwrap();
+        let git = tmp.path().join(".git");
+        gitdir(&git);
+        fn run_then_fail(git: &Path) -> Result<Vec<ProtectedChange>, String> {
+            let guard = Guard::snapshot(&[git.to_path_buf()])?;
+            std::fs::write(git.join("hooks/post-checkout"), "#!/bin/sh\n").unwrap();
+            std::fs::write(git.join("config"), "[core]\nfsmonitor = x\n").unwrap();
+            Err::<(), _>("the supervisor went away".to_string())?;
+            guard.finish().map_err(|e| e.to_string())
+        }
+        assert!(run_then_fail(&git).is_err());
+        assert!(!git.join("hooks/post-checkout").exists());
+        assert_eq!(
+            std::fs::read_to_string(git.join("config")).unwrap(),
+            "[core]\n"
+        );
+    }
+
+    /// What cannot be put back makes the command's result an error that
+    /// names it (even as root: the parent is no longer a directory).
+    #[test]
+    fn a_change_that_cannot_be_restored_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let parent = tmp.path().join("repo");
+        std::fs::create_dir_all(parent.join(".warden")).unwrap();
+        std::fs::write(parent.join(".warden/config.toml"), "# ok\n").unwrap();
+        let guard = Guard::snapshot(&[parent.join(".warden")]).unwrap();
+        std::fs::remove_dir_all(&parent).unwrap();
+        std::fs::write(&parent, "a file where the directory was").unwrap();
+
+        let Err(SandboxError::Unrestored { changes }) = guard.finish() else {
+            panic!("an unrestorable change must be an error");
+        };
+        assert!(
+            changes
+                .iter()
+                .any(|c| !c.restored && c.path == parent.join(".warden")),
+            "{changes:?}"
+        );
+        let message = SandboxError::Unrestored { changes }.to_string();
+        assert!(message.contains(".warden"), "{message}");
     }
 }

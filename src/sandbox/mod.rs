@@ -34,8 +34,10 @@
 //!   supervisor process of `warden run` and MCP servers;
 //! - [`exec`], [`output`]: warden's side (timeout, capture);
 //! - [`enforcement`]: what was enforced and the fail-closed verdict;
-//! - [`refusal`]: escalation detection; [`guard`]: protected-path snapshots;
-//! - [`git_credentials`]: tokens a checkout left readable in git's config.
+//! - [`refusal`]: escalation detection; [`guard`]: protected-path snapshots
+//!   (`guard_scope`: what a snapshot of a git directory covers);
+//! - [`git_credentials`]: tokens a checkout left readable in git's config;
+//!   `git_links`: the `.git` files of submodule and worktree checkouts.
 //!
 //! What it stops and what it does not: docs/threat-model.md.
 
@@ -55,7 +57,9 @@ pub mod env;
 mod error;
 pub mod exec;
 pub mod git_credentials;
+mod git_links;
 pub mod guard;
+mod guard_scope;
 pub mod helper;
 pub mod inotify;
 pub mod landlock_apply;

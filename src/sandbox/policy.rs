@@ -7,7 +7,9 @@
 //!   deny or protect entry names the real inode, not an alias.
 //! - `.git`, `.warden` and `.github/workflows` are always protected (besides
 //!   any configured entries), in the workspace and in every extra writable
-//!   root; a worktree's real gitdir (and its common dir) is protected too.
+//!   root; a worktree's real gitdir (and its common dir) is protected too,
+//!   and so are the `.git` files of its submodule and worktree checkouts
+//!   ([`super::git_links`]).
 //! - The GitHub runner's command files (`GITHUB_ENV`, `GITHUB_OUTPUT`, …) are
 //!   protected wherever they are, so no writable root can reach them.
 //! - deny-read entries with glob characters stay patterns here; the helper
@@ -137,7 +139,13 @@ impl SandboxPolicy {
             .iter()
             .map(|s| s.to_string())
             .chain(sb.protected.iter().cloned());
+        let mut seen = Vec::new();
         for raw in entries {
+            // The profiles repeat the built-in entries: resolve each once.
+            if seen.contains(&raw) {
+                continue;
+            }
+            seen.push(raw.clone());
             let expanded = expand_tilde(&raw, home.as_deref()).ok_or_else(|| {
                 SandboxError::Config(format!("sandbox.protected `{raw}`: HOME is not set"))
             })?;
@@ -147,8 +155,25 @@ impl SandboxPolicy {
             }
             for root in &roots {
                 let p = root.join(&expanded);
-                for gitdir in real_gitdirs(&p) {
-                    push(gitdir);
+                let gitdirs = real_gitdirs(&p);
+                for gitdir in &gitdirs {
+                    push(gitdir.clone());
+                }
+                if raw == ".git" {
+                    // The `.git` files of submodule and worktree checkouts
+                    // in a writable root: repointed, they would make git
+                    // trust a gitdir the command wrote.
+                    let own = p.is_dir().then(|| p.clone());
+                    let links = own
+                        .iter()
+                        .chain(&gitdirs)
+                        .flat_map(|dir| super::git_links::linked_dot_git_files(dir))
+                        .chain(super::git_links::gitmodules_dot_git(root));
+                    for link in links {
+                        if roots.iter().any(|r| link.starts_with(r)) {
+                            push(link);
+                        }
+                    }
                 }
                 push(canonical.resolve(&p));
             }

@@ -118,6 +118,7 @@ pub fn sample_events() -> Vec<Event> {
             truncated: false,
             duration_ms: 1234,
             refusals: vec![],
+            protected_changes: vec![],
             output_excerpt: format!("test result: ok. env GITHUB_TOKEN={PLANTED_TOKEN}"),
         },
         proposed(

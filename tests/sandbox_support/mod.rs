@@ -151,25 +151,33 @@ impl Fixture {
     }
 }
 
+/// Whether the test can go on: `tool` is on PATH. A security test never
+/// passes by skipping in CI: under `CI=true` a missing tool fails the test
+/// (`.ci/run` installs every one); elsewhere the skip is printed.
+pub fn require_tool(tool: &str) -> bool {
+    require(has(tool), &format!("`{tool}` is not installed"))
+}
+
+/// Whether the test can go on: `ok` says its precondition holds (a Python
+/// module, the architecture, a control that works without the sandbox).
+/// Under `CI=true` a precondition that does not hold is a failure naming
+/// `why`; elsewhere the test prints that it skipped.
+pub fn require(ok: bool, why: &str) -> bool {
+    if ok {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{why}: a security test may not skip under CI=true (.ci/run installs what it needs)"
+        );
+    }
+    eprintln!("skipped: {why} (under CI=true this fails)");
+    false
+}
+
 pub fn has(cmd: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd}")])
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-/// Whether `tool` is installed, for a test that needs it. Under `CI=true`
-/// a missing tool fails the test (a security test never passes by
-/// skipping; `.ci/run` installs them); elsewhere the test says so and the
-/// caller returns.
-pub fn require(tool: &str) -> bool {
-    if has(tool) {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "`{tool}` is required by this test (CI=true: not skipping)"
-    );
-    eprintln!("skipped: {tool} is not installed");
-    false
 }
