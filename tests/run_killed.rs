@@ -65,7 +65,8 @@ turns:
             .filter_map(|p| p.parse().ok())
             .collect()
     };
-    let mut warden = f.scripted_std("ci", &scenario)
+    let mut warden = f
+        .scripted_std("ci", &scenario)
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();

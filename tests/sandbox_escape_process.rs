@@ -103,9 +103,7 @@ async fn assert_reach_refused(f: &Fixture, tool: &str) {
 
     let target = Target::start();
     let before = target.settings();
-    let out = f
-        .run(&tool.replace("PID", &target.pid().to_string()))
-        .await;
+    let out = f.run(&tool.replace("PID", &target.pid().to_string())).await;
     assert_ne!(out.exit_code, Some(0), "`{tool}` worked inside: {out:?}");
     assert!(
         out.stderr.contains("Operation not permitted"),
@@ -304,12 +302,20 @@ async fn unix_datagrams_to_a_socket_outside_are_refused_with_the_network_off() {
     let direct = f.run_direct(&script);
     let text = String::from_utf8_lossy(&direct.stdout);
     assert_eq!(text.matches("sent").count(), 5, "control: {direct:?}");
-    assert_eq!(received(&server).len(), 5, "control: every datagram arrives");
+    assert_eq!(
+        received(&server).len(),
+        5,
+        "control: every datagram arrives"
+    );
 
     let out = f.run(&script).await;
     assert_eq!(out.stdout.matches("refused").count(), 5, "{out:?}");
     assert!(!out.stdout.contains("sent"), "{out:?}");
-    assert_eq!(received(&server), Vec::<String>::new(), "a datagram arrived");
+    assert_eq!(
+        received(&server),
+        Vec::<String>::new(),
+        "a datagram arrived"
+    );
 
     // What stays: stream and seqpacket socketpairs.
     let out = f

@@ -357,7 +357,10 @@ async fn a_survivor_cannot_read_a_file_created_after_its_command() {
     assert!(!alive(pids[0]), "the snooper outlived its command");
     std::fs::write(&secret, format!("TOKEN={}\n", f.canary)).unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    assert!(!leaked(), "a survivor read a file created after its command");
+    assert!(
+        !leaked(),
+        "a survivor read a file created after its command"
+    );
 }
 
 #[tokio::test]
@@ -437,11 +440,9 @@ fn a_sigkilled_warden_sandbox_leaves_no_survivor() {
         let victim = match target {
             "warden" => warden.id() as i32,
             _ => {
-                let list = std::fs::read_to_string(format!(
-                    "/proc/{0}/task/{0}/children",
-                    warden.id()
-                ))
-                .unwrap();
+                let list =
+                    std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", warden.id()))
+                        .unwrap();
                 list.split_whitespace().next().unwrap().parse().unwrap()
             }
         };

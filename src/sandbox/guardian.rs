@@ -41,13 +41,7 @@ pub fn split() -> Result<(), String> {
         // SAFETY: plain prctl and getppid. SIGTERM is one the supervisor
         // handles (kill the command's tree, then die by it).
         unsafe {
-            libc::prctl(
-                libc::PR_SET_CHILD_SUBREAPER,
-                1,
-                0,
-                0,
-                0,
-            );
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
             libc::prctl(
                 libc::PR_SET_PDEATHSIG,
                 libc::SIGTERM as libc::c_ulong,

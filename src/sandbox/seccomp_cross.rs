@@ -1,8 +1,7 @@
 //! The hand-written middle of the seccomp program: calls that reach across
-//! the sandbox's boundary into other processes, in about thirty
-//! instructions (27, or 32 with the network off; the same rules through
-//! seccompiler took 147; the
-//! kernel checks and JIT-compiles the program again for every command).
+//! the sandbox's boundary into other processes, in 27 instructions (32
+//! with the network off; the same rules through seccompiler took 147, and
+//! the kernel checks and JIT-compiles the program again for every command).
 //!
 //! - **Other processes' limits and scheduling**: `prlimit64`,
 //!   `sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
@@ -50,6 +49,9 @@ const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JGT_K: u16 = 0x25; // BPF_JMP | BPF_JGT | BPF_K
 const JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
 const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+
+/// `PRIO_PROCESS` (linux/resource.h; its type differs between libcs).
+const PRIO_PROCESS: u32 = 0;
 
 /// `IOPRIO_WHO_PROCESS` (linux/ioprio.h; not in the libc crate).
 const IOPRIO_WHO_PROCESS: u32 = 1;
@@ -165,7 +167,7 @@ fn source(deny_network: bool) -> Vec<Op> {
         Jump(JEQ_K, 0, Main, Eperm),
         Mark(Priority),
         Load(ARG0),
-        Jump(JEQ_K, libc::PRIO_PROCESS as u32, Who, Eperm),
+        Jump(JEQ_K, PRIO_PROCESS, Who, Eperm),
         Mark(Ioprio),
         Load(ARG0),
         Jump(JEQ_K, IOPRIO_WHO_PROCESS, Who, Eperm),
