@@ -453,3 +453,30 @@ fn a_sigkilled_warden_sandbox_leaves_no_survivor() {
         assert_all_gone(&pids, &format!("a SIGKILL of the {target}"));
     }
 }
+
+#[tokio::test]
+async fn an_mcp_servers_helper_sweeps_what_the_server_started() {
+    use warden::sandbox::stdio::{StdioRequest, spawn_stdio};
+    let f = Fixture::new();
+    let req = StdioRequest {
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            "setsid sleep 319 & echo $! >> src/pids; sh src/chain.sh 50 & exec cat".into(),
+        ],
+        cwd: f.ws.clone(),
+        grants: Default::default(),
+        env: Default::default(),
+    };
+    std::fs::write(f.ws.join("src/chain.sh"), CHAIN).unwrap();
+    let mut server = spawn_stdio(&runtime(), &f.policy(), &req).await.unwrap();
+    let pids = wait_for_pids(&f, 2);
+    let _reap = Reap(pids.clone());
+    // `cat` ends when its stdin closes; the helper reports the end only
+    // after killing everything the server started.
+    let end = server.terminate(Duration::from_millis(200)).await;
+    assert!(end.exec_error.is_none(), "{end:?}");
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} outlived its MCP server");
+    }
+}
