@@ -106,6 +106,11 @@ pub fn exec_helper(args: SandboxExecArgs) -> Result<ExitStatus, Error> {
 }
 
 pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> {
+    // A SIGKILL of this process or of the supervisor must still leave one
+    // that sweeps what the command starts. Forked first, while the process
+    // is small: what the supervisor allocates later is its own, so neither
+    // copy-on-write faults nor page tables cost much.
+    crate::sandbox::guardian::split().map_err(SandboxError::Helper)?;
     let workspace = match &global.cwd {
         Some(dir) => dir.clone(),
         None => std::env::current_dir()
@@ -130,9 +135,6 @@ pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> 
         timeout: args.timeout,
         ..ExecRequest::new(args.command, PathBuf::from(&workspace))
     };
-    // From here on, a SIGKILL of this process or of the supervisor still
-    // leaves one that sweeps what the command started.
-    crate::sandbox::guardian::split().map_err(SandboxError::Helper)?;
     let out = match crate::sandbox::run_inherited(&policy, &req) {
         Err(SandboxError::Interrupted { signal }) => {
             // Everything is killed and cleaned up: end the way the signal

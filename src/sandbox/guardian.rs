@@ -3,7 +3,7 @@
 //! SIGKILL of either still leaves a process that sweeps everything the
 //! command started.
 //!
-//! [`split`] forks once, after the configuration is loaded. The parent
+//! [`split`] forks once, first thing (while the process is small). The parent
 //! (the pid the caller knows) becomes the guardian: it forwards SIGINT,
 //! SIGTERM, SIGHUP and SIGQUIT to the child, waits for it, sweeps every
 //! descendant left (reparented to it when the child died), and ends the
