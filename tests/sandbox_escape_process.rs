@@ -328,3 +328,94 @@ async fn unix_datagrams_to_a_socket_outside_are_refused_with_the_network_off() {
         .await;
     assert_eq!(out.stdout, "ok\nok\n", "{out:?}");
 }
+
+/// `setpriv` arguments that run a command as the unprivileged user 65534.
+const AS_NOBODY: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+
+#[test]
+fn an_unprivileged_user_cannot_reach_its_own_other_processes_either() {
+    if !require("setpriv") || !require("renice") || !require("prlimit") {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs these tests as root (needed to switch users)"
+        );
+        eprintln!("skipped: switching to an unprivileged user needs root");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let f = Fixture::new();
+    let root = f.ws.parent().unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(root)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let nobody = |program: &str| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(AS_NOBODY)
+            .arg(program)
+            .current_dir(&f.ws)
+            .env("HOME", &f.home);
+        cmd
+    };
+    let spawn_target = || {
+        Target(
+            nobody("sleep")
+                .arg("300")
+                .process_group(0)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    // Control: as that user, renice and prlimit reach its other process.
+    let control = spawn_target();
+    let before = control.settings();
+    let pid = control.pid().to_string();
+    let direct = nobody("sh")
+        .args(["-c", &format!("renice -n 5 -p {pid} && prlimit --pid {pid} --nofile=8:8")])
+        .output()
+        .unwrap();
+    assert!(direct.status.success(), "control: {direct:?}");
+    assert_ne!(control.settings(), before, "control changed nothing");
+
+    let target = spawn_target();
+    let before = target.settings();
+    let pid = target.pid().to_string();
+    let out = nobody(&sandbox_support::warden_exe().to_string_lossy())
+        .args(["sandbox", "--cwd"])
+        .arg(&f.ws)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            &format!(
+                "renice -n 5 -p {pid}; prlimit --pid {pid} --nofile=8:8; \
+                 prlimit --pid $PPID --nofile=3:3; \
+                 setsid sleep 321 & echo $! > src/pids; exit 0"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("Operation not permitted").count(),
+        3,
+        "{stderr}"
+    );
+    assert_eq!(target.settings(), before, "the target was changed");
+    let survivor: i32 = std::fs::read_to_string(f.ws.join("src/pids"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = sandbox_support::alive(survivor);
+    // SAFETY: kill(2) on a process this test's command started.
+    unsafe { libc::kill(survivor, libc::SIGKILL) };
+    assert!(!alive, "the setsid child outlived its command");
+}

@@ -480,3 +480,33 @@ async fn an_mcp_servers_helper_sweeps_what_the_server_started() {
         assert!(!alive(pid), "process {pid} outlived its MCP server");
     }
 }
+
+#[tokio::test]
+async fn a_process_spawning_as_fast_as_it_can_is_swept() {
+    let f = Fixture::new();
+    // Unsandboxed, each of these `setsid sleep`s would outlive the loop
+    // (the control of `nothing_outlives_a_command_that_exits_normally`);
+    // here the loop keeps forking while the sweep kills.
+    let out = f
+        .run(
+            "sh -c 'echo $$ >> src/pids; while :; do setsid sleep 323 & done' \
+             >/dev/null 2>&1 & sleep 0.5; exit 0",
+        )
+        .await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 323"])
+        .output()
+        .unwrap();
+    if !left.stdout.is_empty() {
+        let _ = std::process::Command::new("pkill")
+            .args(["-KILL", "-f", "sleep 323"])
+            .status();
+    }
+    assert!(
+        left.stdout.is_empty(),
+        "processes outlived the sweep: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    assert!(!alive(pids(&f)[0]), "the spawning loop survived");
+}
