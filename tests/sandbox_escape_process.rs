@@ -363,21 +363,16 @@ fn an_unprivileged_user_cannot_reach_its_own_other_processes_either() {
             .env("HOME", &f.home);
         cmd
     };
-    let spawn_target = || {
-        Target(
-            nobody("sleep")
-                .arg("300")
-                .process_group(0)
-                .spawn()
-                .unwrap(),
-        )
-    };
+    let spawn_target = || Target(nobody("sleep").arg("300").process_group(0).spawn().unwrap());
     // Control: as that user, renice and prlimit reach its other process.
     let control = spawn_target();
     let before = control.settings();
     let pid = control.pid().to_string();
     let direct = nobody("sh")
-        .args(["-c", &format!("renice -n 5 -p {pid} && prlimit --pid {pid} --nofile=8:8")])
+        .args([
+            "-c",
+            &format!("renice -n 5 -p {pid} && prlimit --pid {pid} --nofile=8:8"),
+        ])
         .output()
         .unwrap();
     assert!(direct.status.success(), "control: {direct:?}");

@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 
 /// Make the calling process the reaper of its orphaned descendants, and
 /// open what [`Reaper::sweep`] needs while descriptors are still free.
-/// The caller must be single-threaded: orphans are reparented to one
-/// thread of a subreaper, and the list read is the calling thread's.
+/// The list read is the calling thread's, and orphans are reparented to
+/// one thread of a subreaper: the supervisors are single-threaded, and a
+/// child the list misses is found by a scan of `/proc` instead.
 pub fn become_subreaper() -> Reaper {
     // SAFETY: plain prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
@@ -75,8 +76,10 @@ impl Reaper {
                     _ => break,
                 }
             }
-            if !reaped && killed == 0 {
-                // A child is being reparented to us and not listed yet.
+            // A child exists that the list did not name: it is being
+            // reparented to us right now, or it is another thread's (the
+            // list is per thread): scan every process's parent pid.
+            if !reaped && killed == 0 && kill_scanned() == 0 {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -281,8 +284,9 @@ fn parse_pids(list: &[u8]) -> impl Iterator<Item = libc::pid_t> + '_ {
         .filter(|pid| *pid > 0)
 }
 
-/// Without the children list (an old kernel): a scan of every process's
-/// parent pid, which needs descriptors and memory.
+/// Without the children list (an old kernel), or for a child it does not
+/// name: a scan of every process's parent pid, which needs descriptors and
+/// memory.
 fn kill_scanned() -> usize {
     let pids = children();
     for pid in &pids {
