@@ -21,7 +21,8 @@
 //! so the unix sockets left cannot reach a server either: the Docker socket
 //! a hosted runner's user may open is root on the machine, and Landlock
 //! before ABI 9 does not check the path of a unix socket. A command can
-//! still use `socketpair`, or sockets inherited already connected. The
+//! still use stream and seqpacket `socketpair`s (datagram ones are refused
+//! in `seccomp_cross`), or sockets inherited already connected. The
 //! program kills the process on a foreign architecture (the i386 syscall
 //! table).
 //!
