@@ -414,3 +414,50 @@ fn an_unprivileged_user_cannot_reach_its_own_other_processes_either() {
     unsafe { libc::kill(survivor, libc::SIGKILL) };
     assert!(!alive, "the setsid child outlived its command");
 }
+
+/// `mq_open` of the queue in argv[1] (read-write), via ctypes: prints
+/// `opened` or `errno N`.
+const MQ_OPEN: &str = r#"
+import ctypes, os, sys
+rt = ctypes.CDLL("librt.so.1", use_errno=True)
+flags = os.O_RDWR | (os.O_CREAT if sys.argv[2:] == ["create"] else 0)
+q = rt.mq_open(sys.argv[1].encode(), flags, 0o600, None)
+print("opened" if q >= 0 else f"errno {ctypes.get_errno()}")
+if sys.argv[2:] == ["unlink"]:
+    rt.mq_unlink(sys.argv[1].encode())
+"#;
+
+#[tokio::test]
+async fn posix_ipc_outside_is_read_only_or_refused() {
+    if !require("python3") {
+        return;
+    }
+    let f = Fixture::new();
+    // A POSIX shared-memory object of another process: a file in /dev/shm.
+    let name = format!("warden-test-{}", f.canary);
+    let shm = std::path::Path::new("/dev/shm").join(&name);
+    std::fs::write(&shm, &f.canary).unwrap();
+    let out = f
+        .run(&format!("echo OVERWRITTEN > {}", shm.display()))
+        .await;
+    let content = std::fs::read_to_string(&shm).unwrap();
+    std::fs::remove_file(&shm).unwrap();
+    assert_ne!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(content, f.canary, "a /dev/shm object was overwritten");
+
+    // A POSIX message queue: opened by another process directly, refused
+    // from inside.
+    std::fs::write(f.ws.join("src/mq.py"), MQ_OPEN).unwrap();
+    let queue = format!("/{name}");
+    let direct = f.run_direct(&format!("python3 src/mq.py {queue} create"));
+    assert_eq!(
+        String::from_utf8_lossy(&direct.stdout).trim(),
+        "opened",
+        "{direct:?}"
+    );
+    let control = f.run_direct(&format!("python3 src/mq.py {queue}"));
+    let out = f.run(&format!("python3 src/mq.py {queue}")).await;
+    f.run_direct(&format!("python3 src/mq.py {queue} unlink"));
+    assert_eq!(String::from_utf8_lossy(&control.stdout).trim(), "opened");
+    assert!(out.stdout.starts_with("errno"), "{out:?}");
+}
