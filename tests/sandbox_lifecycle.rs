@@ -199,14 +199,23 @@ fn cli_passes_the_exit_status_and_kills_on_timeout() {
         .code(2);
 }
 
-/// Kills the listed pids on drop, so that a failing test leaves nothing.
+/// Kills the listed pids on drop, so that a failing test leaves nothing
+/// — only those still running what these tests start (a pid that ended
+/// may have been reused by an unrelated process).
 struct Reap(Vec<i32>);
 
 impl Drop for Reap {
     fn drop(&mut self) {
         for pid in &self.0 {
-            // SAFETY: kill(2) on a pid this test started (or that is gone).
-            unsafe { libc::kill(*pid, libc::SIGKILL) };
+            let ours = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                [&b"sleep"[..], b"sh", b"python3"]
+                    .iter()
+                    .any(|p| c.starts_with(p) || c.windows(p.len() + 1).any(|w| w[1..] == **p))
+            });
+            if ours && alive(*pid) {
+                // SAFETY: kill(2) on a process this test started.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
         }
     }
 }
@@ -312,6 +321,28 @@ async fn a_thousand_deep_chain_of_processes_is_swept() {
     assert!(!out.timed_out);
     assert_eq!(pids.len(), 1);
     assert!(!alive(pids[0]), "the chain's survivor outlived its command");
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "src/chain.sh"])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "chain processes left: {left:?}");
+
+    // The same chain, still waiting when the timeout fires.
+    std::fs::remove_file(f.ws.join("src/pids")).unwrap();
+    let mut req = ExecRequest::new(
+        vec!["sh".into(), "src/chain.sh".into(), "1000".into()],
+        f.ws.clone(),
+    );
+    req.timeout = Some(Duration::from_secs(10));
+    let out = execute(&runtime(), &f.policy(), &req).await.unwrap();
+    let survivors = self::pids(&f);
+    let _reap_timeout = Reap(survivors.clone());
+    assert!(out.timed_out, "{out:?}");
+    assert_eq!(survivors.len(), 1, "the chain was built before the timeout");
+    assert!(
+        !alive(survivors[0]),
+        "the chain's survivor outlived the timeout"
+    );
     let left = std::process::Command::new("pgrep")
         .args(["-f", "src/chain.sh"])
         .output()
