@@ -220,6 +220,42 @@ impl Drop for Reap {
     }
 }
 
+/// Processes whose working directory is `dir` (the fixture's workspace,
+/// unique to one test): what the test started there, by pid.
+fn running_in(dir: &std::path::Path) -> Vec<i32> {
+    let deleted = format!("{} (deleted)", dir.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| cwd == dir || cwd.as_os_str() == deleted.as_str())
+        })
+        .filter(|pid| alive(*pid))
+        .collect()
+}
+
+/// SIGKILL every process [`running_in`] `dir`, until none is left; the
+/// pids it found.
+fn kill_running_in(dir: &std::path::Path) -> Vec<i32> {
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        let pids = running_in(dir);
+        if pids.is_empty() {
+            break;
+        }
+        for pid in &pids {
+            // SAFETY: kill(2) on a process this test started in its own
+            // workspace.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        found.extend(pids);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    found
+}
+
 fn wait_for_pids(f: &Fixture, n: usize) -> Vec<i32> {
     assert!(
         wait_for(Duration::from_secs(30), || pids(f).len() >= n),
@@ -284,6 +320,9 @@ async fn lowering_the_supervisors_file_limit_is_refused_and_a_setsid_child_still
 const CHAIN: &str = "n=$1\nif [ \"$n\" -gt 0 ]; then sh \"$0\" $((n - 1)); :\n\
                      else setsid sleep 312 & echo $! >> src/pids; sleep 300; fi\n";
 
+/// The chain that ends normally is 2,500 deep: a sweep that reaps one
+/// process per round needs more rounds than that, and the one before this
+/// gave up after 2,000.
 #[tokio::test]
 async fn a_thousand_deep_chain_of_processes_is_swept() {
     let f = Fixture::new();
@@ -295,11 +334,8 @@ async fn a_thousand_deep_chain_of_processes_is_swept() {
     let control = wait_for_pids(&f, 1);
     let _reap_control = Reap(control.clone());
     assert!(alive(control[0]), "control: the chain's survivor exists");
-    // Take the control chain down (its shells and its survivor).
-    std::process::Command::new("pkill")
-        .args(["-KILL", "-f", "src/chain.sh"])
-        .status()
-        .unwrap();
+    // Take the control chain down (its shells, its survivor, its sleep).
+    kill_running_in(&f.ws);
     drop(_reap_control);
     std::fs::remove_file(f.ws.join("src/pids")).unwrap();
 
@@ -307,7 +343,7 @@ async fn a_thousand_deep_chain_of_processes_is_swept() {
         vec![
             "sh".into(),
             "-c".into(),
-            "sh src/chain.sh 1000 & while [ ! -s src/pids ]; do sleep 0.05; done; \
+            "sh src/chain.sh 2500 & while [ ! -s src/pids ]; do sleep 0.05; done; \
              echo deep; exit 0"
                 .into(),
         ],
@@ -321,11 +357,8 @@ async fn a_thousand_deep_chain_of_processes_is_swept() {
     assert!(!out.timed_out);
     assert_eq!(pids.len(), 1);
     assert!(!alive(pids[0]), "the chain's survivor outlived its command");
-    let left = std::process::Command::new("pgrep")
-        .args(["-f", "src/chain.sh"])
-        .output()
-        .unwrap();
-    assert!(left.stdout.is_empty(), "chain processes left: {left:?}");
+    let left = kill_running_in(&f.ws);
+    assert!(left.is_empty(), "chain processes left: {left:?}");
 
     // The same chain, still waiting when the timeout fires.
     std::fs::remove_file(f.ws.join("src/pids")).unwrap();
@@ -343,11 +376,8 @@ async fn a_thousand_deep_chain_of_processes_is_swept() {
         !alive(survivors[0]),
         "the chain's survivor outlived the timeout"
     );
-    let left = std::process::Command::new("pgrep")
-        .args(["-f", "src/chain.sh"])
-        .output()
-        .unwrap();
-    assert!(left.stdout.is_empty(), "chain processes left: {left:?}");
+    let left = kill_running_in(&f.ws);
+    assert!(left.is_empty(), "chain processes left: {left:?}");
 }
 
 /// Copies `.env` (which does not exist when the command starts, so no
@@ -381,7 +411,12 @@ async fn a_survivor_cannot_read_a_file_created_after_its_command() {
         let _ = std::fs::remove_file(p);
     }
 
-    let out = f.run(SNOOPER).await;
+    // Inside, it also tries to starve the sweep first (refused).
+    let out = f
+        .run(&format!(
+            "prlimit --pid $PPID --nofile=3:3 2>/dev/null; {SNOOPER}"
+        ))
+        .await;
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     let pids = pids(&f);
     let _reap = Reap(pids.clone());
@@ -431,6 +466,9 @@ exit 0
 
 #[test]
 fn a_sigkilled_warden_sandbox_leaves_no_survivor() {
+    if !require("python3") {
+        return;
+    }
     let f = Fixture::new();
     // Control: a setsid child outlives its SIGKILLed parent.
     let mut parent = std::process::Command::new("sh")
@@ -447,6 +485,7 @@ fn a_sigkilled_warden_sandbox_leaves_no_survivor() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(alive(control[0]), "control: the setsid child survives");
     drop(_reap_control);
+    kill_running_in(&f.ws); // and the control's own `sleep 100`
 
     // Kill the process the caller started (the guardian), then the
     // supervisor below it: either way nothing survives.
@@ -455,18 +494,23 @@ fn a_sigkilled_warden_sandbox_leaves_no_survivor() {
         let mut warden = std::process::Command::new(warden_exe())
             .args(["sandbox", "--cwd"])
             .arg(&f.ws)
+            // The command first clears its parent-death signal (prctl 1,
+            // PR_SET_PDEATHSIG, survives exec): it does not die with a
+            // killed supervisor and must be swept like the rest.
             .args([
                 "--",
-                "sh",
+                "python3",
                 "-c",
-                "setsid sleep 315 & echo $! >> src/pids; nohup sleep 316 >/dev/null 2>&1 & \
-                 echo $! >> src/pids; sleep 100",
+                "import ctypes, os; ctypes.CDLL(None).prctl(1, 0, 0, 0, 0); \
+                 os.execvp('sh', ['sh', '-c', 'echo $$ >> src/pids; \
+                 setsid sleep 315 & echo $! >> src/pids; nohup sleep 316 >/dev/null 2>&1 & \
+                 echo $! >> src/pids; sleep 100'])",
             ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let pids = wait_for_pids(&f, 2);
+        let pids = wait_for_pids(&f, 3);
         let _reap = Reap(pids.clone());
         let victim = match target {
             "warden" => warden.id() as i32,
@@ -525,19 +569,7 @@ async fn a_process_spawning_as_fast_as_it_can_is_swept() {
         )
         .await;
     assert_eq!(out.exit_code, Some(0), "{out:?}");
-    let left = std::process::Command::new("pgrep")
-        .args(["-f", "sleep 323"])
-        .output()
-        .unwrap();
-    if !left.stdout.is_empty() {
-        let _ = std::process::Command::new("pkill")
-            .args(["-KILL", "-f", "sleep 323"])
-            .status();
-    }
-    assert!(
-        left.stdout.is_empty(),
-        "processes outlived the sweep: {}",
-        String::from_utf8_lossy(&left.stdout)
-    );
+    let left = kill_running_in(&f.ws);
+    assert!(left.is_empty(), "processes outlived the sweep: {left:?}");
     assert!(!alive(pids(&f)[0]), "the spawning loop survived");
 }
