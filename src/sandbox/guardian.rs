@@ -24,9 +24,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use super::supervise::{Reaper, SignalWatch, become_subreaper, die_by};
 
 /// Fork the guardian. Returns in the child (the supervisor); the guardian
-/// never returns: it exits as the child did. On a fork failure nothing
-/// changes and warden supervises alone (an error, not a silent downgrade:
-/// the caller refuses to run).
+/// never returns: it exits as the child did. A failed fork is an error:
+/// the caller does not run the command without a guardian.
 pub fn split() -> Result<(), String> {
     let reaper = become_subreaper();
     // SAFETY: getpid has no preconditions.
