@@ -3,7 +3,8 @@
 //! sandbox is the one every exec of `warden run` gets (same plan, same
 //! [`crate::sandbox::launch`]); here warden supervises the command itself
 //! ([`crate::sandbox::run_inherited`]), with no async runtime and no second
-//! warden process.
+//! warden executable: the process forks once, and its parent stays as the
+//! [`crate::sandbox::guardian`] that sweeps after a SIGKILL.
 //!
 //! Also the hidden `__sandbox-exec` entry: the per-run sandbox zygote
 //! (`--zygote-fd`, [`crate::sandbox::zygote`]) and the one-command
@@ -38,7 +39,14 @@ controlling terminal): never another session's terminal; a new
 pseudo-terminal cannot be created inside (docs/threat-model.md,
 \"Terminals\"). It is killed, with everything it started, after the
 profile's sandbox.timeout (or --timeout), or when warden gets SIGINT,
-SIGTERM, SIGHUP or SIGQUIT (warden then ends by that same signal).
+SIGTERM, SIGHUP or SIGQUIT (warden then ends by that same signal). Nothing it
+starts outlives it: background processes, `setsid`/`nohup` daemons and deep
+chains of processes are killed when the command ends, and when warden itself
+is killed, even with SIGKILL (warden runs as two processes for this; only
+killing both at once, e.g. `kill -9` of warden's whole process group, leaves
+nobody to do it). The command cannot change other processes' limits or
+scheduling (prlimit/renice/ionice/taskset/chrt on another pid), use System V
+IPC, or (with the network off) open unix datagram sockets.
 
 Exit status: the command's own (128 + N when signal N ended it); 127 when it
 cannot be found; 2 for a usage or configuration error; 5 when the kernel
@@ -107,6 +115,11 @@ pub fn exec_helper(args: SandboxExecArgs) -> Result<ExitStatus, Error> {
 }
 
 pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> {
+    // A SIGKILL of this process or of the supervisor must still leave one
+    // that sweeps what the command starts. Forked first, while the process
+    // is small: what the supervisor allocates later is its own, so neither
+    // copy-on-write faults nor page tables cost much.
+    crate::sandbox::guardian::split().map_err(SandboxError::Helper)?;
     let workspace = match &global.cwd {
         Some(dir) => dir.clone(),
         None => std::env::current_dir()

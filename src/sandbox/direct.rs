@@ -11,8 +11,8 @@
 //! - SIGINT, SIGTERM, SIGHUP, SIGQUIT to warden: the same, then warden
 //!   restores guarded paths, removes the private temp dir and dies by that
 //!   signal ([`SandboxError::Interrupted`] tells the caller to);
-//! - SIGKILL of warden: the command dies with it (pdeathsig); processes it
-//!   started itself are not swept (docs/threat-model.md).
+//! - SIGKILL of warden: the [`super::guardian`] above this process sweeps
+//!   (the command itself dies by its parent-death signal).
 
 use std::time::Instant;
 
@@ -21,7 +21,7 @@ use super::exec::{command_env, fill_record};
 use super::guard::Guard;
 use super::launch::{ChildOutcome, Launch, SandboxSetup, Stdio, exec_failure_code};
 use super::prepare::{Begun, Reuse, begin};
-use super::supervise::{Child, SignalWatch, Wake, become_subreaper, sweep_descendants};
+use super::supervise::{Child, SignalWatch, Wake, become_subreaper};
 use super::tmp::PrivateTmp;
 use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy};
 
@@ -48,7 +48,7 @@ pub fn run_inherited(
         .map_err(SandboxError::Helper)?;
 
     let signals = SignalWatch::new();
-    become_subreaper();
+    let reaper = become_subreaper();
     let started = Instant::now();
     let spawned = launch.spawn().map_err(SandboxError::Helper)?;
     let mut child = Child::new(spawned.pid);
@@ -95,7 +95,7 @@ pub fn run_inherited(
         }
         child.reap()
     };
-    sweep_descendants();
+    reaper.sweep();
     let duration = started.elapsed();
     // Every process of the command is dead: restore, or fail closed.
     let protected_changes = guard.finish()?;

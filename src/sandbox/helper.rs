@@ -24,7 +24,7 @@ use super::enforcement::requested_abi;
 use super::landlock_apply::BuiltRuleset;
 use super::launch::{ChildOutcome, HELPER_FAILED, Launch, SandboxSetup, Stdio, exec_failure_code};
 use super::spec::{HelperMessage, HelperSpec, read_framed};
-use super::supervise::{Child, Wake, become_subreaper, sweep_descendants};
+use super::supervise::{Child, Wake, become_subreaper};
 
 /// Entry point of `warden __sandbox-exec --spec-fd N --status-fd M
 /// [--ruleset-fd R]…`.
@@ -100,7 +100,7 @@ pub fn serve(
             return HELPER_FAILED;
         }
     };
-    become_subreaper();
+    let reaper = become_subreaper();
     let spawned = match launch.spawn() {
         Ok(s) => s,
         Err(message) => {
@@ -143,7 +143,7 @@ pub fn serve(
         child.kill(false);
     }
     let ended = child.reap();
-    sweep_descendants();
+    reaper.sweep();
     send(
         &mut status,
         &HelperMessage::Exited {

@@ -11,8 +11,9 @@
 //! no lock) and writes only to its own stack, so this is sound even when
 //! the parent has other threads:
 //!
-//! 1. empty signal mask, `SIGPIPE`/`SIGCHLD` back to their defaults
-//!    (warden ignores `SIGPIPE`; ignored signals survive `execve`);
+//! 1. empty signal mask, `SIGPIPE`/`SIGCHLD`/`SIGXFSZ` back to their
+//!    defaults (warden ignores `SIGPIPE` and `SIGXFSZ`; ignored signals
+//!    survive `execve`);
 //! 2. its own process group (when asked), `PR_SET_PDEATHSIG(SIGKILL)`;
 //! 3. stdio `dup2`, every other descriptor close-on-exec
 //!    ([`close_inherited_descriptors`]), `chdir`;
@@ -221,6 +222,7 @@ impl Launch {
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
 
             if self.new_process_group && libc::setpgid(0, 0) != 0 {
                 fail(report, Stage::ProcessGroup);

@@ -27,10 +27,10 @@
 //! - [`plan_cache`], [`inotify`]: reuse between commands; [`tmp`]: private
 //!   temp dirs;
 //! - [`env`](mod@env): the scrubbed child environment;
-//! - [`launch`], [`landlock_apply`], [`seccomp`] (with `seccomp_prefix`), [`caps`]:
+//! - [`launch`], [`landlock_apply`], [`seccomp`] (with `seccomp_prefix`, `seccomp_cross`), [`caps`]:
 //!   applying it;
 //! - [`supervise`]: waiting, timeouts, the descendant sweep;
-//! - [`direct`]: `warden sandbox`; [`zygote`], [`helper`], [`spec`]: the
+//! - [`direct`]: `warden sandbox`, with its [`guardian`]; [`zygote`], [`helper`], [`spec`]: the
 //!   supervisor process of `warden run` and MCP servers;
 //! - [`exec`], [`output`]: warden's side (timeout, capture);
 //! - [`enforcement`]: what was enforced and the fail-closed verdict;
@@ -60,6 +60,7 @@ pub mod git_credentials;
 mod git_links;
 pub mod guard;
 mod guard_scope;
+pub mod guardian;
 pub mod helper;
 pub mod inotify;
 pub mod landlock_apply;
@@ -71,6 +72,7 @@ pub mod policy;
 pub mod prepare;
 pub mod refusal;
 pub mod seccomp;
+mod seccomp_cross;
 mod seccomp_prefix;
 pub mod spec;
 pub mod stdio;

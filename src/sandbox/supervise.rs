@@ -4,17 +4,86 @@
 //!
 //! The supervisor is a child subreaper ([`become_subreaper`]), so whatever
 //! the command starts — including processes that left its process group
-//! with `setsid` — is reparented to the supervisor when its parent dies,
-//! and [`sweep_descendants`] kills and reaps all of it. Nothing outlives
-//! its command.
+//! with `setsid`, or whose parents died — is reparented to the supervisor
+//! when its parent dies, and [`Reaper::sweep`] kills and reaps all of it.
+//! The sweep cannot be starved or outrun: it lists the supervisor's
+//! children through a descriptor opened before the command started
+//! (re-read from offset 0, into a buffer on the stack: no new descriptor,
+//! no allocation, so a lowered `RLIMIT_NOFILE` or exhausted memory cannot
+//! stop it), and it loops until `waitpid` says no child is left (`ECHILD`,
+//! with `__WALL` so that a child created with another exit signal counts),
+//! however deep the chain of processes that are reparented one by one.
+//! A command cannot change the supervisor's limits or scheduling either
+//! (`seccomp_cross`). Nothing outlives its command.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-/// Make the calling process the reaper of its orphaned descendants.
-pub fn become_subreaper() {
+/// Make the calling process the reaper of its orphaned descendants, and
+/// open what [`Reaper::sweep`] needs while descriptors are still free.
+/// The list read is the calling thread's, and orphans are reparented to
+/// one thread of a subreaper: the supervisors are single-threaded, and a
+/// child the list misses is found by a scan of `/proc` instead.
+pub fn become_subreaper() -> Reaper {
     // SAFETY: plain prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let children = std::fs::File::open("/proc/thread-self/children")
+        .ok()
+        .map(OwnedFd::from);
+    Reaper { children }
+}
+
+/// The sweep of a subreaper's descendants ([`become_subreaper`]).
+#[derive(Debug)]
+pub struct Reaper {
+    /// `/proc/thread-self/children`, if the kernel has it.
+    children: Option<OwnedFd>,
+}
+
+impl Reaper {
+    /// Kill and reap every remaining descendant (they are reparented to
+    /// us). Returns only when the caller has no child left at all, so only
+    /// for a process whose children are all the command's. A process
+    /// forking while it is being killed is caught on a later round; a
+    /// stopped one dies of SIGKILL like any other.
+    pub fn sweep(&self) {
+        let mut buf = [0u8; 4096];
+        loop {
+            let killed = match &self.children {
+                Some(fd) => kill_listed(fd, &mut buf),
+                None => kill_scanned(),
+            };
+            let mut reaped = false;
+            loop {
+                // Block only when something was just killed: it will end.
+                let flags = if killed > 0 && !reaped {
+                    libc::__WALL
+                } else {
+                    libc::__WALL | libc::WNOHANG
+                };
+                // SAFETY: waitpid with a null status pointer is allowed.
+                let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), flags) };
+                if r > 0 {
+                    reaped = true;
+                    continue;
+                }
+                if r == 0 {
+                    break;
+                }
+                match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECHILD) => return,
+                    _ => break,
+                }
+            }
+            // A child exists that the list did not name: it is being
+            // reparented to us right now, or it is another thread's (the
+            // list is per thread): scan every process's parent pid.
+            if !reaped && killed == 0 && kill_scanned() == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
 }
 
 /// How a child ended (`None`/`None`: unknown).
@@ -145,7 +214,7 @@ impl Child {
         let mut status = 0;
         loop {
             // SAFETY: waitpid on our own child with a valid status pointer.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::__WALL) };
             if r == self.pid {
                 let e = Ended::from_wait_status(status);
                 self.ended = Some(e);
@@ -179,38 +248,57 @@ impl Child {
     }
 }
 
-/// Kill and reap every remaining descendant (they were reparented to us, a
-/// subreaper). Loops until none is left, so a process forking while it is
-/// being killed is caught on the next round. Only for a process whose
-/// children are all the command's (the supervisor of one command).
-pub fn sweep_descendants() {
-    for _ in 0..2000 {
-        for pid in children() {
-            // SAFETY: signalling a process that is our child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        // SAFETY: waitpid with a null status pointer is allowed.
-        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
-        match r {
-            r if r > 0 => continue,
-            0 => std::thread::sleep(Duration::from_millis(1)),
-            _ => return, // ECHILD: nothing left
-        }
+/// SIGKILL every pid the children list names; how many it named.
+fn kill_listed(fd: &OwnedFd, buf: &mut [u8]) -> usize {
+    // SAFETY: pread into our own buffer, at most its length.
+    let n = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    let Ok(n) = usize::try_from(n) else {
+        return 0;
+    };
+    let mut listed = &buf[..n];
+    if n == buf.len() {
+        // Full: the last number may be cut; it is read again next round.
+        let end = listed.iter().rposition(|b| *b == b' ').unwrap_or(0);
+        listed = &listed[..end];
     }
+    let mut count = 0;
+    for pid in parse_pids(listed) {
+        // SAFETY: signalling a process that is our child, not yet reaped
+        // (only this loop reaps), so its pid cannot have been reused.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        count += 1;
+    }
+    count
 }
 
-/// Our direct children, from /proc (the per-task `children` file, else a
-/// scan of every process's parent pid).
+/// The pids in a space-separated list, without allocating.
+fn parse_pids(list: &[u8]) -> impl Iterator<Item = libc::pid_t> + '_ {
+    list.split(|b| !b.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .filter_map(|w| {
+            w.iter().try_fold(0 as libc::pid_t, |pid, d| {
+                pid.checked_mul(10)?
+                    .checked_add(libc::pid_t::from(d - b'0'))
+            })
+        })
+        .filter(|pid| *pid > 0)
+}
+
+/// Without the children list (an old kernel), or for a child it does not
+/// name: a scan of every process's parent pid, which needs descriptors and
+/// memory.
+fn kill_scanned() -> usize {
+    let pids = children();
+    for pid in &pids {
+        // SAFETY: signalling a process that is our child.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    pids.len()
+}
+
+/// Our direct children, from a scan of every process's parent pid.
 fn children() -> Vec<libc::pid_t> {
     let me = std::process::id();
-    let parse = |s: &str| {
-        s.split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect()
-    };
-    if let Ok(s) = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")) {
-        return parse(&s);
-    }
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = entry
@@ -309,5 +397,18 @@ pub fn die_by(signal: i32) {
         libc::sigaddset(&mut set, signal);
         libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         libc::raise(signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids_are_parsed_without_allocating() {
+        let got: Vec<_> = parse_pids(b"12 7 99999 ").collect();
+        assert_eq!(got, [12, 7, 99999]);
+        assert_eq!(parse_pids(b"").count(), 0);
+        assert_eq!(parse_pids(b"99999999999999").count(), 0, "overflow");
     }
 }

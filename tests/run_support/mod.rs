@@ -39,7 +39,13 @@ impl RunFixture {
     /// `warden` with HOME and the workspace set, no inherited model keys
     /// and not in GitHub Actions.
     pub fn warden(&self) -> Command {
-        let mut cmd = Command::cargo_bin("warden").unwrap();
+        Command::from_std(self.warden_std())
+    }
+
+    /// [`Self::warden`] as a plain `std::process::Command` (to spawn it
+    /// and signal it while it runs).
+    pub fn warden_std(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &self.home)
@@ -51,7 +57,12 @@ impl RunFixture {
 
     /// `warden run --profile P --provider script --scenario S --audit …`.
     pub fn scripted(&self, profile: &str, scenario: &Path) -> Command {
-        let mut cmd = self.warden();
+        Command::from_std(self.scripted_std(profile, scenario))
+    }
+
+    /// [`Self::scripted`] as a plain `std::process::Command`.
+    pub fn scripted_std(&self, profile: &str, scenario: &Path) -> std::process::Command {
+        let mut cmd = self.warden_std();
         cmd.args([
             "run",
             "--profile",
