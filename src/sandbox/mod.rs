@@ -52,6 +52,7 @@ pub mod enforcement;
 pub mod env;
 mod error;
 pub mod exec;
+pub mod git_config;
 pub mod git_credentials;
 pub mod guard;
 pub mod helper;
