@@ -46,6 +46,7 @@ use serde::{Deserialize, Serialize};
 pub mod caps;
 pub mod child_report;
 pub mod deny;
+pub mod deny_links;
 pub mod deny_match;
 pub mod direct;
 pub mod enforcement;

@@ -1,0 +1,193 @@
+//! Deny-read through symlinks and in the runner's temp directory (issue 12,
+//! class 7 and the RUNNER_TEMP half of class 8): a `.env` that is a link
+//! to a file outside the workspace, chains, links to directories, links
+//! created by one command for the next, links inside a denied directory,
+//! and the step scripts and credential files in `$RUNNER_TEMP`. Each test
+//! first proves the read works without the sandbox.
+
+mod sandbox_support;
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sandbox_support::{Fixture, warden_exe};
+
+/// A canary file outside the workspace and outside every deny-read entry.
+fn outside_secret(f: &Fixture, rel: &str) -> PathBuf {
+    let p = f.home.parent().unwrap().join("outside").join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, format!("TOKEN={}\n", f.canary)).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn a_dot_env_symlink_to_a_file_outside_the_workspace_is_denied_at_its_target() {
+    let f = Fixture::new();
+    let secret = outside_secret(&f, "app.env");
+    symlink(&secret, f.ws.join(".env")).unwrap();
+    f.assert_read_blocked("cat .env").await;
+    // The target by its own name, and through a second, unmatched link.
+    f.assert_read_blocked(&format!("cat {}", secret.display()))
+        .await;
+    f.assert_read_blocked(&format!(
+        "ln -sf {} src/other && cat src/other",
+        secret.display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_chain_of_links_and_a_link_to_a_directory_are_denied_at_their_ends() {
+    let f = Fixture::new();
+    let secret = outside_secret(&f, "chain/end.env");
+    let hop = f.home.parent().unwrap().join("hop");
+    symlink(&secret, &hop).unwrap();
+    symlink(&hop, f.ws.join("src/hop2")).unwrap();
+    symlink("hop2", f.ws.join("src/.env")).unwrap();
+    f.assert_read_blocked("cat src/.env").await;
+    f.assert_read_blocked(&format!("cat {}", secret.display()))
+        .await;
+
+    let dir_secret = outside_secret(&f, "vault/db.env");
+    std::fs::create_dir_all(f.ws.join("src/deep")).unwrap();
+    symlink(dir_secret.parent().unwrap(), f.ws.join("src/deep/.env")).unwrap();
+    f.assert_read_blocked("cat src/deep/.env/db.env").await;
+    f.assert_read_blocked(&format!("cat {}", dir_secret.display()))
+        .await;
+}
+
+/// `warden run` keeps the glob matches with inotify between commands: a
+/// link one command plants under a deny glob is resolved for the next,
+/// and so is one whose target appears only later.
+#[tokio::test]
+async fn a_dot_env_link_planted_by_one_command_is_denied_at_its_target_to_the_next() {
+    let f = Fixture::new();
+    let secret = outside_secret(&f, "planted.env");
+    std::fs::create_dir_all(f.ws.join("pkg")).unwrap();
+    assert_eq!(f.run("cat README.md").await.exit_code, Some(0), "warm");
+    let out = f.run(&format!("ln -s {} src/.env", secret.display())).await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    f.assert_read_blocked("cat src/.env").await;
+    f.assert_read_blocked(&format!("cat {}", secret.display()))
+        .await;
+
+    // A dangling link whose target is written later, outside the sandbox.
+    let later = f.home.parent().unwrap().join("outside/later.env");
+    let out = f
+        .run(&format!(
+            "mkdir -p pkg/l && ln -s {} pkg/l/.env",
+            later.display()
+        ))
+        .await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    std::fs::write(&later, format!("TOKEN={}\n", f.canary)).unwrap();
+    f.assert_read_blocked("cat pkg/l/.env").await;
+}
+
+#[tokio::test]
+async fn a_link_inside_a_denied_directory_is_denied_at_its_target() {
+    let f = Fixture::new();
+    // A dotfile manager keeps the real key elsewhere.
+    let real = f.home.join("dotfiles/ssh/id_ed25519");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    std::fs::write(&real, format!("KEY {}\n", f.canary)).unwrap();
+    symlink(&real, f.home.join(".ssh/id_ed25519")).unwrap();
+    f.assert_read_blocked("cat ~/.ssh/id_ed25519").await;
+    f.assert_read_blocked(&format!("cat {}", real.display()))
+        .await;
+    // The rest of the dotfiles stay readable.
+    std::fs::write(f.home.join("dotfiles/bashrc"), "ok\n").unwrap();
+    assert_eq!(f.run("cat ~/dotfiles/bashrc").await.stdout, "ok\n");
+}
+
+/// A fake `RUNNER_TEMP` laid out like a hosted runner's.
+struct RunnerTemp {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+fn runner_temp(f: &Fixture) -> RunnerTemp {
+    let dir = f.home.parent().unwrap().join("_temp");
+    let uuid = "3f2c1d9e-8a7b-4c6d-9e0f-1a2b3c4d5e6f";
+    let files = vec![
+        // The step's own script.
+        dir.join(format!("{uuid}.sh")),
+        // actions/checkout v6's credentials file.
+        dir.join(format!("git-credentials-{uuid}.config")),
+        // What earlier steps appended to GITHUB_ENV.
+        dir.join(format!("_runner_file_commands/set_env_{uuid}")),
+    ];
+    for p in &files {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, format!("SECRET={}\n", f.canary)).unwrap();
+    }
+    RunnerTemp { dir, files }
+}
+
+fn warden_sandbox(f: &Fixture, rt: &Path, tmpdir: &Path, script: &str) -> std::process::Output {
+    Command::new(warden_exe())
+        .args(["sandbox", "--cwd"])
+        .arg(&f.ws)
+        .args(["--", "bash", "-c", script])
+        .env("HOME", &f.home)
+        .env("RUNNER_TEMP", rt)
+        .env("TMPDIR", tmpdir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn runner_temp_is_unreadable_inside_warden_sandbox() {
+    let f = Fixture::new();
+    let rt = runner_temp(&f);
+    for file in &rt.files {
+        let script = format!("cat {}", file.display());
+        let direct = f.run_direct(&script);
+        assert!(
+            String::from_utf8_lossy(&direct.stdout).contains(&f.canary),
+            "control: {direct:?}"
+        );
+        let tmp = f.home.parent().unwrap().join("systmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let out = warden_sandbox(&f, &rt.dir, &tmp, &script);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(&f.canary), "{} leaked: {all}", file.display());
+        assert_ne!(out.status.code(), Some(0), "{all}");
+    }
+    // A wildcard over the directory reads nothing either.
+    let tmp = f.home.parent().unwrap().join("systmp");
+    let out = warden_sandbox(
+        &f,
+        &rt.dir,
+        &tmp,
+        &format!("cat {}/* {}/*/* 2>&1", rt.dir.display(), rt.dir.display()),
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&f.canary));
+}
+
+/// With the system temp dir *being* `RUNNER_TEMP` (a runner whose TMPDIR
+/// points there), the command's own `TMPDIR` inside it still works, and
+/// the step script next to it stays unreadable.
+#[test]
+fn warden_s_own_temp_dir_in_runner_temp_stays_usable() {
+    let f = Fixture::new();
+    let rt = runner_temp(&f);
+    let out = warden_sandbox(
+        &f,
+        &rt.dir,
+        &rt.dir,
+        &format!(
+            "echo mine > \"$TMPDIR/x\" && cat \"$TMPDIR/x\" && cat {}",
+            rt.files[0].display()
+        ),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("mine\n"), "{out:?}");
+    assert!(!stdout.contains(&f.canary), "{stdout}");
+    assert_ne!(out.status.code(), Some(0));
+}
