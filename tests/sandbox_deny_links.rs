@@ -101,14 +101,15 @@ async fn a_link_inside_a_denied_directory_is_denied_at_its_target() {
     assert_eq!(f.run("cat ~/dotfiles/bashrc").await.stdout, "ok\n");
 }
 
-/// A fake `RUNNER_TEMP` laid out like a hosted runner's.
+/// A fake self-hosted runner: `RUNNER_TEMP` is `<runner>/_work/_temp`.
 struct RunnerTemp {
     dir: PathBuf,
     files: Vec<PathBuf>,
 }
 
 fn runner_temp(f: &Fixture) -> RunnerTemp {
-    let dir = f.home.parent().unwrap().join("_temp");
+    let runner = f.home.parent().unwrap().join("actions-runner");
+    let dir = runner.join("_work/_temp");
     let uuid = "3f2c1d9e-8a7b-4c6d-9e0f-1a2b3c4d5e6f";
     let files = vec![
         // The step's own script.
@@ -117,6 +118,9 @@ fn runner_temp(f: &Fixture) -> RunnerTemp {
         dir.join(format!("git-credentials-{uuid}.config")),
         // What earlier steps appended to GITHUB_ENV.
         dir.join(format!("_runner_file_commands/set_env_{uuid}")),
+        // The runner's registration credentials.
+        runner.join(".credentials"),
+        runner.join(".credentials_rsaparams"),
     ];
     for p in &files {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -138,7 +142,7 @@ fn warden_sandbox(f: &Fixture, rt: &Path, tmpdir: &Path, script: &str) -> std::p
 }
 
 #[test]
-fn runner_temp_is_unreadable_inside_warden_sandbox() {
+fn runner_temp_and_the_runner_s_credentials_are_unreadable_inside_warden_sandbox() {
     let f = Fixture::new();
     let rt = runner_temp(&f);
     for file in &rt.files {
@@ -190,4 +194,72 @@ fn warden_s_own_temp_dir_in_runner_temp_stays_usable() {
     assert!(stdout.starts_with("mine\n"), "{out:?}");
     assert!(!stdout.contains(&f.canary), "{stdout}");
     assert_ne!(out.status.code(), Some(0));
+}
+
+/// The credential files the default list was missing (issue 12, class 7)
+/// are unreadable under every built-in profile's `deny_read`, as
+/// `warden sandbox` applies it with a HOME holding them all.
+#[test]
+fn default_deny_read_covers_the_credential_files_of_common_tools() {
+    let f = Fixture::new();
+    let in_home = [
+        ".config/git/credentials",
+        ".m2/settings.xml",
+        ".config/pip/pip.conf",
+        ".yarnrc.yml",
+        ".pgpass",
+        ".config/containers/auth.json",
+        ".codex/auth.json",
+        ".config/github-copilot/apps.json",
+        ".claude/.credentials.json",
+        ".cache/huggingface/token",
+        ".docker/config.json",
+        ".kube/config",
+        ".aws/credentials",
+        ".netrc",
+        ".git-credentials",
+        ".config/gh/hosts.yml",
+        ".cargo/credentials.toml",
+        ".terraform.d/credentials.tfrc.json",
+    ];
+    let mut files: Vec<PathBuf> = in_home.iter().map(|r| f.home.join(r)).collect();
+    files.push(f.ws.join("gha-creds-0123456789abcdef.json"));
+    for p in &files {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, format!("secret {}\n", f.canary)).unwrap();
+    }
+    // Builds still read what sits next to them.
+    std::fs::write(f.home.join(".cache/huggingface/models.txt"), "ok\n").unwrap();
+    for profile in ["ci", "dev", "review", "nightly"] {
+        for p in &files {
+            let script = format!("cat {}", p.display());
+            let direct = f.run_direct(&script);
+            assert!(
+                String::from_utf8_lossy(&direct.stdout).contains(&f.canary),
+                "control: {direct:?}"
+            );
+            let out = Command::new(warden_exe())
+                .args(["sandbox", "--profile", profile, "--cwd"])
+                .arg(&f.ws)
+                .args(["--", "bash", "-c", &script])
+                .env("HOME", &f.home)
+                .output()
+                .unwrap();
+            assert!(
+                !String::from_utf8_lossy(&out.stdout).contains(&f.canary),
+                "{profile}: {} readable",
+                p.display()
+            );
+            assert_ne!(out.status.code(), Some(0), "{profile}: {}", p.display());
+        }
+    }
+    let out = Command::new(warden_exe())
+        .args(["sandbox", "--profile", "ci", "--cwd"])
+        .arg(&f.ws)
+        .args(["--", "cat"])
+        .arg(f.home.join(".cache/huggingface/models.txt"))
+        .env("HOME", &f.home)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{out:?}");
 }

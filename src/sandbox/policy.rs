@@ -131,6 +131,12 @@ impl SandboxPolicy {
         if let Some(entry) = runner_temp_entry(&workspace) {
             deny_read.push(entry);
         }
+        for path in self_hosted_runner_credentials() {
+            let entry = DenyRead::Path(canonical.resolve(&path));
+            if !deny_read.contains(&entry) {
+                deny_read.push(entry);
+            }
+        }
 
         let mut protected = Vec::new();
         let mut push = |p: PathBuf| {
@@ -203,6 +209,26 @@ fn runner_temp_entry(workspace: &Path) -> Option<DenyRead> {
     keep.extend(std::env::current_exe().and_then(std::fs::canonicalize).ok());
     keep.extend(std::fs::canonicalize(std::env::temp_dir()).ok());
     Some(DenyRead::EntriesOf { dir, keep })
+}
+
+/// A self-hosted runner's registration credentials, next to its `_work`
+/// directory (`RUNNER_TEMP` is `<runner>/_work/_temp`): whoever reads them
+/// can impersonate the runner and take the jobs of other workflows.
+fn self_hosted_runner_credentials() -> Vec<PathBuf> {
+    let Some(temp) = std::env::var_os("RUNNER_TEMP").filter(|v| !v.is_empty()) else {
+        return Vec::new();
+    };
+    let work = Path::new(&temp).parent();
+    match work.filter(|w| w.file_name().is_some_and(|n| n == "_work")) {
+        Some(work) => {
+            let root = work.parent().unwrap_or(Path::new("/"));
+            [".credentials", ".credentials_rsaparams", ".runner"]
+                .iter()
+                .map(|f| root.join(f))
+                .collect()
+        }
+        None => Vec::new(),
+    }
 }
 
 /// `~` and `~/x` against `home`; other paths unchanged. `None` when a `~`
