@@ -151,7 +151,8 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
     }
     let session = Session::open(global, args.profile.as_deref(), &overrides)?;
     let config = &session.loaded.config;
-    refuse_persisted_credentials(&session.workspace, config)?;
+    super::run_checks::refuse_persisted_credentials(&session.workspace, config)?;
+    let tracked = super::run_checks::check_tracked_deny_read(&session)?;
     let provider = build_provider(config, &args)?;
     let prompt = read_prompt(&args, &provider)?;
     let reviewer = session.reviewer(args.scenario.as_deref())?;
@@ -194,6 +195,11 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
             sandbox: serde_json::to_value(&executor.policy).unwrap_or_default(),
         })
         .map_err(|e| Error::infra(format!("cannot write the audit log: {e}")))?;
+    for event in tracked {
+        audit
+            .append(event)
+            .map_err(|e| Error::infra(format!("cannot write the audit log: {e}")))?;
+    }
 
     let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let rt = runtime()?;
@@ -347,27 +353,4 @@ fn require_model(config: &Config) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// Every sandboxed command can read git's config (and what it includes),
-/// so a token persisted there is the agent's: refuse to start (exit 2)
-/// rather than hand it over. Only where and what kind are printed, never
-/// the value. HOME is the one commands get (`[sandbox.env] set` may change
-/// it).
-fn refuse_persisted_credentials(workspace: &std::path::Path, config: &Config) -> Result<(), Error> {
-    let home = config
-        .sandbox
-        .env_set
-        .get("HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(std::path::PathBuf::from));
-    let found = crate::sandbox::git_credentials::persisted_credentials(workspace, home.as_deref());
-    if found.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = found.iter().map(|c| format!("  {c}")).collect();
-    Err(Error::usage(format!(
-        "git's config keeps a credential (or includes a file that does), readable by every command the agent runs:\n{}\n  help: check out with `persist-credentials: false` (actions/checkout), or remove the entry (`git config --unset-all http.https://github.com/.extraheader`, or the `includeIf` naming the file), then run again",
-        list.join("\n")
-    )))
 }

@@ -72,6 +72,7 @@ pub mod spec;
 pub mod stdio;
 pub mod supervise;
 pub mod tmp;
+pub mod tracked;
 pub mod zygote;
 
 pub use direct::run_inherited;
