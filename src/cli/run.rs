@@ -46,9 +46,15 @@ Examples:
 API keys are read from the environment only: OPENAI_API_KEY or ANTHROPIC_API_KEY
 (or WARDEN_API_KEY); the reviewer uses WARDEN_REVIEWER_API_KEY, falling back to
 the run's key. They are never logged and never passed to sandboxed commands.
-A checkout that keeps a token in its git config (actions/checkout without
-persist-credentials: false) is refused before the run starts (exit 2): every
-sandboxed command could read it.
+A token in git's config is refused before the run starts (exit 2): every
+sandboxed command could read it. That covers actions/checkout without
+persist-credentials: false (v5 writes it to .git/config, v6 to
+$RUNNER_TEMP/git-credentials-*.config, included with includeIf), submodule,
+~/.gitconfig and /etc/gitconfig files, and every file they include.
+$RUNNER_TEMP is unreadable in the sandbox. A deny_read glob matching a file
+git tracks is a warning and an audit record (its content is in .git/objects,
+which commands can read); an explicit deny_read path that git tracks is an
+error (exit 2).
 
 Exit codes: 0 done; 1 the agent did not finish (max turns, timeout, token
 budget, task error); 2 usage or configuration error; 3 circuit breaker
