@@ -235,9 +235,11 @@ fn checkout_v6_included_credentials_file_is_refused_until_the_token_is_gone() {
     let scenario = c.f.write(
         "read.yaml",
         &format!(
-            "prompt: hi\nturns:\n  - tool_calls:\n      - name: shell\n        arguments: {{ command: \"cat {} {}\" }}\n  - text: done\n",
-            step_script.display(),
-            creds.display()
+            // Spelled so that the pipeline does not see the path (a plain
+            // `cat $RUNNER_TEMP/…` is denied before it runs): the sandbox
+            // must refuse it.
+            "prompt: hi\nturns:\n  - tool_calls:\n      - name: shell\n        arguments: {{ command: \"cd {} && cat _te*/*.sh _te*/git-credentials-*\" }}\n  - text: done\n",
+            c.runner_temp.parent().unwrap().display(),
         ),
     );
     c.f.scripted("ci", &scenario)
@@ -287,4 +289,29 @@ fn a_relative_include_from_the_user_s_gitconfig_is_followed() {
     let inc = c.f.home.join(".config/git/work.inc");
     c.write_token(&inc);
     c.assert_refused_naming(&inc);
+}
+
+/// The pipeline knows the sandbox denies `RUNNER_TEMP`: a command naming a
+/// file there is a deny-read crossing (rejected in `ci`), not routine.
+#[test]
+fn the_pipeline_treats_runner_temp_as_deny_read() {
+    let c = checkout();
+    let creds = c.credentials_file();
+    let check = |runner_temp: Option<&Path>| {
+        let mut cmd = c.f.warden();
+        cmd.args(["check", "--profile", "ci", "--", "cat"])
+            .arg(&creds);
+        if let Some(rt) = runner_temp {
+            cmd.env("RUNNER_TEMP", rt);
+        }
+        cmd.assert().get_output().clone()
+    };
+    let without = check(None);
+    assert_eq!(without.status.code(), Some(0), "control: {without:?}");
+    let with = check(Some(&c.runner_temp));
+    assert_eq!(with.status.code(), Some(1), "{with:?}");
+    assert!(
+        String::from_utf8_lossy(&with.stdout).contains("reads deny-read"),
+        "{with:?}"
+    );
 }
