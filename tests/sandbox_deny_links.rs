@@ -263,3 +263,93 @@ fn default_deny_read_covers_the_credential_files_of_common_tools() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{out:?}");
 }
+
+/// The same as an unprivileged user (root in the tests and CI drops to
+/// `nobody` with `setpriv`): a runner's files readable to that user by
+/// their mode stay unreadable in the sandbox, and so does a symlinked
+/// `.env`'s target.
+#[test]
+fn runner_temp_and_link_targets_are_unreadable_as_an_unprivileged_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let is_root = euid_is_root();
+    if is_root && !sandbox_support::has("setpriv") {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "setpriv is needed to test as an unprivileged user"
+        );
+        return;
+    }
+    let f = Fixture::new();
+    let rt = runner_temp(&f);
+    let secret = outside_secret(&f, "app.env");
+    symlink(&secret, f.ws.join(".env")).unwrap();
+    // Everything readable (and the workspace writable) by `nobody`, by mode.
+    let root = f.home.parent().unwrap().to_path_buf();
+    let mut stack = vec![root.parent().unwrap().join(root.file_name().unwrap())];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let mode = if meta.is_dir() { 0o777 } else { 0o666 };
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    let as_user = |sandboxed: bool, target: &Path| {
+        let mut cmd = if is_root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+            c
+        } else {
+            Command::new("env")
+        };
+        if sandboxed {
+            cmd.arg(warden_exe())
+                .args(["sandbox", "--profile", "ci", "--cwd"])
+                .arg(&f.ws)
+                .arg("--");
+        }
+        cmd.arg("cat")
+            .arg(target)
+            .current_dir(&f.ws)
+            .env("HOME", &f.home)
+            .env("RUNNER_TEMP", &rt.dir)
+            .env("TMPDIR", &root)
+            .output()
+            .unwrap()
+    };
+    // The sandbox does start for that user and reads what it may.
+    let readme = as_user(true, &f.ws.join("README.md"));
+    assert_eq!(
+        String::from_utf8_lossy(&readme.stdout),
+        "hello\n",
+        "{readme:?}"
+    );
+    for target in [&rt.files[0], &rt.files[1], &f.ws.join(".env"), &secret] {
+        let direct = as_user(false, target);
+        assert!(
+            String::from_utf8_lossy(&direct.stdout).contains(&f.canary),
+            "control as the user: {direct:?}"
+        );
+        let out = as_user(true, target);
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains(&f.canary),
+            "{} leaked to the unprivileged user: {out:?}",
+            target.display()
+        );
+        assert_ne!(out.status.code(), Some(0), "{out:?}");
+    }
+}
+
+/// Whether the tests run as root (`/proc/self/status`, no libc call).
+fn euid_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+        .unwrap_or(false)
+}
