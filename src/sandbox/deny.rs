@@ -51,11 +51,12 @@ pub fn expand_once(entries: &[DenyRead]) -> Result<Vec<PathBuf>, String> {
 
 fn expand_with(entries: &[DenyRead], cached: bool) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
+    let mut entries_only = Vec::new();
     let mut groups: Vec<(PathBuf, Vec<String>)> = Vec::new();
     for e in entries {
         match e {
             DenyRead::Path(p) => out.push(p.clone()),
-            DenyRead::EntriesOf { dir, keep } => out.extend(entries_of(dir, keep)),
+            DenyRead::EntriesOf { dir, keep } => entries_only.extend(entries_of(dir, keep)),
             DenyRead::Glob { base, pattern } => match groups.iter_mut().find(|(b, _)| b == base) {
                 Some((_, patterns)) => patterns.push(pattern.clone()),
                 None => groups.push((base.clone(), vec![pattern.clone()])),
@@ -74,7 +75,14 @@ fn expand_with(entries: &[DenyRead], cached: bool) -> Result<Vec<PathBuf>, Strin
             out.extend(found.into_iter().map(|rel| base.join(rel)));
         }
     }
-    Ok(super::deny_links::with_link_targets(out, cached))
+    let mut out = super::deny_links::with_link_targets(out, cached);
+    // The runner's temp dir can hold large trees (tool downloads, build
+    // contexts): its entries are resolved when they are links themselves,
+    // not searched for links inside.
+    out.extend(super::deny_links::with_top_level_targets(entries_only));
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Name prefix of warden's private temp dirs ([`super::tmp`]).

@@ -31,7 +31,7 @@ const MAX_LINK_HOPS: usize = 40;
 static INNER: Mutex<Option<HashMap<PathBuf, Vec<PathBuf>>>> = Mutex::new(None);
 
 /// `deny` plus the resolved target of every symlink in it or inside a
-/// denied directory; sorted, deduplicated, covered paths dropped.
+/// denied directory; sorted and deduplicated.
 pub(super) fn with_link_targets(mut deny: Vec<PathBuf>, cached: bool) -> Vec<PathBuf> {
     let mut targets = Vec::new();
     for path in &deny {
@@ -55,6 +55,18 @@ pub(super) fn with_link_targets(mut deny: Vec<PathBuf>, cached: bool) -> Vec<Pat
     deny.extend(more);
     deny.sort();
     deny.dedup();
+    deny
+}
+
+/// `deny` plus the resolved target of each path in it that is a symlink
+/// (directories are not searched).
+pub(super) fn with_top_level_targets(mut deny: Vec<PathBuf>) -> Vec<PathBuf> {
+    let targets: Vec<PathBuf> = deny
+        .iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()))
+        .map(|p| resolve(p))
+        .collect();
+    deny.extend(targets);
     deny
 }
 

@@ -269,7 +269,10 @@ fn parse_value(first: &str, more: &[&str]) -> (String, usize) {
 mod tests {
     use super::*;
 
-    fn keys(text: &str) -> Vec<(String, Option<String>, String, Option<String>, usize)> {
+    /// (section, subsection, key, value, line) of each entry.
+    type Row = (String, Option<String>, String, Option<String>, usize);
+
+    fn keys(text: &str) -> Vec<Row> {
         parse(text)
             .into_iter()
             .map(|e| (e.section, e.subsection, e.key, e.value, e.line))
