@@ -157,3 +157,19 @@ pub fn has(cmd: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// Whether `tool` is there to run a test with. Under `CI=true` a missing
+/// tool is a failure (`.ci/run` installs them), never a silent pass;
+/// elsewhere the test says it did not run and returns.
+pub fn require_tool(tool: &str) -> bool {
+    if has(tool) {
+        return true;
+    }
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "`{tool}` is required under CI"
+    );
+    eprintln!("not run: `{tool}` is not installed");
+    false
+}
