@@ -119,9 +119,14 @@ fn scan_entries(entries: &[Entry]) -> Vec<(usize, &'static str)> {
         let value = e.value.as_deref().unwrap_or("").to_ascii_lowercase();
         if e.key == "extraheader" && e.section == "http" && is_secret_header(&value) {
             out.push((e.line, "an http.extraheader with a credential header"));
-        } else if matches!(e.key.as_str(), "url" | "pushurl" | "proxy") && url_has_userinfo(&value)
+        } else if matches!(
+            e.key.as_str(),
+            "url" | "pushurl" | "proxy" | "insteadof" | "pushinsteadof"
+        ) && url_has_userinfo(&value)
         {
             out.push((e.line, "a URL with a user name or token in it"));
+        } else if e.section == "credential" && e.key == "helper" && inline_secret(&value) {
+            out.push((e.line, "a credential helper that prints a secret itself"));
         } else if e
             .subsection
             .as_deref()
@@ -143,6 +148,15 @@ fn is_secret_header(value: &str) -> bool {
     ["auth", "token", "cookie", "key", "secret", "session"]
         .iter()
         .any(|w| name.contains(w))
+}
+
+/// An inline helper (`!f() { echo password=…; }; f`) that carries the
+/// secret rather than fetching it from a store.
+fn inline_secret(helper: &str) -> bool {
+    helper.starts_with('!')
+        && ["password=", "ghp_", "ghs_", "gho_", "github_pat_", "glpat-"]
+            .iter()
+            .any(|w| helper.contains(w))
 }
 
 /// `scheme://user[:secret]@host…` (scp-like `git@host:path` is not one).
@@ -172,10 +186,14 @@ mod tests {
         let text = "[core]\n\trepositoryformatversion = 0\n\
 [remote \"origin\"]\n\turl = https://x-access-token:ghs_abc@github.com/o/r\n\
 \tfetch = +refs/heads/*:refs/remotes/origin/*\n\
-[http \"https://github.com/\"]\n\textraheader = AUTHORIZATION: basic eC1hY2Nlc3M=\n";
+[http \"https://github.com/\"]\n\textraheader = AUTHORIZATION: basic eC1hY2Nlc3M=\n\
+[HTTP.https://h/]\n\tExtraHeader = \"PRIVATE-TOKEN: glpat-x\"\n\
+[url \"https://git.example/\"]\n\tinsteadOf = https://x:tok@github.com/\n\
+[credential]\n\thelper = \"!f() { echo password=ghs_x; }; f\"\n\
+[credential]\n\thelper = store\n";
         assert_eq!(
             scan(text).into_iter().map(|(l, _)| l).collect::<Vec<_>>(),
-            [4, 7]
+            [4, 7, 9, 11, 13]
         );
     }
 
