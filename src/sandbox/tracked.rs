@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use globset::GlobBuilder;
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::policy::{canonical_or_normal, expand_tilde, has_glob_chars};
 
@@ -71,45 +71,70 @@ pub fn tracked_files(workspace: &Path) -> Result<Option<Vec<PathBuf>>, String> {
 
 /// Which `deny_read` entries name which of `tracked` (relative to
 /// `workspace`, canonical). A glob matches a file or one of its parent
-/// directories (a denied directory is denied as a whole).
+/// directories (a denied directory is denied as a whole). One pass over
+/// the tracked files with every glob in one set, and only the literal
+/// paths inside the workspace: a repository can track 100,000 files.
 pub fn tracked_denied(
     workspace: &Path,
     home: Option<&Path>,
     deny_read: &[String],
     tracked: &[PathBuf],
 ) -> Vec<TrackedDenied> {
-    let mut out = Vec::new();
+    let mut literals: Vec<(usize, PathBuf)> = Vec::new();
+    let mut glob_index: Vec<usize> = Vec::new();
+    let mut globs = GlobSetBuilder::new();
     for (index, raw) in deny_read.iter().enumerate() {
         let Some(expanded) = expand_tilde(raw, home) else {
             continue;
         };
         let absolute = workspace.join(&expanded);
-        let explicit = !has_glob_chars(&expanded);
-        let matches: Box<dyn Fn(&Path) -> bool> = if explicit {
+        if !has_glob_chars(&expanded) {
             let path = canonical_or_normal(&absolute);
-            Box::new(move |p: &Path| p.starts_with(&path))
-        } else {
-            let Ok(glob) = GlobBuilder::new(&absolute.to_string_lossy())
-                .literal_separator(true)
-                .build()
-            else {
-                continue; // the policy refuses an invalid glob already
-            };
-            let m = glob.compile_matcher();
-            Box::new(move |p: &Path| p.ancestors().any(|a| m.is_match(a)))
-        };
-        for file in tracked {
-            if matches(&workspace.join(file)) {
-                out.push(TrackedDenied {
-                    file: file.clone(),
-                    index,
-                    entry: raw.clone(),
-                    explicit,
-                });
+            if let Ok(rel) = path.strip_prefix(workspace) {
+                literals.push((index, rel.to_path_buf()));
             }
+            continue;
+        }
+        // An invalid glob is refused by the policy already.
+        if let Ok(glob) = GlobBuilder::new(&absolute.to_string_lossy())
+            .literal_separator(true)
+            .build()
+        {
+            globs.add(glob);
+            glob_index.push(index);
         }
     }
-    out
+    let globs = globs.build().unwrap_or_else(|_| GlobSet::empty());
+    let mut found = Vec::new();
+    for file in tracked {
+        for (index, path) in &literals {
+            if file.starts_with(path) {
+                found.push((*index, file, true));
+            }
+        }
+        if glob_index.is_empty() {
+            continue;
+        }
+        let mut hits: Vec<usize> = Vec::new();
+        for ancestor in file.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+            hits.extend(globs.matches(workspace.join(ancestor)));
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        for hit in hits {
+            found.push((glob_index[hit], file, false));
+        }
+    }
+    found.sort_by_key(|(index, _, _)| *index);
+    found
+        .into_iter()
+        .map(|(index, file, explicit)| TrackedDenied {
+            file: file.clone(),
+            index,
+            entry: deny_read[index].clone(),
+            explicit,
+        })
+        .collect()
 }
 
 #[cfg(test)]
