@@ -51,11 +51,12 @@ pub fn expand_once(entries: &[DenyRead]) -> Result<Vec<PathBuf>, String> {
 
 fn expand_with(entries: &[DenyRead], cached: bool) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
+    let mut literals = Vec::new();
     let mut entries_only = Vec::new();
     let mut groups: Vec<(PathBuf, Vec<String>)> = Vec::new();
     for e in entries {
         match e {
-            DenyRead::Path(p) => out.push(p.clone()),
+            DenyRead::Path(p) => literals.push(p.clone()),
             DenyRead::EntriesOf { dir, keep } => entries_only.extend(entries_of(dir, keep)),
             DenyRead::Glob { base, pattern } => match groups.iter_mut().find(|(b, _)| b == base) {
                 Some((_, patterns)) => patterns.push(pattern.clone()),
@@ -76,6 +77,8 @@ fn expand_with(entries: &[DenyRead], cached: bool) -> Result<Vec<PathBuf>, Strin
         }
     }
     let mut out = super::deny_links::with_link_targets(out, cached);
+    out.extend(super::deny_links::literal_targets(&literals, cached));
+    out.extend(literals);
     // The runner's temp dir can hold large trees (tool downloads, build
     // contexts): its entries are resolved when they are links themselves,
     // not searched for links inside.

@@ -4,10 +4,12 @@
 //! can a command) must deny `~/secrets/app.env`, and a link inside a denied
 //! directory (`~/.ssh/id_ed25519 -> ~/dotfiles/…`) its target too.
 //!
-//! - A denied path that is itself a symlink is resolved before **every**
-//!   command (one `lstat` per denied path, plus the chain when it is a
-//!   link): a link one command creates or re-points under a deny glob is
-//!   followed for the next.
+//! - A glob match that is itself a symlink is resolved before **every**
+//!   command (one `lstat` per match, plus the chain when it is a link): a
+//!   link one command creates under a deny glob is followed for the next.
+//!   Literal deny-read paths are looked at once per process in `warden
+//!   run` (no command can turn one into a link) and at every start of a
+//!   one-shot `warden sandbox`.
 //! - Symlinks inside a denied directory are found with a walk that does not
 //!   follow links, once per directory per process: commands cannot change
 //!   a denied directory (it is carved out of every writable root).
@@ -30,32 +32,63 @@ const MAX_LINK_HOPS: usize = 40;
 /// Links found inside each denied directory, per process.
 static INNER: Mutex<Option<HashMap<PathBuf, Vec<PathBuf>>>> = Mutex::new(None);
 
+/// Targets found for each literal deny-read path, per process.
+static LITERAL: Mutex<Option<HashMap<PathBuf, Vec<PathBuf>>>> = Mutex::new(None);
+
 /// `deny` plus the resolved target of every symlink in it or inside a
-/// denied directory; sorted and deduplicated.
+/// denied directory; sorted and deduplicated. Each path is looked at again
+/// on every call (glob matches: a command can plant a link).
 pub(super) fn with_link_targets(mut deny: Vec<PathBuf>, cached: bool) -> Vec<PathBuf> {
-    let mut targets = Vec::new();
-    for path in &deny {
-        let Ok(meta) = std::fs::symlink_metadata(path) else {
-            continue;
-        };
-        if meta.file_type().is_symlink() {
-            targets.push(resolve(path));
-        } else if meta.is_dir() {
-            targets.extend(links_inside(path, cached));
-        }
-    }
-    // A target may itself be a directory holding links (once, not again).
-    let mut more = Vec::new();
-    for t in &targets {
-        if std::fs::symlink_metadata(t).is_ok_and(|m| m.is_dir()) {
-            more.extend(links_inside(t, cached));
-        }
-    }
+    let targets: Vec<PathBuf> = deny.iter().flat_map(|p| targets_of(p, cached)).collect();
     deny.extend(targets);
-    deny.extend(more);
     deny.sort();
     deny.dedup();
     deny
+}
+
+/// The targets of literal deny-read paths: with `cached`, found once per
+/// process, as no command can turn a literal deny-read path into a link
+/// (it is carved out of every writable root, and a missing one cannot be
+/// created); this keeps `warden run`'s per-command cost to the glob
+/// matches.
+pub(super) fn literal_targets(paths: &[PathBuf], cached: bool) -> Vec<PathBuf> {
+    if !cached {
+        return paths.iter().flat_map(|p| targets_of(p, false)).collect();
+    }
+    let mut slot = LITERAL.lock().unwrap_or_else(|e| e.into_inner());
+    let map = slot.get_or_insert_with(HashMap::new);
+    let mut out = Vec::new();
+    for p in paths {
+        out.extend(
+            map.entry(p.clone())
+                .or_insert_with(|| targets_of(p, true))
+                .iter()
+                .cloned(),
+        );
+    }
+    out
+}
+
+/// What denying `path` must also deny: its target when it is a link (and
+/// the links inside that target when it is a directory), the targets of
+/// the links inside it when it is a directory.
+fn targets_of(path: &Path, cached: bool) -> Vec<PathBuf> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Vec::new();
+    };
+    if meta.file_type().is_symlink() {
+        let target = resolve(path);
+        let mut out = Vec::new();
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+            out = links_inside(&target, cached);
+        }
+        out.push(target);
+        out
+    } else if meta.is_dir() {
+        links_inside(path, cached)
+    } else {
+        Vec::new()
+    }
 }
 
 /// `deny` plus the resolved target of each path in it that is a symlink
