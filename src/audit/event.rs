@@ -131,6 +131,17 @@ pub enum Event {
         #[serde(default)]
         detail: String,
     },
+    /// A deny-read glob matches a file git tracks: its content is in
+    /// `.git/objects`, readable by every command, whatever the sandbox
+    /// hides (the file's name and the entry, never its content). Also
+    /// written, with an empty `file`, when the tracked files could not be
+    /// listed (`detail` says why).
+    DenyReadTracked {
+        file: String,
+        entry: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
     /// The run ended with this exit code.
     RunFinished {
         exit_code: i32,
@@ -153,6 +164,7 @@ impl Event {
             Event::BreakerTripped { .. } => "breaker_tripped",
             Event::Overridden { .. } => "overridden",
             Event::McpServer { .. } => "mcp_server",
+            Event::DenyReadTracked { .. } => "deny_read_tracked",
             Event::RunFinished { .. } => "run_finished",
         }
     }

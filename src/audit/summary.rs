@@ -319,6 +319,8 @@ impl AuditSummary {
                     status: status.clone(),
                     detail: detail.clone(),
                 }),
+                // Printed at start; the report does not repeat it.
+                Event::DenyReadTracked { .. } => {}
                 Event::RunFinished {
                     exit_code, reason, ..
                 } => {

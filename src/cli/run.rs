@@ -46,9 +46,15 @@ Examples:
 API keys are read from the environment only: OPENAI_API_KEY or ANTHROPIC_API_KEY
 (or WARDEN_API_KEY); the reviewer uses WARDEN_REVIEWER_API_KEY, falling back to
 the run's key. They are never logged and never passed to sandboxed commands.
-A checkout that keeps a token in its git config (actions/checkout without
-persist-credentials: false) is refused before the run starts (exit 2): every
-sandboxed command could read it.
+A token in git's config is refused before the run starts (exit 2): every
+sandboxed command could read it. That covers actions/checkout without
+persist-credentials: false (v5 writes it to .git/config, v6 to
+$RUNNER_TEMP/git-credentials-*.config, included with includeIf), submodule,
+~/.gitconfig and /etc/gitconfig files, and every file they include.
+$RUNNER_TEMP is unreadable in the sandbox. A deny_read glob matching a file
+git tracks is a warning and an audit record (its content is in .git/objects,
+which commands can read); an explicit deny_read path that git tracks is an
+error (exit 2).
 
 Exit codes: 0 done; 1 the agent did not finish (max turns, timeout, token
 budget, task error); 2 usage or configuration error; 3 circuit breaker
@@ -152,8 +158,9 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
         overrides.push(format!("agent.max_turns={n}"));
     }
     let session = Session::open(global, args.profile.as_deref(), &overrides)?;
-    refuse_persisted_credentials(&session.workspace)?;
     let config = &session.loaded.config;
+    super::run_checks::refuse_persisted_credentials(&session.workspace, config)?;
+    let tracked = super::run_checks::check_tracked_deny_read(&session)?;
     let provider = build_provider(config, &args)?;
     let prompt = read_prompt(&args, &provider)?;
     let reviewer = session.reviewer(args.scenario.as_deref())?;
@@ -196,6 +203,11 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
             sandbox: serde_json::to_value(&executor.policy).unwrap_or_default(),
         })
         .map_err(|e| Error::infra(format!("cannot write the audit log: {e}")))?;
+    for event in tracked {
+        audit
+            .append(event)
+            .map_err(|e| Error::infra(format!("cannot write the audit log: {e}")))?;
+    }
 
     let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let rt = runtime()?;
@@ -349,19 +361,4 @@ fn require_model(config: &Config) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// Every sandboxed command can read the checkout's git config, so a token
-/// persisted there is the agent's: refuse to start (exit 2) rather than
-/// hand it over. Only where and what kind are printed, never the value.
-fn refuse_persisted_credentials(workspace: &std::path::Path) -> Result<(), Error> {
-    let found = crate::sandbox::git_credentials::persisted_credentials(workspace);
-    if found.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = found.iter().map(|c| format!("  {c}")).collect();
-    Err(Error::usage(format!(
-        "the checkout keeps a credential in its git config, readable by every command the agent runs:\n{}\n  help: check out with `persist-credentials: false` (actions/checkout), or remove the entry (`git config --unset-all http.https://github.com/.extraheader`), then run again",
-        list.join("\n")
-    )))
 }

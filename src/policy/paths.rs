@@ -213,7 +213,16 @@ pub struct PathPolicy {
 
 impl PathPolicy {
     pub fn new(cfg: &Config, ctx: PathContext) -> Result<Self, String> {
-        let deny_read = PathSet::new(&cfg.sandbox.deny_read, &ctx)?;
+        // The sandbox also denies `$RUNNER_TEMP` (src/sandbox/policy.rs):
+        // an escalation naming it is a deny-read crossing like any other.
+        let mut deny_entries = cfg.sandbox.deny_read.clone();
+        if let Some(temp) = std::env::var_os("RUNNER_TEMP").filter(|v| !v.is_empty()) {
+            let temp = PathBuf::from(temp);
+            if temp.is_absolute() && !ctx.workspace.starts_with(&temp) {
+                deny_entries.push(temp.to_string_lossy().into_owned());
+            }
+        }
+        let deny_read = PathSet::new(&deny_entries, &ctx)?;
         let protected = PathSet::new(&cfg.sandbox.protected, &ctx)?;
         let writable_roots = match cfg.sandbox_mode {
             SandboxMode::ReadOnly => Vec::new(),

@@ -17,6 +17,9 @@
 //! the base directory was replaced, moved or deleted, or a directory
 //! cannot be watched unambiguously; without inotify (no instance or watch
 //! left) every command walks, as before.
+//!
+//! Symlinks among the results are then resolved ([`super::deny_links`]):
+//! what is denied is what a read through the name would reach.
 
 use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
@@ -48,10 +51,13 @@ pub fn expand_once(entries: &[DenyRead]) -> Result<Vec<PathBuf>, String> {
 
 fn expand_with(entries: &[DenyRead], cached: bool) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
+    let mut literals = Vec::new();
+    let mut entries_only = Vec::new();
     let mut groups: Vec<(PathBuf, Vec<String>)> = Vec::new();
     for e in entries {
         match e {
-            DenyRead::Path(p) => out.push(p.clone()),
+            DenyRead::Path(p) => literals.push(p.clone()),
+            DenyRead::EntriesOf { dir, keep } => entries_only.extend(entries_of(dir, keep)),
             DenyRead::Glob { base, pattern } => match groups.iter_mut().find(|(b, _)| b == base) {
                 Some((_, patterns)) => patterns.push(pattern.clone()),
                 None => groups.push((base.clone(), vec![pattern.clone()])),
@@ -70,9 +76,38 @@ fn expand_with(entries: &[DenyRead], cached: bool) -> Result<Vec<PathBuf>, Strin
             out.extend(found.into_iter().map(|rel| base.join(rel)));
         }
     }
+    let mut out = super::deny_links::with_link_targets(out, cached);
+    out.extend(super::deny_links::literal_targets(&literals, cached));
+    out.extend(literals);
+    // The runner's temp dir can hold large trees (tool downloads, build
+    // contexts): its entries are resolved when they are links themselves,
+    // not searched for links inside.
+    out.extend(super::deny_links::with_top_level_targets(entries_only));
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// Name prefix of warden's private temp dirs ([`super::tmp`]).
+const PRIVATE_TMP_PREFIX: &str = "warden-sbx-";
+
+/// Every entry of `dir` but those that are, or hold, a `keep` path, and
+/// warden's private temp dirs (when the system temp dir is `dir` itself).
+/// One directory listing: `dir` is outside every writable root, so only
+/// processes outside the sandbox add to it.
+fn entries_of(dir: &Path, keep: &[PathBuf]) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| {
+            !e.file_name()
+                .as_encoded_bytes()
+                .starts_with(PRIVATE_TMP_PREFIX.as_bytes())
+        })
+        .map(|e| e.path())
+        .filter(|p| !keep.iter().any(|k| k.starts_with(p)))
+        .collect()
 }
 
 struct CacheEntry {

@@ -46,6 +46,10 @@ pub enum DenyRead {
     /// A glob, matched against absolute paths under `base` (the workspace for
     /// relative patterns, else the pattern's literal prefix).
     Glob { base: PathBuf, pattern: String },
+    /// Every entry of `dir` except those holding one of `keep` and warden's
+    /// private temp dirs (`RUNNER_TEMP`: step scripts, the runner's command
+    /// files, actions' credential files; see [`runner_temp_entry`]).
+    EntriesOf { dir: PathBuf, keep: Vec<PathBuf> },
 }
 
 /// The sandbox one workspace gets under one profile: absolute paths only.
@@ -121,6 +125,16 @@ impl SandboxPolicy {
             } else {
                 DenyRead::Path(canonical.resolve(&workspace.join(expanded)))
             };
+            if !deny_read.contains(&entry) {
+                deny_read.push(entry);
+            }
+        }
+
+        if let Some(entry) = runner_temp_entry(&workspace) {
+            deny_read.push(entry);
+        }
+        for path in self_hosted_runner_credentials() {
+            let entry = DenyRead::Path(canonical.resolve(&path));
             if !deny_read.contains(&entry) {
                 deny_read.push(entry);
             }
@@ -202,6 +216,43 @@ impl SandboxPolicy {
     /// Whether commands run without Landlock and seccomp at all.
     pub fn is_full_access(&self) -> bool {
         self.mode == SandboxMode::DangerFullAccess
+    }
+}
+
+/// The runner's temp directory, deny-read in the sandbox: the runner keeps
+/// each step's script there, `GITHUB_ENV` & co. under
+/// `_runner_file_commands/`, and actions their credentials
+/// (`actions/checkout` v6's `git-credentials-<uuid>.config`, its SSH key,
+/// `setup-node`'s `.npmrc`). Entries holding the workspace, the warden
+/// executable (the Action installs it there) or the system temp dir (the
+/// commands' own `TMPDIR`s) stay readable; warden's audit log is written
+/// by warden, outside the sandbox, and stays denied.
+fn runner_temp_entry(workspace: &Path) -> Option<DenyRead> {
+    let raw = std::env::var_os("RUNNER_TEMP").filter(|v| !v.is_empty())?;
+    let dir = std::fs::canonicalize(raw).ok().filter(|d| d.is_dir())?;
+    let mut keep = vec![workspace.to_path_buf()];
+    keep.extend(std::env::current_exe().and_then(std::fs::canonicalize).ok());
+    keep.extend(std::fs::canonicalize(std::env::temp_dir()).ok());
+    Some(DenyRead::EntriesOf { dir, keep })
+}
+
+/// A self-hosted runner's registration credentials, next to its `_work`
+/// directory (`RUNNER_TEMP` is `<runner>/_work/_temp`): whoever reads them
+/// can impersonate the runner and take the jobs of other workflows.
+fn self_hosted_runner_credentials() -> Vec<PathBuf> {
+    let Some(temp) = std::env::var_os("RUNNER_TEMP").filter(|v| !v.is_empty()) else {
+        return Vec::new();
+    };
+    let work = Path::new(&temp).parent();
+    match work.filter(|w| w.file_name().is_some_and(|n| n == "_work")) {
+        Some(work) => {
+            let root = work.parent().unwrap_or(Path::new("/"));
+            [".credentials", ".credentials_rsaparams", ".runner"]
+                .iter()
+                .map(|f| root.join(f))
+                .collect()
+        }
+        None => Vec::new(),
     }
 }
 
