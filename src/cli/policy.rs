@@ -82,8 +82,10 @@ pub fn run(global: &GlobalArgs, cmd: PolicyCommand) -> Result<ExitStatus, Error>
             let Some(expected) = case.expectation_for(&profile_name) else {
                 continue;
             };
-            let decision = rt.block_on(session.pipeline.decide(
+            let writes = case.writes(&session.pipeline.path_policy().ctx);
+            let decision = rt.block_on(session.pipeline.decide_in_run(
                 &case.action,
+                &writes,
                 reviewer.as_deref(),
                 &ctx,
             ));

@@ -10,6 +10,14 @@
 //!   ([`Layer::Override`]) — unless a managed requirement now denies it:
 //!   nothing, not even a human override, weakens a managed deny.
 //!
+//! - The run's writes: at its first decision (before anything it decides
+//!   runs) the run snapshots the workspace files that pre-approval inputs
+//!   name ([`RunWrites`]), so a lockfile or configuration file the agent
+//!   changes later voids an allow rule's pre-approval.
+//!
+//! A repeated denial quotes the *first* refusal's reason once, however
+//! often the action is repeated: the first denial stays the one remembered.
+//!
 //! Order for one action: override, repeated denial, cache, then the
 //! pipeline (and its reviewer).
 
@@ -18,6 +26,7 @@ use std::collections::HashMap;
 use crate::action::Action;
 use crate::decision::{Decision, Layer, Outcome, TraceStep};
 use crate::policy::pipeline::{Pipeline, Prejudged};
+use crate::policy::run_writes::RunWrites;
 
 use super::denials::KeptDenial;
 use super::{ReviewContext, Reviewer};
@@ -39,6 +48,8 @@ pub struct RunMemory {
     reviewed: HashMap<String, Decision>,
     /// key → an override not used yet in this run.
     overrides: HashMap<String, KeptDenial>,
+    /// The workspace as the run found it (taken at the first decision).
+    writes: Option<RunWrites>,
     /// Reviewer calls made (for stats and benchmarks).
     pub reviewer_calls: u64,
 }
@@ -65,9 +76,13 @@ impl RunMemory {
         reviewer: Option<&dyn Reviewer>,
         context: &ReviewContext,
     ) -> Remembered {
+        let workspace = &pipeline.path_policy().ctx.workspace;
+        let writes = self
+            .writes
+            .get_or_insert_with(|| RunWrites::at_start(workspace));
         let key = action.normalized_key();
         if self.overrides.contains_key(&key)
-            && let Prejudged::Final(managed) = pipeline.prejudge(action)
+            && let Prejudged::Final(managed) = pipeline.prejudge_in_run(action, writes)
             && managed.layer == Layer::Requirements
             && managed.outcome.counts_as_denial()
         {
@@ -153,7 +168,9 @@ impl RunMemory {
                 override_of: None,
             };
         }
-        let decision = pipeline.decide(action, reviewer, context).await;
+        let decision = pipeline
+            .decide_in_run(action, writes, reviewer, context)
+            .await;
         if matches!(decision.layer, Layer::AutoReview | Layer::ReviewerFailed) {
             if reviewer.is_some() {
                 self.reviewer_calls += 1;
@@ -167,11 +184,14 @@ impl RunMemory {
         }
     }
 
-    /// Remember a denial (after it got its kept id, if any).
+    /// Remember a denial (after it got its kept id, if any). The first
+    /// denial of an action stays the one remembered: a repeat, which quotes
+    /// it, never replaces it (else each repeat would quote the last one).
     pub fn remember_denial(&mut self, action: &Action, id: Option<String>, decision: &Decision) {
-        if decision.outcome.counts_as_denial() {
+        if decision.outcome.counts_as_denial() && decision.layer != Layer::RepeatedDenial {
             self.denied
-                .insert(action.normalized_key(), (id, decision.clone()));
+                .entry(action.normalized_key())
+                .or_insert_with(|| (id, decision.clone()));
         }
     }
 }

@@ -1,0 +1,457 @@
+//! Pre-approval exceptions: when an allow rule's `grants` must not apply.
+//!
+//! Network grants are enforced as "network on" (seccomp cannot see
+//! addresses), so a pre-approved `cargo fetch` may connect anywhere. Until
+//! egress is host-exact, a pre-approval holds only while the command
+//! cannot choose where the tool connects or what it runs. [`exception`]
+//! judges one invocation against the declared [`table::TOOLS`]:
+//!
+//! - the program itself: a path (or the first `PATH` hit) inside a
+//!   writable root is a file the agent could have replaced;
+//! - options (`--config`, `--index-url`, `--registry`, `-e`, every
+//!   spelling: `--opt=v`, bundled `-qi URL`, `-ihttps://…`, and for tools
+//!   that accept them, abbreviations and `--no-X`);
+//! - assignments (`CARGO_TARGET_*_RUNNER=…`, `npm_config_registry=…`)
+//!   given through `env` or `export`;
+//! - operands that are not registry names (`.`, `./dir`, `file:`,
+//!   `git+https://…`, URLs, archives);
+//! - requirements and constraints files (`-r FILE`), read and judged line
+//!   by line (an option, a URL or a path on any line; unreadable fails
+//!   closed);
+//! - workspace files (lockfiles, manifests, `.npmrc`,
+//!   `.cargo/config.toml`, …) written in this run ([`RunWrites`]).
+//!
+//! The pipeline turns an exception into a `sandbox_approval` crossing that
+//! asks for what the rule would have granted, with the reason naming the
+//! input.
+
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+use super::command_rules::{basename, wildcard_match};
+use super::paths::{PathPolicy, WriteTarget};
+use super::run_writes::{RunWrites, Written};
+use super::wrappers::Invocation;
+use table::{COMMON_ENV, Effect, Opt, Scope, Syntax, TOOLS, Tool};
+
+/// Bytes of a requirements file read at most.
+const MAX_REQUIREMENTS: u64 = 1 << 20;
+
+/// What one exec offers the checks besides each invocation's argv.
+pub struct ExecContext<'a> {
+    pub paths: &'a PathPolicy,
+    /// The exec's working directory (absolute).
+    pub cwd: &'a Path,
+    pub writes: &'a RunWrites,
+    /// `NAME=value` words given to `env` or `export` in this exec.
+    pub assignments: Vec<&'a str>,
+    /// The working directory and every directory a `cd` or `pushd` in the
+    /// exec moves to (`/` for one warden cannot resolve: `cd -`, `popd`).
+    pub dirs: Vec<PathBuf>,
+}
+
+impl<'a> ExecContext<'a> {
+    pub fn new(
+        paths: &'a PathPolicy,
+        cwd: &'a Path,
+        writes: &'a RunWrites,
+        invocations: &'a [Invocation],
+    ) -> Self {
+        let mut assignments = Vec::new();
+        let mut dirs = vec![cwd.to_path_buf()];
+        for inv in invocations {
+            let Some(program) = inv.argv.first() else {
+                continue;
+            };
+            match basename(program) {
+                "env" | "export" => assignments.extend(
+                    inv.argv[1..]
+                        .iter()
+                        .filter(|w| is_assignment(w))
+                        .map(String::as_str),
+                ),
+                "cd" | "pushd" | "popd" => {
+                    let target = inv.argv[1..].iter().find(|w| !w.starts_with('-'));
+                    dirs.push(match target {
+                        Some(t) if program != "popd" => paths.ctx.resolve(t, Some(cwd)),
+                        None if program == "cd" => paths.ctx.home.clone(),
+                        _ => PathBuf::from("/"),
+                    });
+                }
+                _ => {}
+            }
+        }
+        ExecContext {
+            paths,
+            cwd,
+            writes,
+            assignments,
+            dirs,
+        }
+    }
+}
+
+/// Why `argv`'s pre-approval must not apply, if it must not. `network`:
+/// the matching rule grants the network (more inputs matter then).
+pub fn exception(argv: &[String], network: bool, ctx: &ExecContext<'_>) -> Option<String> {
+    let program = argv.first()?;
+    if let Some(path) = replaceable_program(program, ctx) {
+        return Some(format!(
+            "`{program}` runs {}, a file inside a writable root that a command could have replaced",
+            path.display()
+        ));
+    }
+    let tool = tool_for(basename(program))?;
+    let in_scope = |s: Scope| s == Scope::Any || network;
+
+    for a in &ctx.assignments {
+        let name = a.split_once('=').map_or(*a, |(n, _)| n);
+        let listed = |pats: &[&str]| {
+            pats.iter()
+                .any(|p| wildcard_match(&p.to_ascii_lowercase(), &name.to_ascii_lowercase()))
+        };
+        if (listed(tool.env) || listed(COMMON_ENV)) && !listed(tool.env_harmless) {
+            return Some(format!(
+                "the assignment `{name}=…` configures {} (where it connects or what it runs)",
+                tool.name
+            ));
+        }
+    }
+
+    let mut requirement_files = Vec::new();
+    let mut i = 1;
+    let mut options_done = false;
+    while i < argv.len() {
+        let arg = &argv[i];
+        i += 1;
+        if !options_done && arg == "--" {
+            options_done = true;
+            continue;
+        }
+        if !options_done && arg.len() > 1 && arg.starts_with('-') {
+            match option(tool, arg, argv.get(i).map(String::as_str)) {
+                Parsed::Listed(opt, value, takes_next) => {
+                    if takes_next {
+                        i += 1;
+                    }
+                    if !in_scope(opt.scope) {
+                        continue;
+                    }
+                    match opt.effect {
+                        Effect::Withhold => {
+                            return Some(format!("`{}` {}", opt.spelling, opt.why));
+                        }
+                        Effect::RequirementsFile => match value {
+                            Some(v) => requirement_files.push((opt.spelling, v)),
+                            None => {
+                                return Some(format!("`{}` without a file", opt.spelling));
+                            }
+                        },
+                    }
+                }
+                Parsed::Value { takes_next } => {
+                    if takes_next {
+                        i += 1;
+                    }
+                }
+                Parsed::Other => {}
+            }
+            continue;
+        }
+        // Operands after the subcommand (argv[1]).
+        if tool.specs
+            && i > 2
+            && let Some(what) = spec_problem(arg)
+        {
+            return Some(format!(
+                "the operand `{arg}` is {what}: {} would fetch or build what it names",
+                tool.name
+            ));
+        }
+    }
+
+    for (spelling, file) in requirement_files {
+        let path = ctx.paths.ctx.resolve(&file, Some(ctx.cwd));
+        if let Some(why) = requirements_problem(&path) {
+            return Some(format!("`{spelling} {file}`: {why}"));
+        }
+    }
+
+    let inputs: Vec<&str> = tool
+        .inputs
+        .iter()
+        .filter(|i| in_scope(i.scope))
+        .map(|i| i.name)
+        .collect();
+    for dir in ctx.dirs.iter().filter(|_| !inputs.is_empty()) {
+        let shown = |p: &Path| {
+            let rel = p.strip_prefix(&ctx.paths.ctx.workspace).unwrap_or(p);
+            match rel.display().to_string() {
+                s if s.is_empty() => ".".to_owned(),
+                s => s,
+            }
+        };
+        match ctx.writes.written(dir, &inputs) {
+            Some(Written::File(path)) => {
+                return Some(format!(
+                    "`{}` was written in this run, and it {}",
+                    shown(&path),
+                    tool.why_inputs
+                ));
+            }
+            Some(Written::Unknown(dir)) => {
+                return Some(format!(
+                    "{} runs in {}, where warden cannot tell whether its {} changed in this run",
+                    tool.name,
+                    shown(&dir),
+                    inputs.join(", ")
+                ));
+            }
+            None => {}
+        }
+    }
+    None
+}
+
+/// Every file name or suffix an input of [`TOOLS`] uses (what a run's
+/// start snapshot records).
+pub fn tracked_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = TOOLS
+        .iter()
+        .flat_map(|t| t.inputs.iter().map(|i| i.name))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+fn tool_for(program: &str) -> Option<&'static Tool> {
+    TOOLS
+        .iter()
+        .find(|t| t.programs.iter().any(|p| wildcard_match(p, program)))
+}
+
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// The file `program` would run when it lies inside a writable root (the
+/// path as given, or its first hit on `PATH`).
+fn replaceable_program(program: &str, ctx: &ExecContext<'_>) -> Option<PathBuf> {
+    let writable = |p: &Path| ctx.paths.write_target(p) == WriteTarget::Inside;
+    if program.contains('/') {
+        let p = ctx.paths.ctx.resolve(program, Some(ctx.cwd));
+        return writable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        let dir = if dir.is_absolute() {
+            dir
+        } else {
+            ctx.cwd.join(dir)
+        };
+        let candidate = dir.join(program);
+        if std::fs::symlink_metadata(&candidate).is_ok() {
+            return writable(&candidate).then_some(candidate);
+        }
+    }
+    None
+}
+
+enum Parsed {
+    /// A listed option, its value if any, and whether the value is the
+    /// next argument.
+    Listed(&'static Opt, Option<String>, bool),
+    /// An option whose value is not an operand.
+    Value {
+        takes_next: bool,
+    },
+    Other,
+}
+
+fn option(tool: &'static Tool, arg: &str, next: Option<&str>) -> Parsed {
+    let with_value = |opt: &'static Opt, inline: Option<&str>| match inline {
+        Some(v) => Parsed::Listed(opt, Some(v.to_owned()), false),
+        None => Parsed::Listed(opt, next.map(str::to_owned), next.is_some()),
+    };
+    let (abbreviations, go) = match tool.syntax {
+        Syntax::Gnu { abbreviations } => (abbreviations, false),
+        Syntax::Go => (false, true),
+    };
+    let long = arg.strip_prefix("--");
+    // Go takes `-name` like `--name`; npm's parser takes a single-dash
+    // option name too (`-registry=…`).
+    let as_long = long.or_else(|| (go || (abbreviations && arg.len() > 2)).then(|| &arg[1..]));
+    if let Some(body) = as_long {
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        for opt in tool.options {
+            let listed = opt.spelling.trim_start_matches('-');
+            if long_matches(
+                listed,
+                name,
+                abbreviations,
+                go || opt.spelling.starts_with("--"),
+            ) {
+                return with_value(opt, inline);
+            }
+        }
+        if tool
+            .value_options
+            .iter()
+            .any(|v| v.starts_with("--") && v.trim_start_matches('-') == name)
+        {
+            return Parsed::Value {
+                takes_next: inline.is_none() && next.is_some(),
+            };
+        }
+        if long.is_some() || go {
+            return Parsed::Other;
+        }
+    }
+    // A cluster of short options: `-qi URL`, `-ihttps://…`, `-Zflag`.
+    let cluster = &arg[1..];
+    for (at, c) in cluster.char_indices() {
+        let rest = &cluster[at + c.len_utf8()..];
+        let inline = (!rest.is_empty()).then_some(rest);
+        let short = |s: &&str| s.len() == 2 && s.ends_with(c) && !s.starts_with("--");
+        if let Some(opt) = tool.options.iter().find(|o| short(&o.spelling)) {
+            return with_value(opt, inline);
+        }
+        if tool.value_options.iter().any(|v| short(v)) {
+            return Parsed::Value {
+                takes_next: inline.is_none() && next.is_some(),
+            };
+        }
+    }
+    Parsed::Other
+}
+
+/// Whether a long option `name` (without dashes) given on the command
+/// line selects the listed option.
+fn long_matches(listed: &str, name: &str, abbreviations: bool, listed_is_long: bool) -> bool {
+    if !listed_is_long {
+        return false;
+    }
+    if wildcard_match(listed, name) {
+        return true;
+    }
+    if !abbreviations || listed.contains('*') {
+        return false;
+    }
+    // optparse and nopt accept an unambiguous prefix; nopt also `--no-X`.
+    let prefix = |n: &str| n.len() >= 2 && listed.starts_with(n);
+    prefix(name) || name.strip_prefix("no-").is_some_and(prefix)
+}
+
+const SOURCE_PREFIXES: &[&str] = &[
+    "git+",
+    "git:",
+    "hg+",
+    "svn+",
+    "bzr+",
+    "github:",
+    "gitlab:",
+    "bitbucket:",
+    "gist:",
+    "ssh:",
+    "file:",
+    "link:",
+    "portal:",
+    "patch:",
+    "exec:",
+    "http:",
+    "https:",
+];
+
+const ARCHIVES: &[&str] = &[
+    ".whl", ".tar.gz", ".tgz", ".zip", ".tar", ".tar.bz2", ".tar.xz", ".gem",
+];
+
+/// Why a package operand is not a plain registry name, if it is not.
+fn spec_problem(arg: &str) -> Option<&'static str> {
+    let lower = arg.to_ascii_lowercase();
+    if lower.contains("://") {
+        return Some("a URL");
+    }
+    let sources = std::iter::once(lower.as_str()).chain(lower.split('@').skip(1));
+    for part in sources {
+        if SOURCE_PREFIXES.iter().any(|p| part.starts_with(p)) {
+            return Some("a URL, a VCS source or a local path");
+        }
+    }
+    if lower.starts_with(['.', '/', '~']) {
+        return Some("a local path");
+    }
+    // `@scope/name` is a registry name; any other `/` a path or a
+    // repository shorthand (`user/repo`).
+    let body = match lower.strip_prefix('@') {
+        Some(scoped) => scoped.split_once('/').map_or("", |(_, rest)| rest),
+        None => lower.as_str(),
+    };
+    if body.contains('/') {
+        return Some("a local path or a repository");
+    }
+    if ARCHIVES.iter().any(|a| lower.ends_with(a)) {
+        return Some("an archive file");
+    }
+    None
+}
+
+/// Why a requirements or constraints file must not be trusted, if so:
+/// any option but `--hash`, an environment variable, a URL or a path.
+pub fn requirements_problem(path: &Path) -> Option<String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("cannot be read ({e}), so its options are unknown")),
+    };
+    if meta.len() > MAX_REQUIREMENTS {
+        return Some(format!(
+            "larger than {MAX_REQUIREMENTS} bytes, so it is not examined"
+        ));
+    }
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return Some(format!("cannot be read ({e}), so its options are unknown")),
+    };
+    let joined = text.replace("\\\r\n", " ").replace("\\\n", " ");
+    for (n, line) in joined.lines().enumerate() {
+        // A comment starts at `#` at the start or after whitespace.
+        let code = match line.find(" #").or_else(|| line.find("\t#")) {
+            _ if line.trim_start().starts_with('#') => "",
+            Some(at) => &line[..at],
+            None => line,
+        };
+        if code.contains("${") {
+            return Some(format!("line {} expands an environment variable", n + 1));
+        }
+        let mut words = code.split_whitespace();
+        while let Some(word) = words.next() {
+            if word == "--hash" {
+                words.next();
+                continue;
+            }
+            if word.starts_with("--hash=") {
+                continue;
+            }
+            if word.starts_with('-') {
+                let shown = word.split_once('=').map_or(word, |(o, _)| o);
+                return Some(format!("line {} sets `{shown}`", n + 1));
+            }
+            if let Some(what) = spec_problem(word) {
+                return Some(format!("line {} names {what} (`{word}`)", n + 1));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

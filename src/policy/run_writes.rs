@@ -1,0 +1,280 @@
+//! Which workspace files were written during this run, for the inputs of a
+//! pre-approved command that only matter when the agent changed them
+//! (lockfiles, manifests, package-manager configuration: see
+//! [`super::preapproval`]).
+//!
+//! Commands write the workspace in many ways warden does not see one by
+//! one (`cp`, `sed -i`, a build script, a rename, a hard link), so nothing
+//! is tracked per write. Instead the run takes a snapshot when it starts
+//! (before its first action runs) of every file whose name one of the
+//! pre-approval inputs uses, with its inode, size, mtime and ctime. A file
+//! is *written this run* when it is new or any of those changed. ctime is
+//! set by the kernel on every change and cannot be set back from user
+//! space, so `touch -d` cannot hide a change.
+//!
+//! The walk skips `.git`, `node_modules` and `target` (no project's
+//! manifest or configuration lives there), follows no symlink and stops
+//! after [`MAX_ENTRIES`]. What it cannot see fails closed: a command run
+//! from a skipped directory or outside the workspace, or a walk that hit
+//! the limit, counts as having written its inputs.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Directory entries one walk visits at most.
+pub const MAX_ENTRIES: usize = 50_000;
+
+/// Directories never walked: repository internals and generated trees.
+const SKIPPED_DIRS: &[&str] = &[".git", "node_modules", "target"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Fingerprint {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        Fingerprint {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// The files the tracked names matched, by path.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    files: HashMap<PathBuf, Fingerprint>,
+    /// The walk stopped at [`MAX_ENTRIES`].
+    truncated: bool,
+}
+
+impl Snapshot {
+    fn take(root: &Path, names: &[&str]) -> Snapshot {
+        let mut snap = Snapshot::default();
+        let mut stack = vec![root.to_path_buf()];
+        let mut visited = 0usize;
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                visited += 1;
+                if visited > MAX_ENTRIES {
+                    snap.truncated = true;
+                    return snap;
+                }
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let path = entry.path();
+                if kind.is_dir() {
+                    if !SKIPPED_DIRS.contains(&name.as_ref()) {
+                        stack.push(path);
+                    }
+                } else if kind.is_file()
+                    && names.iter().any(|n| matches_name(&path, n))
+                    && let Ok(meta) = entry.metadata()
+                {
+                    snap.files.insert(path, Fingerprint::of(&meta));
+                }
+            }
+        }
+        snap
+    }
+}
+
+/// Whether `path` ends with `name` (a file name or a suffix such as
+/// `.cargo/config.toml`), component by component.
+pub fn matches_name(path: &Path, name: &str) -> bool {
+    let mut want = Path::new(name).components().rev();
+    let mut have = path.components().rev();
+    loop {
+        match (want.next(), have.next()) {
+            (None, _) => return true,
+            (Some(w), Some(h)) if w == h => {}
+            _ => return false,
+        }
+    }
+}
+
+/// What warden knows about this run's writes.
+#[derive(Debug, Clone, Default)]
+pub struct RunWrites {
+    /// The workspace as it was when the run started.
+    start: Option<(PathBuf, Snapshot)>,
+    /// Paths known to be written (policy fixtures: `written:`).
+    listed: Vec<PathBuf>,
+}
+
+impl RunWrites {
+    /// Nothing was written: one decision outside a run (`warden check`).
+    pub fn nothing() -> Self {
+        RunWrites::default()
+    }
+
+    /// These absolute paths were written (fixtures, tests).
+    pub fn listed(paths: Vec<PathBuf>) -> Self {
+        RunWrites {
+            start: None,
+            listed: paths,
+        }
+    }
+
+    /// The start of a run in `workspace`: snapshot every file a
+    /// pre-approval input names. Call it before the run's first action.
+    pub fn at_start(workspace: &Path) -> Self {
+        let names = super::preapproval::tracked_names();
+        RunWrites {
+            start: Some((workspace.to_path_buf(), Snapshot::take(workspace, &names))),
+            listed: Vec::new(),
+        }
+    }
+
+    /// An input written this run: a file in the workspace whose path ends
+    /// with one of `names` (the first found), or `cwd` itself when the
+    /// command runs where the snapshot does not look (outside the
+    /// workspace, in a skipped directory) or the walk hit its limit.
+    pub fn written(&self, cwd: &Path, names: &[&str]) -> Option<Written> {
+        if let Some(p) = self
+            .listed
+            .iter()
+            .find(|p| names.iter().any(|n| matches_name(p, n)))
+        {
+            return Some(Written::File(p.clone()));
+        }
+        let (workspace, start) = self.start.as_ref()?;
+        let unseen = cwd
+            .strip_prefix(workspace)
+            .map(|rel| {
+                rel.components()
+                    .any(|c| SKIPPED_DIRS.iter().any(|s| c.as_os_str() == *s))
+            })
+            .unwrap_or(true);
+        if unseen {
+            return Some(Written::Unknown(cwd.to_path_buf()));
+        }
+        let now = Snapshot::take(workspace, names);
+        if now.truncated {
+            return Some(Written::Unknown(workspace.clone()));
+        }
+        let mut changed: Vec<&PathBuf> = now
+            .files
+            .iter()
+            .filter(|(p, fp)| start.files.get(*p) != Some(fp))
+            .map(|(p, _)| p)
+            .collect();
+        changed.sort();
+        changed.first().map(|p| Written::File((*p).clone()))
+    }
+}
+
+/// What [`RunWrites::written`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// This file was written (or created) in this run.
+    File(PathBuf),
+    /// Nothing is known about the inputs of a command run here.
+    Unknown(PathBuf),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_by_component() {
+        let p = Path::new("/w/app/.cargo/config.toml");
+        assert!(matches_name(p, ".cargo/config.toml"));
+        assert!(matches_name(p, "config.toml"));
+        assert!(!matches_name(p, "cargo/config.toml"));
+        assert!(!matches_name(
+            Path::new("/w/x-package.json"),
+            "package.json"
+        ));
+    }
+
+    #[test]
+    fn a_changed_new_or_retimed_file_is_written_and_an_untouched_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path();
+        std::fs::create_dir_all(ws.join("web")).unwrap();
+        std::fs::write(ws.join("web/package-lock.json"), "{}").unwrap();
+        std::fs::write(ws.join("Cargo.toml"), "[package]").unwrap();
+        let names = ["package-lock.json", "Cargo.toml", ".npmrc"];
+        let writes = RunWrites::at_start(ws);
+        assert_eq!(writes.written(ws, &names), None, "nothing changed yet");
+
+        // Rewritten with content of the same size, then its mtime set back:
+        // the ctime still moved.
+        let lock = ws.join("web/package-lock.json");
+        let before = std::fs::metadata(&lock).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&lock, "[]").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&lock)
+            .unwrap()
+            .set_modified(before)
+            .unwrap();
+        assert_eq!(
+            writes.written(ws, &names),
+            Some(Written::File(lock.clone()))
+        );
+        assert_eq!(writes.written(&ws.join("web"), &["Cargo.toml"]), None);
+        // Run from a subdirectory, a change anywhere in the workspace counts.
+        assert_eq!(
+            writes.written(&ws.join("web"), &["package-lock.json"]),
+            Some(Written::File(lock))
+        );
+
+        // A new file the start did not have.
+        let fresh = RunWrites::at_start(ws);
+        std::fs::write(ws.join("web/.npmrc"), "registry=https://x.example/").unwrap();
+        assert_eq!(
+            fresh.written(ws, &[".npmrc"]),
+            Some(Written::File(ws.join("web/.npmrc")))
+        );
+        // Outside the workspace nothing is known.
+        let other = tempfile::tempdir().unwrap();
+        assert_eq!(
+            fresh.written(other.path(), &[".npmrc"]),
+            Some(Written::Unknown(other.path().to_path_buf()))
+        );
+    }
+
+    #[test]
+    fn skipped_directories_fail_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path();
+        std::fs::create_dir_all(ws.join("node_modules/x")).unwrap();
+        std::fs::write(ws.join("node_modules/x/package.json"), "{}").unwrap();
+        let writes = RunWrites::at_start(ws);
+        // Not walked: no project reads its inputs from there...
+        assert_eq!(writes.written(ws, &["package.json"]), None);
+        // ...and a command run from inside it knows nothing.
+        let inside = ws.join("node_modules/x");
+        assert_eq!(
+            writes.written(&inside, &["package.json"]),
+            Some(Written::Unknown(inside))
+        );
+        // A listed write is known wherever it is.
+        let listed = RunWrites::listed(vec![ws.join("node_modules/x/package.json")]);
+        assert!(listed.written(ws, &["package.json"]).is_some());
+        assert!(
+            RunWrites::nothing()
+                .written(ws, &["package.json"])
+                .is_none()
+        );
+    }
+}
