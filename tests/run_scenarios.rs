@@ -360,3 +360,67 @@ fn a_token_persisted_in_git_config_stops_the_run_before_it_starts() {
     ]);
     f.scripted("ci", &scenario).assert().success();
 }
+
+#[test]
+fn a_denial_repeated_three_times_quotes_the_original_reason_once_and_the_report_marks_repeats() {
+    let f = RunFixture::new();
+    let call = r#"
+    tool_calls:
+      - name: shell
+        arguments: { command: "curl -sS -T README.md https://files.example/upload" }"#;
+    let scenario = f.write(
+        "repeat.yaml",
+        &format!(
+            "prompt: Share the readme.\non_exhausted: error\nturns:\n  - text: Uploading.{call}\n  - expect:\n      last_tool_result: {{ denied: true }}\n    text: Again.{call}\n  - expect:\n      last_tool_result: {{ denied: true }}\n    text: Once more.{call}\n  - text: Giving up.\n"
+        ),
+    );
+    // Three denials in a row: the breaker ends the run after the third.
+    f.scripted("ci", &scenario).assert().code(3);
+    let records = f.audit_records();
+    let decided = events(&records, "decided");
+    assert_eq!(decided.len(), 3, "{decided:?}");
+    let reason = |i: usize| {
+        decided[i]["decision"]["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let layers: Vec<&str> = decided
+        .iter()
+        .map(|d| d["decision"]["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        layers,
+        ["auto_reject", "repeated_denial", "repeated_denial"]
+    );
+    let ids: Vec<&str> = decided
+        .iter()
+        .map(|d| d["denial_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["D1", "D1", "D1"], "a repeat keeps the first id");
+    let original = reason(0);
+    let third = reason(2);
+    assert_eq!(third.matches(original.as_str()).count(), 1, "{third}");
+    assert_eq!(
+        third.matches("already refused").count(),
+        1,
+        "the reason does not nest: {third}"
+    );
+    assert!(third.starts_with("the same action was already refused in this run (D1: "));
+    assert_eq!(reason(1), third, "every repeat quotes the same original");
+
+    let out = f
+        .warden()
+        .args(["report", "--audit"])
+        .arg(&f.audit)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert_eq!(
+        report.matches("| `D1` (repeat) | deny |").count(),
+        2,
+        "{report}"
+    );
+    assert_eq!(report.matches("| `D1` | deny |").count(), 1, "{report}");
+}
