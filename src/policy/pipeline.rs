@@ -737,7 +737,8 @@ impl Pipeline {
         let ctx = ExecContext::new(&self.paths, cwd, writes, invocations);
         granting.iter().find_map(|&(inv, rule)| {
             let network = self.config.command_rules[rule].grants.network;
-            exception(&invocations[inv].argv, network, &ctx).map(|why| (why, rule))
+            let after = inv.checked_sub(1).map(|i| invocations[i].argv.as_slice());
+            exception(&invocations[inv].argv, network, after, &ctx).map(|why| (why, rule))
         })
     }
 

@@ -94,7 +94,13 @@ impl<'a> ExecContext<'a> {
 
 /// Why `argv`'s pre-approval must not apply, if it must not. `network`:
 /// the matching rule grants the network (more inputs matter then).
-pub fn exception(argv: &[String], network: bool, ctx: &ExecContext<'_>) -> Option<String> {
+/// `after`: the command that runs before it in the same script, if any.
+pub fn exception(
+    argv: &[String],
+    network: bool,
+    after: Option<&[String]>,
+    ctx: &ExecContext<'_>,
+) -> Option<String> {
     let program = argv.first()?;
     if let Some(path) = replaceable_program(program, ctx) {
         return Some(format!(
@@ -184,6 +190,25 @@ pub fn exception(argv: &[String], network: bool, ctx: &ExecContext<'_>) -> Optio
         .filter(|i| in_scope(i.scope))
         .map(|i| i.name)
         .collect();
+    // A call decided earlier in the turn runs first and could write any
+    // input: a network grant waits for the next turn, when the files can
+    // be looked at. (A build grant does not: what the tool runs then runs
+    // inside the sandbox, and two builds in one turn are routine.)
+    if network && !inputs.is_empty() {
+        let earlier = after
+            .map(|a| format!("`{}`, earlier in the same script,", a.join(" ")))
+            .or_else(|| {
+                ctx.writes
+                    .pending()
+                    .map(|w| format!("`{w}`, decided earlier in this turn,"))
+            });
+        if let Some(earlier) = earlier {
+            return Some(format!(
+                "{earlier} runs first and may write its {}",
+                inputs.join(", ")
+            ));
+        }
+    }
     for dir in ctx.dirs.iter().filter(|_| !inputs.is_empty()) {
         let shown = |p: &Path| {
             let rel = p.strip_prefix(&ctx.paths.ctx.workspace).unwrap_or(p);
@@ -325,7 +350,7 @@ fn option(tool: &'static Tool, arg: &str, next: Option<&str>) -> Parsed {
         if let Some(opt) = tool.options.iter().find(|o| short(&o.spelling)) {
             return with_value(opt, inline);
         }
-        if tool.value_options.iter().any(|v| short(v)) {
+        if tool.value_options.iter().any(short) {
             return Parsed::Value {
                 takes_next: inline.is_none() && next.is_some(),
             };

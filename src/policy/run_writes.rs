@@ -52,7 +52,8 @@ impl Fingerprint {
 /// The files the tracked names matched, by path.
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
-    files: HashMap<PathBuf, Fingerprint>,
+    /// Path → its fingerprint and, for a symlink, its target's.
+    files: HashMap<PathBuf, (Fingerprint, Option<Fingerprint>)>,
     /// The walk stopped at [`MAX_ENTRIES`].
     truncated: bool,
 }
@@ -86,12 +87,43 @@ impl Snapshot {
                     && names.iter().any(|n| matches_name(&path, n))
                     && let Ok(meta) = entry.metadata()
                 {
-                    snap.files.insert(path, Fingerprint::of(&meta));
+                    snap.files.insert(path, (Fingerprint::of(&meta), None));
+                } else if kind.is_symlink()
+                    && names.iter().any(|n| names_component(n, &name))
+                    && let Ok(link) = entry.metadata()
+                {
+                    // A link named like an input or its directory (`.cargo`)
+                    // is recorded with its target, so a new or re-pointed
+                    // link is a change; a linked directory's files too.
+                    let target = std::fs::metadata(&path).ok();
+                    let target_fp = target.as_ref().map(Fingerprint::of);
+                    snap.files
+                        .insert(path.clone(), (Fingerprint::of(&link), target_fp));
+                    if target.is_some_and(|t| t.is_dir())
+                        && let Ok(inner) = std::fs::read_dir(&path)
+                    {
+                        for child in inner.flatten() {
+                            let child_path = path.join(child.file_name());
+                            if names.iter().any(|n| matches_name(&child_path, n))
+                                && let Ok(meta) = std::fs::metadata(&child_path)
+                            {
+                                snap.files
+                                    .insert(child_path, (Fingerprint::of(&meta), None));
+                            }
+                        }
+                    }
                 }
             }
         }
         snap
     }
+}
+
+/// Whether `component` is one of the components of the input `name`.
+fn names_component(name: &str, component: &str) -> bool {
+    Path::new(name)
+        .components()
+        .any(|c| c.as_os_str() == component)
 }
 
 /// Whether `path` ends with `name` (a file name or a suffix such as
@@ -115,6 +147,9 @@ pub struct RunWrites {
     start: Option<(PathBuf, Snapshot)>,
     /// Paths known to be written (policy fixtures: `written:`).
     listed: Vec<PathBuf>,
+    /// An action decided earlier in this turn that may write the workspace
+    /// and has not run yet (a turn's calls are all decided, then run).
+    pending: Option<String>,
 }
 
 impl RunWrites {
@@ -126,8 +161,8 @@ impl RunWrites {
     /// These absolute paths were written (fixtures, tests).
     pub fn listed(paths: Vec<PathBuf>) -> Self {
         RunWrites {
-            start: None,
             listed: paths,
+            ..RunWrites::default()
         }
     }
 
@@ -137,8 +172,22 @@ impl RunWrites {
         let names = super::preapproval::tracked_names();
         RunWrites {
             start: Some((workspace.to_path_buf(), Snapshot::take(workspace, &names))),
-            listed: Vec::new(),
+            ..RunWrites::default()
         }
+    }
+
+    /// An allowed action that may write the workspace was decided and has
+    /// not run yet (`what` summarises it); `None` once everything decided
+    /// so far has run. Until then no input can be known unchanged: the
+    /// earlier call runs first.
+    pub fn set_pending(&mut self, what: Option<String>) {
+        self.pending = what;
+    }
+
+    /// The allowed action decided earlier in this turn that has not run
+    /// yet, if any.
+    pub fn pending(&self) -> Option<&str> {
+        self.pending.as_deref()
     }
 
     /// An input written this run: a file in the workspace whose path ends
@@ -171,7 +220,7 @@ impl RunWrites {
         let mut changed: Vec<&PathBuf> = now
             .files
             .iter()
-            .filter(|(p, fp)| start.files.get(*p) != Some(fp))
+            .filter(|(p, seen)| start.files.get(*p) != Some(seen))
             .map(|(p, _)| p)
             .collect();
         changed.sort();
@@ -250,6 +299,38 @@ mod tests {
         assert_eq!(
             fresh.written(other.path(), &[".npmrc"]),
             Some(Written::Unknown(other.path().to_path_buf()))
+        );
+    }
+
+    #[test]
+    fn a_symlink_planted_or_repointed_in_place_of_an_input_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path();
+        std::fs::create_dir_all(ws.join("src/evil")).unwrap();
+        std::fs::write(ws.join("src/evil/config.toml"), "[source]").unwrap();
+        std::fs::write(ws.join("src/lock.json"), "{}").unwrap();
+        let names = [".cargo/config.toml", "package-lock.json"];
+        let writes = RunWrites::at_start(ws);
+        // `.cargo` -> src/evil: cargo reads src/evil/config.toml as
+        // .cargo/config.toml.
+        std::os::unix::fs::symlink("src/evil", ws.join(".cargo")).unwrap();
+        assert_eq!(
+            writes.written(ws, &names[..1]),
+            Some(Written::File(ws.join(".cargo")))
+        );
+        std::os::unix::fs::symlink("src/lock.json", ws.join("package-lock.json")).unwrap();
+        assert_eq!(
+            writes.written(ws, &names[1..]),
+            Some(Written::File(ws.join("package-lock.json")))
+        );
+        // A link committed before the run, whose target the agent edits.
+        let later = RunWrites::at_start(ws);
+        assert_eq!(later.written(ws, &names), None);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(ws.join("src/evil/config.toml"), "[registries]").unwrap();
+        assert_eq!(
+            later.written(ws, &names),
+            Some(Written::File(ws.join(".cargo/config.toml")))
         );
     }
 

@@ -15,6 +15,11 @@
 //!   name ([`RunWrites`]), so a lockfile or configuration file the agent
 //!   changes later voids an allow rule's pre-approval.
 //!
+//!   A turn's calls are all decided before any of them runs, so once an
+//!   allowed action that may write the workspace is decided, later
+//!   decisions of the turn treat those inputs as unknown, until
+//!   [`RunMemory::begin_turn`] says everything decided before has run.
+//!
 //! A repeated denial quotes the *first* refusal's reason once, however
 //! often the action is repeated: the first denial stays the one remembered.
 //!
@@ -69,7 +74,36 @@ impl RunMemory {
         v
     }
 
+    /// A new turn's calls are about to be decided: every call decided
+    /// before has run (or the run ended).
+    pub fn begin_turn(&mut self) {
+        if let Some(w) = &mut self.writes {
+            w.set_pending(None);
+        }
+    }
+
     pub async fn decide(
+        &mut self,
+        pipeline: &Pipeline,
+        action: &Action,
+        reviewer: Option<&dyn Reviewer>,
+        context: &ReviewContext,
+    ) -> Remembered {
+        let remembered = self.decide_now(pipeline, action, reviewer, context).await;
+        let may_write = matches!(
+            action,
+            Action::Exec { .. } | Action::Write { .. } | Action::Mcp { .. }
+        );
+        if may_write
+            && remembered.decision.outcome.is_allowed()
+            && let Some(w) = &mut self.writes
+        {
+            w.set_pending(Some(action.summary()));
+        }
+        remembered
+    }
+
+    async fn decide_now(
         &mut self,
         pipeline: &Pipeline,
         action: &Action,

@@ -32,7 +32,7 @@ fn why(p: &Pipeline, argv: &[String], writes: &RunWrites) -> Option<String> {
     let ws = p.path_policy().ctx.workspace.clone();
     let inv = crate::policy::wrappers::analyze_exec(argv).invocations;
     let ctx = ExecContext::new(p.path_policy(), &ws, writes, &inv);
-    exception(argv, true, &ctx)
+    exception(argv, true, None, &ctx)
 }
 
 /// The reason and every trace step (a dev crossing awaits the reviewer,
@@ -209,7 +209,7 @@ fn assignments_given_through_env_or_export_are_exceptions() {
             .iter()
             .rfind(|i| !matches!(i.argv[0].as_str(), "env" | "export"))
             .unwrap();
-        let got = exception(&target.argv, true, &ctx)
+        let got = exception(&target.argv, true, None, &ctx)
             .unwrap_or_else(|| panic!("{cmd}: no exception in {invocations:?}"));
         assert!(got.contains(var), "{cmd}: {got}");
 
@@ -392,4 +392,24 @@ fn under_ci_a_withheld_build_grant_is_an_auto_rejected_sandbox_approval() {
         decide(&p, &words("cargo build --locked"), &none).outcome,
         Outcome::Approve
     );
+}
+
+#[test]
+fn an_earlier_command_of_the_same_script_may_write_a_fetch_inputs() {
+    let ws = tempfile::tempdir().unwrap();
+    let p = pipeline("dev", ws.path());
+    let none = RunWrites::nothing();
+    let script = |s: &str| vec!["bash".to_owned(), "-c".to_owned(), s.to_owned()];
+    let d = decide(&p, &script("npm install left-pad && npm ci"), &none);
+    assert_ne!(d.outcome, Outcome::Approve);
+    assert!(
+        said(&d).contains("earlier in the same script"),
+        "{}",
+        said(&d)
+    );
+    // First in the script, or a build grant: unaffected.
+    let d = decide(&p, &script("npm ci && npm test"), &none);
+    assert_eq!(d.outcome, Outcome::Approve, "{}", said(&d));
+    let d = decide(&p, &script("cargo build && cargo test"), &none);
+    assert_eq!(d.outcome, Outcome::Approve, "{}", said(&d));
 }
