@@ -21,6 +21,7 @@ Fixture format (YAML):
       expect: allow        # run | approve | deny | escalate | allow (= run or approve), or a list
       expect_in: { review: deny }   # optional per-profile expectation
       profiles: [ci, dev]           # optional: only under these profiles
+      written: [package-lock.json]  # optional: files the agent wrote earlier in the run
 
 Examples:
   warden policy test tests/fixtures/policy/*.yaml --profile ci
