@@ -217,7 +217,15 @@ pub fn exception(
                 s => s,
             }
         };
-        match ctx.writes.written(dir, &inputs) {
+        // With the network, every input anywhere in the workspace (members'
+        // manifests, subprojects' lockfiles: a walk); for a build grant the
+        // configuration files the tool discovers above its directory.
+        let found = if network {
+            ctx.writes.written(dir, &inputs)
+        } else {
+            ctx.writes.written_near(dir, &inputs)
+        };
+        match found {
             Some(Written::File(path)) => {
                 return Some(format!(
                     "`{}` was written in this run, and it {}",

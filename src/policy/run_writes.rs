@@ -49,11 +49,27 @@ impl Fingerprint {
     }
 }
 
+/// A file's fingerprint and, for a symlink, its target's.
+type Seen = (Fingerprint, Option<Fingerprint>);
+
+/// What `path` is now (not following a last symlink), if it is a file or
+/// a symlink.
+fn seen(path: &Path) -> Option<Seen> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::metadata(path).ok().map(|t| Fingerprint::of(&t));
+        Some((Fingerprint::of(&meta), target))
+    } else if meta.is_file() {
+        Some((Fingerprint::of(&meta), None))
+    } else {
+        None
+    }
+}
+
 /// The files the tracked names matched, by path.
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
-    /// Path → its fingerprint and, for a symlink, its target's.
-    files: HashMap<PathBuf, (Fingerprint, Option<Fingerprint>)>,
+    files: HashMap<PathBuf, Seen>,
     /// The walk stopped at [`MAX_ENTRIES`].
     truncated: bool,
 }
@@ -61,9 +77,11 @@ struct Snapshot {
 impl Snapshot {
     fn take(root: &Path, names: &[&str]) -> Snapshot {
         let mut snap = Snapshot::default();
-        let mut stack = vec![root.to_path_buf()];
+        // Breadth first: when a huge tree hits the limit, the shallow
+        // directories (the root's `.cargo/`, its lockfiles) are recorded.
+        let mut queue = std::collections::VecDeque::from([root.to_path_buf()]);
         let mut visited = 0usize;
-        while let Some(dir) = stack.pop() {
+        while let Some(dir) = queue.pop_front() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
@@ -81,27 +99,20 @@ impl Snapshot {
                 let path = entry.path();
                 if kind.is_dir() {
                     if !SKIPPED_DIRS.contains(&name.as_ref()) {
-                        stack.push(path);
+                        queue.push_back(path);
                     }
-                } else if kind.is_file()
-                    && names.iter().any(|n| matches_name(&path, n))
-                    && let Ok(meta) = entry.metadata()
-                {
-                    snap.files.insert(path, (Fingerprint::of(&meta), None));
-                } else if kind.is_symlink()
-                    && names.iter().any(|n| names_component(n, &name))
-                    && let Ok(link) = entry.metadata()
-                {
+                } else if kind.is_file() && names.iter().any(|n| matches_name(&path, n)) {
+                    if let Some(s) = seen(&path) {
+                        snap.files.insert(path, s);
+                    }
+                } else if kind.is_symlink() && names.iter().any(|n| names_component(n, &name)) {
                     // A link named like an input or its directory (`.cargo`)
                     // is recorded with its target, so a new or re-pointed
                     // link is a change; a linked directory's files too.
-                    let target = std::fs::metadata(&path).ok();
-                    let target_fp = target.as_ref().map(Fingerprint::of);
-                    snap.files
-                        .insert(path.clone(), (Fingerprint::of(&link), target_fp));
-                    if target.is_some_and(|t| t.is_dir())
-                        && let Ok(inner) = std::fs::read_dir(&path)
-                    {
+                    if let Some(s) = seen(&path) {
+                        snap.files.insert(path.clone(), s);
+                    }
+                    if let Ok(inner) = std::fs::read_dir(&path) {
                         for child in inner.flatten() {
                             let child_path = path.join(child.file_name());
                             if names.iter().any(|n| matches_name(&child_path, n))
@@ -193,16 +204,71 @@ impl RunWrites {
     /// An input written this run: a file in the workspace whose path ends
     /// with one of `names` (the first found), or `cwd` itself when the
     /// command runs where the snapshot does not look (outside the
-    /// workspace, in a skipped directory) or the walk hit its limit.
+    /// workspace, in a skipped directory) or the walk hit its limit. Walks
+    /// the workspace: for the inputs a tool may read anywhere in it
+    /// (workspace members' manifests).
     pub fn written(&self, cwd: &Path, names: &[&str]) -> Option<Written> {
+        let (workspace, start) = match self.known(cwd, names) {
+            Ok(found) => return found,
+            Err(start) => start,
+        };
+        let now = Snapshot::take(workspace, names);
+        if now.truncated {
+            return Some(Written::Unknown(workspace.clone()));
+        }
+        let mut changed: Vec<&PathBuf> = now
+            .files
+            .iter()
+            .filter(|(p, s)| start.files.get(*p) != Some(s))
+            .map(|(p, _)| p)
+            .collect();
+        changed.sort();
+        changed.first().map(|p| Written::File((*p).clone()))
+    }
+
+    /// Like [`RunWrites::written`], but only where a tool discovers its
+    /// configuration: `cwd` and each directory above it up to the
+    /// workspace root (`.cargo/config.toml`, `.npmrc`, `rust-toolchain`).
+    /// A few `lstat`s instead of a walk.
+    pub fn written_near(&self, cwd: &Path, names: &[&str]) -> Option<Written> {
+        let (workspace, start) = match self.known(cwd, names) {
+            Ok(found) => return found,
+            Err(start) => start,
+        };
+        for dir in cwd.ancestors().take_while(|d| d.starts_with(workspace)) {
+            for name in names {
+                // The file, and each directory on the way that is a
+                // symlink (`.cargo` -> elsewhere).
+                let mut path = dir.to_path_buf();
+                for part in Path::new(name).components() {
+                    path.push(part);
+                    let now = seen(&path);
+                    let link_or_file = now.is_some();
+                    if link_or_file && start.files.get(&path) != now.as_ref() {
+                        return Some(Written::File(path));
+                    }
+                    if !link_or_file && !path.is_dir() {
+                        break;
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// What is known without looking at the files: a listed write, or that
+    /// nothing can be known (`Ok`); otherwise the snapshot to compare with.
+    fn known(&self, cwd: &Path, names: &[&str]) -> Result<Option<Written>, (&PathBuf, &Snapshot)> {
         if let Some(p) = self
             .listed
             .iter()
             .find(|p| names.iter().any(|n| matches_name(p, n)))
         {
-            return Some(Written::File(p.clone()));
+            return Ok(Some(Written::File(p.clone())));
         }
-        let (workspace, start) = self.start.as_ref()?;
+        let Some((workspace, start)) = self.start.as_ref() else {
+            return Ok(None);
+        };
         let unseen = cwd
             .strip_prefix(workspace)
             .map(|rel| {
@@ -211,20 +277,9 @@ impl RunWrites {
             })
             .unwrap_or(true);
         if unseen {
-            return Some(Written::Unknown(cwd.to_path_buf()));
+            return Ok(Some(Written::Unknown(cwd.to_path_buf())));
         }
-        let now = Snapshot::take(workspace, names);
-        if now.truncated {
-            return Some(Written::Unknown(workspace.clone()));
-        }
-        let mut changed: Vec<&PathBuf> = now
-            .files
-            .iter()
-            .filter(|(p, seen)| start.files.get(*p) != Some(seen))
-            .map(|(p, _)| p)
-            .collect();
-        changed.sort();
-        changed.first().map(|p| Written::File((*p).clone()))
+        Err((workspace, start))
     }
 }
 
@@ -331,6 +386,45 @@ mod tests {
         assert_eq!(
             later.written(ws, &names),
             Some(Written::File(ws.join(".cargo/config.toml")))
+        );
+    }
+
+    #[test]
+    fn near_looks_where_tools_discover_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path();
+        std::fs::create_dir_all(ws.join("crates/a/src")).unwrap();
+        std::fs::create_dir_all(ws.join("other")).unwrap();
+        std::fs::create_dir_all(ws.join(".cargo")).unwrap();
+        std::fs::write(ws.join(".cargo/config.toml"), "[build]").unwrap();
+        let names = [".cargo/config.toml"];
+        let writes = RunWrites::at_start(ws);
+        let cwd = ws.join("crates/a/src");
+        assert_eq!(writes.written_near(&cwd, &names), None);
+        // Created above the working directory: cargo reads it.
+        std::fs::create_dir_all(ws.join("crates/.cargo")).unwrap();
+        std::fs::write(ws.join("crates/.cargo/config.toml"), "[target.x]").unwrap();
+        assert_eq!(
+            writes.written_near(&cwd, &names),
+            Some(Written::File(ws.join("crates/.cargo/config.toml")))
+        );
+        // Beside it: cargo does not, and neither does `near`.
+        assert_eq!(writes.written_near(&ws.join("other"), &names), None);
+        // The root's one, edited in place.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(ws.join(".cargo/config.toml"), "[source]").unwrap();
+        assert_eq!(
+            writes.written_near(&ws.join("other"), &names),
+            Some(Written::File(ws.join(".cargo/config.toml")))
+        );
+        // A directory symlink planted in its place.
+        let fresh = RunWrites::at_start(ws);
+        std::fs::rename(ws.join("other"), ws.join("elsewhere")).unwrap();
+        std::fs::create_dir_all(ws.join("x")).unwrap();
+        std::os::unix::fs::symlink(ws.join("crates/.cargo"), ws.join("x/.cargo")).unwrap();
+        assert_eq!(
+            fresh.written_near(&ws.join("x"), &names),
+            Some(Written::File(ws.join("x/.cargo")))
         );
     }
 
