@@ -423,4 +423,25 @@ fn a_denial_repeated_three_times_quotes_the_original_reason_once_and_the_report_
         "{report}"
     );
     assert_eq!(report.matches("| `D1` | deny |").count(), 1, "{report}");
+
+    // The check-run annotations say it too.
+    let summary = warden::audit::AuditSummary::load(&f.audit).unwrap();
+    let config = warden::config::load(&warden::config::LoadOptions::builtin("ci"))
+        .unwrap()
+        .config;
+    let titles: Vec<String> =
+        warden::report::annotations::annotations(&summary, &config.report, None)
+            .into_iter()
+            .map(|a| a.title)
+            .collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(titles[0].starts_with("warden denied D1: "), "{titles:?}");
+    assert!(
+        titles[1].starts_with("warden denied D1 (repeat): "),
+        "{titles:?}"
+    );
+    assert!(
+        titles[2].starts_with("warden denied D1 (repeat): "),
+        "{titles:?}"
+    );
 }
