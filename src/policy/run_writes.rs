@@ -10,7 +10,8 @@
 //! pre-approval inputs uses, with its inode, size, mtime and ctime. A file
 //! is *written this run* when it is new or any of those changed. ctime is
 //! set by the kernel on every change and cannot be set back from user
-//! space, so `touch -d` cannot hide a change.
+//! space, so `touch -d` cannot hide a change. On a filesystem with
+//! whole-second timestamps the content is hashed too (files up to 8 MiB).
 //!
 //! The walk skips `.git`, `node_modules` and `target` (no project's
 //! manifest or configuration lives there), follows no symlink and stops
@@ -28,6 +29,9 @@ pub const MAX_ENTRIES: usize = 50_000;
 /// Directories never walked: repository internals and generated trees.
 const SKIPPED_DIRS: &[&str] = &[".git", "node_modules", "target"];
 
+/// Files up to this size are also hashed where timestamps are coarse.
+const MAX_HASHED: u64 = 8 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Fingerprint {
     dev: u64,
@@ -35,16 +39,29 @@ struct Fingerprint {
     size: u64,
     mtime: (i64, i64),
     ctime: (i64, i64),
+    /// The content's SHA-256, on a filesystem whose timestamps have whole
+    /// seconds only (both nanosecond parts zero): there a same-size rewrite
+    /// within the second the run started would leave the rest unchanged.
+    digest: Option<[u8; 32]>,
 }
 
 impl Fingerprint {
-    fn of(meta: &std::fs::Metadata) -> Self {
+    fn of(path: &Path, meta: &std::fs::Metadata) -> Self {
+        let coarse = meta.mtime_nsec() == 0 && meta.ctime_nsec() == 0;
+        let digest = (coarse && meta.is_file() && meta.size() <= MAX_HASHED)
+            .then(|| std::fs::read(path).ok())
+            .flatten()
+            .map(|bytes| {
+                use sha2::Digest as _;
+                sha2::Sha256::digest(bytes).into()
+            });
         Fingerprint {
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.size(),
             mtime: (meta.mtime(), meta.mtime_nsec()),
             ctime: (meta.ctime(), meta.ctime_nsec()),
+            digest,
         }
     }
 }
@@ -57,10 +74,12 @@ type Seen = (Fingerprint, Option<Fingerprint>);
 fn seen(path: &Path) -> Option<Seen> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if meta.file_type().is_symlink() {
-        let target = std::fs::metadata(path).ok().map(|t| Fingerprint::of(&t));
-        Some((Fingerprint::of(&meta), target))
+        let target = std::fs::metadata(path)
+            .ok()
+            .map(|t| Fingerprint::of(path, &t));
+        Some((Fingerprint::of(path, &meta), target))
     } else if meta.is_file() {
-        Some((Fingerprint::of(&meta), None))
+        Some((Fingerprint::of(path, &meta), None))
     } else {
         None
     }
@@ -118,8 +137,8 @@ impl Snapshot {
                             if names.iter().any(|n| matches_name(&child_path, n))
                                 && let Ok(meta) = std::fs::metadata(&child_path)
                             {
-                                snap.files
-                                    .insert(child_path, (Fingerprint::of(&meta), None));
+                                let fp = Fingerprint::of(&child_path, &meta);
+                                snap.files.insert(child_path, (fp, None));
                             }
                         }
                     }
