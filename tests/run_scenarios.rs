@@ -445,3 +445,66 @@ fn a_denial_repeated_three_times_quotes_the_original_reason_once_and_the_report_
         "{titles:?}"
     );
 }
+
+/// Under `dev` (reviewer `rules`), `npm ci` is pre-approved with the
+/// network, until the agent rewrites the lockfile: the next `npm ci` is a
+/// crossing naming the file. `npm` is a stub outside the workspace, so
+/// nothing leaves the machine whatever the decision.
+#[test]
+fn npm_ci_loses_its_preapproval_once_the_agent_rewrites_the_lockfile() {
+    let f = RunFixture::new();
+    std::fs::write(f.ws.join("package.json"), "{}\n").unwrap();
+    std::fs::write(f.ws.join("package-lock.json"), "{}\n").unwrap();
+    let bin = f.home.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let npm = bin.join("npm");
+    std::fs::write(&npm, "#!/bin/sh\necho \"stub npm $*\"\n").unwrap();
+    std::fs::set_permissions(&npm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let scenario = f.write(
+        "lockfile.yaml",
+        r#"
+prompt: Install the dependencies.
+on_exhausted: error
+turns:
+  - tool_calls:
+      - name: shell
+        arguments: { command: "npm ci" }
+  - expect:
+      last_tool_result: { contains: "stub npm ci", is_error: false }
+    tool_calls:
+      - name: write_file
+        arguments: { path: package-lock.json, content: "{\"packages\":{\"node_modules/x\":{\"resolved\":\"https://x.example/x.tgz\"}}}\n" }
+  - expect:
+      last_tool_result: { is_error: false }
+    tool_calls:
+      - name: shell
+        arguments: { command: "npm ci" }
+  - expect:
+      last_tool_result: { denied: true, contains: "package-lock.json" }
+    text: The lockfile change needs a review.
+"#,
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    f.scripted("dev", &scenario)
+        .env("PATH", path)
+        .args(["-c", "approvals_reviewer=\"rules\""])
+        .assert()
+        .success();
+    let records = f.audit_records();
+    let decided = events(&records, "decided");
+    let outcomes: Vec<&str> = decided
+        .iter()
+        .map(|d| d["decision"]["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["approve", "run", "escalate"], "{decided:?}");
+    let reason = decided[2]["decision"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("`package-lock.json` was written in this run"),
+        "{reason}"
+    );
+    assert_eq!(decided[2]["decision"]["category"], "sandbox_approval");
+}
