@@ -25,7 +25,7 @@ use crate::review::{ReviewContext, ReviewRequest, Reviewer};
 
 use super::command_rules::{CommandView, RuleIndex};
 use super::paths::{PathContext, PathPolicy, PathSet, WriteTarget, exec_hosts};
-use super::preapproval::{ExecContext, exception};
+use super::preapproval::{ExecContext, SearchPath, exception};
 use super::predict::predict;
 use super::run_writes::RunWrites;
 use super::wrappers::analyze_exec;
@@ -39,6 +39,8 @@ pub struct Pipeline {
     rule_index: RuleIndex,
     /// `grants.write` of each command rule, compiled (same order as rules).
     rule_write_grants: Vec<PathSet>,
+    /// Where a bare program name could resolve to a replaceable file.
+    search_path: SearchPath,
 }
 
 /// The result of the deterministic layers.
@@ -61,6 +63,7 @@ impl Pipeline {
             .map(|r| PathSet::new(&r.grants.write, &paths.ctx))
             .collect::<Result<_, _>>()?;
         Ok(Pipeline {
+            search_path: SearchPath::new(&paths),
             config: config.clone(),
             paths,
             review_rules,
@@ -734,7 +737,7 @@ impl Pipeline {
             return None;
         }
         let cwd = base.unwrap_or(&self.paths.ctx.workspace);
-        let ctx = ExecContext::new(&self.paths, cwd, writes, invocations);
+        let ctx = ExecContext::new(&self.paths, &self.search_path, cwd, writes, invocations);
         granting.iter().find_map(|&(inv, rule)| {
             let network = self.config.command_rules[rule].grants.network;
             let after = inv.checked_sub(1).map(|i| invocations[i].argv.as_slice());

@@ -41,6 +41,7 @@ const MAX_REQUIREMENTS: u64 = 1 << 20;
 /// What one exec offers the checks besides each invocation's argv.
 pub struct ExecContext<'a> {
     pub paths: &'a PathPolicy,
+    pub search_path: &'a SearchPath,
     /// The exec's working directory (absolute).
     pub cwd: &'a Path,
     pub writes: &'a RunWrites,
@@ -54,6 +55,7 @@ pub struct ExecContext<'a> {
 impl<'a> ExecContext<'a> {
     pub fn new(
         paths: &'a PathPolicy,
+        search_path: &'a SearchPath,
         cwd: &'a Path,
         writes: &'a RunWrites,
         invocations: &'a [Invocation],
@@ -84,6 +86,7 @@ impl<'a> ExecContext<'a> {
         }
         ExecContext {
             paths,
+            search_path,
             cwd,
             writes,
             assignments,
@@ -273,6 +276,31 @@ fn is_assignment(word: &str) -> bool {
     })
 }
 
+/// The part of `PATH` that can lead to a replaceable program: the entries
+/// up to the last one that is relative or inside a writable root (none in
+/// the usual setup, so a bare program name costs no system call). Computed
+/// once per pipeline: warden's `PATH` is the commands' `PATH`.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPath {
+    entries: Vec<PathBuf>,
+}
+
+impl SearchPath {
+    pub fn new(paths: &PathPolicy) -> Self {
+        Self::from(paths, std::env::var_os("PATH").as_deref())
+    }
+
+    fn from(paths: &PathPolicy, path: Option<&std::ffi::OsStr>) -> Self {
+        let entries: Vec<PathBuf> =
+            path.map_or_else(Vec::new, |p| std::env::split_paths(p).collect());
+        let risky = |d: &PathBuf| !d.is_absolute() || paths.write_target(d) != WriteTarget::Outside;
+        let keep = entries.iter().rposition(risky).map_or(0, |last| last + 1);
+        SearchPath {
+            entries: entries[..keep].to_vec(),
+        }
+    }
+}
+
 /// The file `program` would run when it lies inside a writable root (the
 /// path as given, or its first hit on `PATH`).
 fn replaceable_program(program: &str, ctx: &ExecContext<'_>) -> Option<PathBuf> {
@@ -281,14 +309,8 @@ fn replaceable_program(program: &str, ctx: &ExecContext<'_>) -> Option<PathBuf> 
         let p = ctx.paths.ctx.resolve(program, Some(ctx.cwd));
         return writable(&p).then_some(p);
     }
-    let path = std::env::var_os("PATH")?;
-    for dir in std::env::split_paths(&path) {
-        let dir = if dir.is_absolute() {
-            dir
-        } else {
-            ctx.cwd.join(dir)
-        };
-        let candidate = dir.join(program);
+    for dir in &ctx.search_path.entries {
+        let candidate = ctx.cwd.join(dir).join(program);
         if std::fs::symlink_metadata(&candidate).is_ok() {
             return writable(&candidate).then_some(candidate);
         }
@@ -488,3 +510,29 @@ pub fn requirements_problem(path: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod search_path_tests {
+    use super::*;
+    use crate::config::{LoadOptions, load};
+    use crate::policy::paths::PathContext;
+
+    #[test]
+    fn only_path_entries_up_to_a_writable_or_relative_one_are_searched() {
+        let config = load(&LoadOptions::builtin("ci")).unwrap().config;
+        let ctx = PathContext {
+            workspace: "/w".into(),
+            home: "/h".into(),
+        };
+        let paths = PathPolicy::new(&config, ctx).unwrap();
+        let of = |p: &str| SearchPath::from(&paths, Some(std::ffi::OsStr::new(p))).entries;
+        assert!(of("/usr/local/bin:/usr/bin:/bin").is_empty());
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(
+            of("/usr/bin:/w/node_modules/.bin:/bin"),
+            [p("/usr/bin"), p("/w/node_modules/.bin")]
+        );
+        assert_eq!(of("/usr/bin:.:/bin"), [p("/usr/bin"), p(".")]);
+        assert_eq!(of("/usr/bin::/bin"), [p("/usr/bin"), p("")]);
+    }
+}

@@ -31,7 +31,8 @@ fn pipeline(profile: &str, workspace: &Path) -> Pipeline {
 fn why(p: &Pipeline, argv: &[String], writes: &RunWrites) -> Option<String> {
     let ws = p.path_policy().ctx.workspace.clone();
     let inv = crate::policy::wrappers::analyze_exec(argv).invocations;
-    let ctx = ExecContext::new(p.path_policy(), &ws, writes, &inv);
+    let search = SearchPath::new(p.path_policy());
+    let ctx = ExecContext::new(p.path_policy(), &search, &ws, writes, &inv);
     exception(argv, true, None, &ctx)
 }
 
@@ -204,7 +205,8 @@ fn assignments_given_through_env_or_export_are_exceptions() {
         let argv = vec!["bash".to_owned(), "-c".to_owned(), cmd.to_owned()];
         let invocations = crate::policy::wrappers::analyze_exec(&argv).invocations;
         let ws_path = ws.path().to_path_buf();
-        let ctx = ExecContext::new(p.path_policy(), &ws_path, &none, &invocations);
+        let search = SearchPath::new(p.path_policy());
+        let ctx = ExecContext::new(p.path_policy(), &search, &ws_path, &none, &invocations);
         let target = invocations
             .iter()
             .rfind(|i| !matches!(i.argv[0].as_str(), "env" | "export"))
