@@ -10,7 +10,7 @@
 //!   writable root is a file the agent could have replaced;
 //! - options (`--config`, `--index-url`, `--registry`, `-e`, every
 //!   spelling: `--opt=v`, bundled `-qi URL`, `-ihttps://…`, and for tools
-//!   that accept them, abbreviations and `--no-X`);
+//!   whose parser accepts them, abbreviations, `-long` and `--no-X`);
 //! - assignments (`CARGO_TARGET_*_RUNNER=…`, `npm_config_registry=…`)
 //!   given through `env` or `export`;
 //! - operands that are not registry names (`.`, `./dir`, `file:`,
@@ -334,14 +334,12 @@ fn option(tool: &'static Tool, arg: &str, next: Option<&str>) -> Parsed {
         Some(v) => Parsed::Listed(opt, Some(v.to_owned()), false),
         None => Parsed::Listed(opt, next.map(str::to_owned), next.is_some()),
     };
-    let (abbreviations, go) = match tool.syntax {
-        Syntax::Gnu { abbreviations } => (abbreviations, false),
-        Syntax::Go => (false, true),
-    };
+    let go = tool.syntax == Syntax::Go;
+    let nopt = tool.syntax == Syntax::Nopt;
     let long = arg.strip_prefix("--");
     // Go takes `-name` like `--name`; npm's parser takes a single-dash
     // option name too (`-registry=…`).
-    let as_long = long.or_else(|| (go || (abbreviations && arg.len() > 2)).then(|| &arg[1..]));
+    let as_long = long.or_else(|| (go || (nopt && arg.len() > 2)).then(|| &arg[1..]));
     if let Some(body) = as_long {
         let (name, inline) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v)),
@@ -352,7 +350,7 @@ fn option(tool: &'static Tool, arg: &str, next: Option<&str>) -> Parsed {
             if long_matches(
                 listed,
                 name,
-                abbreviations,
+                tool.syntax,
                 go || opt.spelling.starts_with("--"),
             ) {
                 return with_value(opt, inline);
@@ -391,19 +389,20 @@ fn option(tool: &'static Tool, arg: &str, next: Option<&str>) -> Parsed {
 
 /// Whether a long option `name` (without dashes) given on the command
 /// line selects the listed option.
-fn long_matches(listed: &str, name: &str, abbreviations: bool, listed_is_long: bool) -> bool {
+fn long_matches(listed: &str, name: &str, syntax: Syntax, listed_is_long: bool) -> bool {
     if !listed_is_long {
         return false;
     }
     if wildcard_match(listed, name) {
         return true;
     }
-    if !abbreviations || listed.contains('*') {
+    if !matches!(syntax, Syntax::Abbreviating | Syntax::Nopt) || listed.contains('*') {
         return false;
     }
-    // optparse and nopt accept an unambiguous prefix; nopt also `--no-X`.
+    // optparse and nopt accept an unambiguous prefix; nopt also `--no-X`
+    // (optparse's `--no-index` is an option of its own).
     let prefix = |n: &str| n.len() >= 2 && listed.starts_with(n);
-    prefix(name) || name.strip_prefix("no-").is_some_and(prefix)
+    prefix(name) || (syntax == Syntax::Nopt && name.strip_prefix("no-").is_some_and(prefix))
 }
 
 const SOURCE_PREFIXES: &[&str] = &[

@@ -39,10 +39,15 @@ pub struct Opt {
 /// How a tool parses its options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Syntax {
-    /// `--long[=v]`, bundled short options (`-qi URL`, `-ihttps://…`);
-    /// with `abbreviations`, any unambiguous prefix of a long option works
-    /// too (Python's optparse, npm's nopt), and `--no-X` sets `X`.
-    Gnu { abbreviations: bool },
+    /// `--long[=v]` and bundled short options (`-qi URL`, `-ihttps://…`),
+    /// exact long names (clap: cargo, uv).
+    Gnu,
+    /// [`Syntax::Gnu`], and any unambiguous prefix of a long option
+    /// (Python's optparse: pip).
+    Abbreviating,
+    /// npm's nopt: abbreviations too, a single dash before a long name
+    /// (`-registry=…`), and `--no-X` sets `X` to false.
+    Nopt,
     /// Go's flag package: `-name`, `--name`, `-name=v`; no bundling.
     Go,
 }
@@ -138,9 +143,7 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "cargo",
         programs: &["cargo"],
-        syntax: Syntax::Gnu {
-            abbreviations: false,
-        },
+        syntax: Syntax::Gnu,
         options: &[
             opt(
                 "--config",
@@ -204,9 +207,7 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "npm",
         programs: &["npm", "pnpm", "yarn", "bun", "npx", "corepack"],
-        syntax: Syntax::Gnu {
-            abbreviations: true,
-        },
+        syntax: Syntax::Nopt,
         options: &[
             opt("--registry", REGISTRY),
             opt("--@*", "names a scope's registry (`--@scope:registry=`)"),
@@ -265,9 +266,7 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "pip",
         programs: &["pip", "pip3", "pip3.*", "pipx", "uv"],
-        syntax: Syntax::Gnu {
-            abbreviations: true,
-        },
+        syntax: Syntax::Abbreviating,
         options: &[
             net("--index-url", REGISTRY),
             net("-i", REGISTRY),
@@ -362,9 +361,7 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "gem",
         programs: &["gem", "bundle", "bundler"],
-        syntax: Syntax::Gnu {
-            abbreviations: false,
-        },
+        syntax: Syntax::Gnu,
         options: &[
             net("--source", REGISTRY),
             net("-s", REGISTRY),

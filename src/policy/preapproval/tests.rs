@@ -158,6 +158,7 @@ fn routine_commands_keep_their_preapproval() {
         "pip install requests==2.32.0 'urllib3<3'",
         "pip install -U pip",
         "pip install -t vendor/ requests",
+        "pip install --no-index --no-deps requests",
         "go mod download -x",
         "cargo test -- --config not-cargo",
     ] {
