@@ -25,6 +25,8 @@
 //! asks for what the rule would have granted, with the reason naming the
 //! input.
 
+mod operands;
+mod options;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -33,10 +35,9 @@ use super::command_rules::{basename, wildcard_match};
 use super::paths::{PathPolicy, WriteTarget};
 use super::run_writes::{RunWrites, Written};
 use super::wrappers::Invocation;
-use table::{COMMON_ENV, Effect, Opt, Scope, Syntax, TOOLS, Tool};
-
-/// Bytes of a requirements file read at most.
-const MAX_REQUIREMENTS: u64 = 1 << 20;
+use operands::{requirements_problem, spec_problem};
+use options::{Parsed, option};
+use table::{COMMON_ENV, Effect, Scope, TOOLS, Tool};
 
 /// What one exec offers the checks besides each invocation's argv.
 pub struct ExecContext<'a> {
@@ -313,195 +314,6 @@ fn replaceable_program(program: &str, ctx: &ExecContext<'_>) -> Option<PathBuf> 
         let candidate = ctx.cwd.join(dir).join(program);
         if std::fs::symlink_metadata(&candidate).is_ok() {
             return writable(&candidate).then_some(candidate);
-        }
-    }
-    None
-}
-
-enum Parsed {
-    /// A listed option, its value if any, and whether the value is the
-    /// next argument.
-    Listed(&'static Opt, Option<String>, bool),
-    /// An option whose value is not an operand.
-    Value {
-        takes_next: bool,
-    },
-    Other,
-}
-
-fn option(tool: &'static Tool, arg: &str, next: Option<&str>) -> Parsed {
-    let with_value = |opt: &'static Opt, inline: Option<&str>| match inline {
-        Some(v) => Parsed::Listed(opt, Some(v.to_owned()), false),
-        None => Parsed::Listed(opt, next.map(str::to_owned), next.is_some()),
-    };
-    let go = tool.syntax == Syntax::Go;
-    let nopt = tool.syntax == Syntax::Nopt;
-    let long = arg.strip_prefix("--");
-    // Go takes `-name` like `--name`; npm's parser takes a single-dash
-    // option name too (`-registry=…`).
-    let as_long = long.or_else(|| (go || (nopt && arg.len() > 2)).then(|| &arg[1..]));
-    if let Some(body) = as_long {
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (body, None),
-        };
-        for opt in tool.options {
-            let listed = opt.spelling.trim_start_matches('-');
-            if long_matches(
-                listed,
-                name,
-                tool.syntax,
-                go || opt.spelling.starts_with("--"),
-            ) {
-                return with_value(opt, inline);
-            }
-        }
-        if tool
-            .value_options
-            .iter()
-            .any(|v| v.starts_with("--") && v.trim_start_matches('-') == name)
-        {
-            return Parsed::Value {
-                takes_next: inline.is_none() && next.is_some(),
-            };
-        }
-        if long.is_some() || go {
-            return Parsed::Other;
-        }
-    }
-    // A cluster of short options: `-qi URL`, `-ihttps://…`, `-Zflag`.
-    let cluster = &arg[1..];
-    for (at, c) in cluster.char_indices() {
-        let rest = &cluster[at + c.len_utf8()..];
-        let inline = (!rest.is_empty()).then_some(rest);
-        let short = |s: &&str| s.len() == 2 && s.ends_with(c) && !s.starts_with("--");
-        if let Some(opt) = tool.options.iter().find(|o| short(&o.spelling)) {
-            return with_value(opt, inline);
-        }
-        if tool.value_options.iter().any(short) {
-            return Parsed::Value {
-                takes_next: inline.is_none() && next.is_some(),
-            };
-        }
-    }
-    Parsed::Other
-}
-
-/// Whether a long option `name` (without dashes) given on the command
-/// line selects the listed option.
-fn long_matches(listed: &str, name: &str, syntax: Syntax, listed_is_long: bool) -> bool {
-    if !listed_is_long {
-        return false;
-    }
-    if wildcard_match(listed, name) {
-        return true;
-    }
-    if !matches!(syntax, Syntax::Abbreviating | Syntax::Nopt) || listed.contains('*') {
-        return false;
-    }
-    // optparse and nopt accept an unambiguous prefix; nopt also `--no-X`
-    // (optparse's `--no-index` is an option of its own).
-    let prefix = |n: &str| n.len() >= 2 && listed.starts_with(n);
-    prefix(name) || (syntax == Syntax::Nopt && name.strip_prefix("no-").is_some_and(prefix))
-}
-
-const SOURCE_PREFIXES: &[&str] = &[
-    "git+",
-    "git:",
-    "hg+",
-    "svn+",
-    "bzr+",
-    "github:",
-    "gitlab:",
-    "bitbucket:",
-    "gist:",
-    "ssh:",
-    "file:",
-    "link:",
-    "portal:",
-    "patch:",
-    "exec:",
-    "http:",
-    "https:",
-];
-
-const ARCHIVES: &[&str] = &[
-    ".whl", ".tar.gz", ".tgz", ".zip", ".tar", ".tar.bz2", ".tar.xz", ".gem",
-];
-
-/// Why a package operand is not a plain registry name, if it is not.
-fn spec_problem(arg: &str) -> Option<&'static str> {
-    let lower = arg.to_ascii_lowercase();
-    if lower.contains("://") {
-        return Some("a URL");
-    }
-    let sources = std::iter::once(lower.as_str()).chain(lower.split('@').skip(1));
-    for part in sources {
-        if SOURCE_PREFIXES.iter().any(|p| part.starts_with(p)) {
-            return Some("a URL, a VCS source or a local path");
-        }
-    }
-    if lower.starts_with(['.', '/', '~']) {
-        return Some("a local path");
-    }
-    // `@scope/name` is a registry name; any other `/` a path or a
-    // repository shorthand (`user/repo`).
-    let body = match lower.strip_prefix('@') {
-        Some(scoped) => scoped.split_once('/').map_or("", |(_, rest)| rest),
-        None => lower.as_str(),
-    };
-    if body.contains('/') {
-        return Some("a local path or a repository");
-    }
-    if ARCHIVES.iter().any(|a| lower.ends_with(a)) {
-        return Some("an archive file");
-    }
-    None
-}
-
-/// Why a requirements or constraints file must not be trusted, if so:
-/// any option but `--hash`, an environment variable, a URL or a path.
-pub fn requirements_problem(path: &Path) -> Option<String> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => return Some(format!("cannot be read ({e}), so its options are unknown")),
-    };
-    if meta.len() > MAX_REQUIREMENTS {
-        return Some(format!(
-            "larger than {MAX_REQUIREMENTS} bytes, so it is not examined"
-        ));
-    }
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => return Some(format!("cannot be read ({e}), so its options are unknown")),
-    };
-    let joined = text.replace("\\\r\n", " ").replace("\\\n", " ");
-    for (n, line) in joined.lines().enumerate() {
-        // A comment starts at `#` at the start or after whitespace.
-        let code = match line.find(" #").or_else(|| line.find("\t#")) {
-            _ if line.trim_start().starts_with('#') => "",
-            Some(at) => &line[..at],
-            None => line,
-        };
-        if code.contains("${") {
-            return Some(format!("line {} expands an environment variable", n + 1));
-        }
-        let mut words = code.split_whitespace();
-        while let Some(word) = words.next() {
-            if word == "--hash" {
-                words.next();
-                continue;
-            }
-            if word.starts_with("--hash=") {
-                continue;
-            }
-            if word.starts_with('-') {
-                let shown = word.split_once('=').map_or(word, |(o, _)| o);
-                return Some(format!("line {} sets `{shown}`", n + 1));
-            }
-            if let Some(what) = spec_problem(word) {
-                return Some(format!("line {} names {what} (`{word}`)", n + 1));
-            }
         }
     }
     None
