@@ -213,3 +213,29 @@ async fn a_lockfile_written_this_run_or_earlier_in_the_turn_voids_the_preapprova
         assert_eq!(d.outcome, Outcome::Approve, "{argv:?}: {}", d.reason);
     }
 }
+
+/// An approval of `npm ci` after one lockfile rewrite is not reused after
+/// the next: the reviewer is asked again.
+#[tokio::test]
+async fn a_verdict_on_a_withheld_preapproval_is_not_reused() {
+    let (p, dir) = pipeline("auto_review");
+    let lock = dir.path().join("package-lock.json");
+    std::fs::write(&lock, "{}").unwrap();
+    let reviewer = Counting {
+        calls: AtomicU32::new(0),
+        outcome: Outcome::Approve,
+    };
+    let ctx = ReviewContext::default();
+    let mut memory = RunMemory::new(vec![]);
+    let npm_ci = exec(&["npm", "ci"]);
+    memory.begin_turn();
+    let first = memory.decide(&p, &npm_ci, Some(&reviewer), &ctx).await;
+    assert_eq!(first.decision.layer, Layer::CommandRules, "pre-approved");
+    for round in 1..=2u32 {
+        std::fs::write(&lock, format!("{{\"round\":{round}}}")).unwrap();
+        memory.begin_turn();
+        let d = memory.decide(&p, &npm_ci, Some(&reviewer), &ctx).await;
+        assert_eq!((d.decision.layer, d.cache_hit), (Layer::AutoReview, false));
+        assert_eq!(reviewer.calls.load(Ordering::SeqCst), round);
+    }
+}

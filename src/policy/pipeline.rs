@@ -43,6 +43,19 @@ pub struct Pipeline {
     search_path: SearchPath,
 }
 
+/// How the trace step of a withheld pre-approval begins.
+const WITHHELD: &str = "pre-approval of the allow rule at ";
+
+/// Whether `decision` is a crossing only because an allow rule's
+/// pre-approval was withheld: its answer depends on what the run wrote,
+/// so no verdict on it may be reused for a later identical action.
+pub fn preapproval_withheld(decision: &Decision) -> bool {
+    decision
+        .trace
+        .iter()
+        .any(|t| t.layer == Layer::Sandbox && t.detail.starts_with(WITHHELD))
+}
+
 /// The result of the deterministic layers.
 #[derive(Debug, Clone)]
 pub enum Prejudged {
@@ -664,7 +677,7 @@ impl Pipeline {
             }
             requested.create_dirs.extend(wanted.create_dirs);
             let source = self.config.command_rules[rule].source.clone();
-            let detail = format!("pre-approval of the allow rule at {source} withheld: {why}");
+            let detail = format!("{WITHHELD}{source} withheld: {why}");
             trace.push(step(
                 Layer::Sandbox,
                 "crossing",

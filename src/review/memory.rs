@@ -19,6 +19,8 @@
 //!   allowed action that may write the workspace is decided, later
 //!   decisions of the turn treat those inputs as unknown, until
 //!   [`RunMemory::begin_turn`] says everything decided before has run.
+//!   A reviewer's verdict on such a command is not cached: it judged the
+//!   files as they were.
 //!
 //! A repeated denial quotes the *first* refusal's reason once, however
 //! often the action is repeated: the first denial stays the one remembered.
@@ -30,7 +32,7 @@ use std::collections::HashMap;
 
 use crate::action::Action;
 use crate::decision::{Decision, Layer, Outcome, TraceStep};
-use crate::policy::pipeline::{Pipeline, Prejudged};
+use crate::policy::pipeline::{Pipeline, Prejudged, preapproval_withheld};
 use crate::policy::run_writes::RunWrites;
 
 use super::denials::KeptDenial;
@@ -209,7 +211,11 @@ impl RunMemory {
             if reviewer.is_some() {
                 self.reviewer_calls += 1;
             }
-            self.reviewed.insert(key, decision.clone());
+            // A verdict on a withheld pre-approval judged the files as they
+            // were: the same command after another rewrite is a new question.
+            if !preapproval_withheld(&decision) {
+                self.reviewed.insert(key, decision.clone());
+            }
         }
         Remembered {
             decision,
