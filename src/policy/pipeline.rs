@@ -121,12 +121,18 @@ impl Pipeline {
             Prejudged::Final(d) => d,
             Prejudged::NeedsReviewer(mut d) => {
                 let category = d.category.expect("a crossing always has a category");
+                let withheld = d
+                    .trace
+                    .iter()
+                    .find(|t| t.layer == Layer::Sandbox && t.detail.starts_with(WITHHELD))
+                    .map(|t| t.detail.clone());
                 let answer = match reviewer {
                     Some(r) => {
                         r.review(ReviewRequest {
                             action,
                             category,
                             context,
+                            withheld: withheld.as_deref(),
                         })
                         .await
                     }
