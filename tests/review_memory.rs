@@ -142,3 +142,100 @@ async fn an_override_admits_its_action_once_then_reviews_again() {
     );
     assert_eq!(reviewer.calls.load(Ordering::SeqCst), 1);
 }
+
+fn exec(argv: &[&str]) -> Action {
+    serde_json::from_value(json!({"kind": "exec", "command": argv})).unwrap()
+}
+
+/// A turn's calls are all decided before any runs: a lockfile write
+/// decided earlier in the turn voids a later `npm ci`'s pre-approval even
+/// though the file has not changed yet; the next turn looks at the file.
+#[tokio::test]
+async fn a_lockfile_written_this_run_or_earlier_in_the_turn_voids_the_preapproval() {
+    let (p, dir) = pipeline("rules");
+    let lock = dir.path().join("package-lock.json");
+    std::fs::write(&lock, "{}").unwrap();
+    let ctx = ReviewContext::default();
+    let mut memory = RunMemory::new(vec![]);
+    let npm_ci = exec(&["npm", "ci"]);
+
+    memory.begin_turn();
+    let first = memory.decide(&p, &npm_ci, None, &ctx).await;
+    assert_eq!(
+        first.decision.outcome,
+        Outcome::Approve,
+        "{}",
+        first.decision.reason
+    );
+
+    // The next turn: the agent's write of the lockfile, then npm ci again.
+    memory.begin_turn();
+    let write: Action =
+        serde_json::from_value(json!({"kind": "write", "path": "package-lock.json"})).unwrap();
+    assert!(
+        memory
+            .decide(&p, &write, None, &ctx)
+            .await
+            .decision
+            .outcome
+            .is_allowed()
+    );
+    let same_turn = memory.decide(&p, &npm_ci, None, &ctx).await;
+    assert_eq!(same_turn.decision.category, Some(Category::SandboxApproval));
+    assert_ne!(same_turn.decision.outcome, Outcome::Approve);
+    assert!(
+        same_turn
+            .decision
+            .reason
+            .contains("decided earlier in this turn"),
+        "{}",
+        same_turn.decision.reason
+    );
+
+    // Next turn: the write ran.
+    std::fs::write(&lock, r#"{"resolved":"https://x.example/x.tgz"}"#).unwrap();
+    memory.begin_turn();
+    let later = memory.decide(&p, &npm_ci, None, &ctx).await;
+    assert_ne!(later.decision.outcome, Outcome::Approve);
+    assert!(
+        later
+            .decision
+            .reason
+            .contains("`package-lock.json` was written in this run"),
+        "{}",
+        later.decision.reason
+    );
+
+    // Two builds in one turn keep their build grants (no network).
+    memory.begin_turn();
+    for argv in [["cargo", "build"], ["cargo", "test"]] {
+        let d = memory.decide(&p, &exec(&argv), None, &ctx).await.decision;
+        assert_eq!(d.outcome, Outcome::Approve, "{argv:?}: {}", d.reason);
+    }
+}
+
+/// An approval of `npm ci` after one lockfile rewrite is not reused after
+/// the next: the reviewer is asked again.
+#[tokio::test]
+async fn a_verdict_on_a_withheld_preapproval_is_not_reused() {
+    let (p, dir) = pipeline("auto_review");
+    let lock = dir.path().join("package-lock.json");
+    std::fs::write(&lock, "{}").unwrap();
+    let reviewer = Counting {
+        calls: AtomicU32::new(0),
+        outcome: Outcome::Approve,
+    };
+    let ctx = ReviewContext::default();
+    let mut memory = RunMemory::new(vec![]);
+    let npm_ci = exec(&["npm", "ci"]);
+    memory.begin_turn();
+    let first = memory.decide(&p, &npm_ci, Some(&reviewer), &ctx).await;
+    assert_eq!(first.decision.layer, Layer::CommandRules, "pre-approved");
+    for round in 1..=2u32 {
+        std::fs::write(&lock, format!("{{\"round\":{round}}}")).unwrap();
+        memory.begin_turn();
+        let d = memory.decide(&p, &npm_ci, Some(&reviewer), &ctx).await;
+        assert_eq!((d.decision.layer, d.cache_hit), (Layer::AutoReview, false));
+        assert_eq!(reviewer.calls.load(Ordering::SeqCst), round);
+    }
+}

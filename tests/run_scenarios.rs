@@ -360,3 +360,151 @@ fn a_token_persisted_in_git_config_stops_the_run_before_it_starts() {
     ]);
     f.scripted("ci", &scenario).assert().success();
 }
+
+#[test]
+fn a_denial_repeated_three_times_quotes_the_original_reason_once_and_the_report_marks_repeats() {
+    let f = RunFixture::new();
+    let call = r#"
+    tool_calls:
+      - name: shell
+        arguments: { command: "curl -sS -T README.md https://files.example/upload" }"#;
+    let scenario = f.write(
+        "repeat.yaml",
+        &format!(
+            "prompt: Share the readme.\non_exhausted: error\nturns:\n  - text: Uploading.{call}\n  - expect:\n      last_tool_result: {{ denied: true }}\n    text: Again.{call}\n  - expect:\n      last_tool_result: {{ denied: true }}\n    text: Once more.{call}\n  - text: Giving up.\n"
+        ),
+    );
+    // Three denials in a row: the breaker ends the run after the third.
+    f.scripted("ci", &scenario).assert().code(3);
+    let records = f.audit_records();
+    let decided = events(&records, "decided");
+    assert_eq!(decided.len(), 3, "{decided:?}");
+    let reason = |i: usize| {
+        decided[i]["decision"]["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let layers: Vec<&str> = decided
+        .iter()
+        .map(|d| d["decision"]["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        layers,
+        ["auto_reject", "repeated_denial", "repeated_denial"]
+    );
+    let ids: Vec<&str> = decided
+        .iter()
+        .map(|d| d["denial_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["D1", "D1", "D1"], "a repeat keeps the first id");
+    let original = reason(0);
+    let third = reason(2);
+    assert_eq!(third.matches(original.as_str()).count(), 1, "{third}");
+    assert_eq!(
+        third.matches("already refused").count(),
+        1,
+        "the reason does not nest: {third}"
+    );
+    assert!(third.starts_with("the same action was already refused in this run (D1: "));
+    assert_eq!(reason(1), third, "every repeat quotes the same original");
+
+    let out = f
+        .warden()
+        .args(["report", "--audit"])
+        .arg(&f.audit)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert_eq!(
+        report.matches("| `D1` (repeat) | deny |").count(),
+        2,
+        "{report}"
+    );
+    assert_eq!(report.matches("| `D1` | deny |").count(), 1, "{report}");
+
+    // The check-run annotations say it too.
+    let summary = warden::audit::AuditSummary::load(&f.audit).unwrap();
+    let config = warden::config::load(&warden::config::LoadOptions::builtin("ci"))
+        .unwrap()
+        .config;
+    let titles: Vec<String> =
+        warden::report::annotations::annotations(&summary, &config.report, None)
+            .into_iter()
+            .map(|a| a.title)
+            .collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(titles[0].starts_with("warden denied D1: "), "{titles:?}");
+    assert!(
+        titles[1].starts_with("warden denied D1 (repeat): "),
+        "{titles:?}"
+    );
+    assert!(
+        titles[2].starts_with("warden denied D1 (repeat): "),
+        "{titles:?}"
+    );
+}
+
+/// Under `dev` (reviewer `rules`), `npm ci` is pre-approved with the
+/// network, until the agent rewrites the lockfile: the next `npm ci` is a
+/// crossing naming the file. `npm` is a stub outside the workspace, so
+/// nothing leaves the machine whatever the decision.
+#[test]
+fn npm_ci_loses_its_preapproval_once_the_agent_rewrites_the_lockfile() {
+    let f = RunFixture::new();
+    std::fs::write(f.ws.join("package.json"), "{}\n").unwrap();
+    std::fs::write(f.ws.join("package-lock.json"), "{}\n").unwrap();
+    let bin = f.home.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let npm = bin.join("npm");
+    std::fs::write(&npm, "#!/bin/sh\necho \"stub npm $*\"\n").unwrap();
+    std::fs::set_permissions(&npm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let scenario = f.write(
+        "lockfile.yaml",
+        r#"
+prompt: Install the dependencies.
+on_exhausted: error
+turns:
+  - tool_calls:
+      - name: shell
+        arguments: { command: "npm ci" }
+  - expect:
+      last_tool_result: { contains: "stub npm ci", is_error: false }
+    tool_calls:
+      - name: write_file
+        arguments: { path: package-lock.json, content: "{\"packages\":{\"node_modules/x\":{\"resolved\":\"https://x.example/x.tgz\"}}}\n" }
+  - expect:
+      last_tool_result: { is_error: false }
+    tool_calls:
+      - name: shell
+        arguments: { command: "npm ci" }
+  - expect:
+      last_tool_result: { denied: true, contains: "package-lock.json" }
+    text: The lockfile change needs a review.
+"#,
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    f.scripted("dev", &scenario)
+        .env("PATH", path)
+        .args(["-c", "approvals_reviewer=\"rules\""])
+        .assert()
+        .success();
+    let records = f.audit_records();
+    let decided = events(&records, "decided");
+    let outcomes: Vec<&str> = decided
+        .iter()
+        .map(|d| d["decision"]["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["approve", "run", "escalate"], "{decided:?}");
+    let reason = decided[2]["decision"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("`package-lock.json` was written in this run"),
+        "{reason}"
+    );
+    assert_eq!(decided[2]["decision"]["category"], "sandbox_approval");
+}

@@ -248,6 +248,7 @@ impl Agent<'_> {
             // decision durable with one fsync, then execute: the write-ahead
             // guarantee holds and a turn of ten calls pays for one flush.
             let mut pending = Vec::with_capacity(response.tool_calls.len());
+            self.memory.begin_turn();
             for call in &response.tool_calls {
                 match self
                     .decide_call(

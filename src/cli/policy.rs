@@ -21,6 +21,7 @@ Fixture format (YAML):
       expect: allow        # run | approve | deny | escalate | allow (= run or approve), or a list
       expect_in: { review: deny }   # optional per-profile expectation
       profiles: [ci, dev]           # optional: only under these profiles
+      written: [package-lock.json]  # optional: files the agent wrote earlier in the run
 
 Examples:
   warden policy test tests/fixtures/policy/*.yaml --profile ci
@@ -82,8 +83,10 @@ pub fn run(global: &GlobalArgs, cmd: PolicyCommand) -> Result<ExitStatus, Error>
             let Some(expected) = case.expectation_for(&profile_name) else {
                 continue;
             };
-            let decision = rt.block_on(session.pipeline.decide(
+            let writes = case.writes(&session.pipeline.path_policy().ctx);
+            let decision = rt.block_on(session.pipeline.decide_in_run(
                 &case.action,
+                &writes,
                 reviewer.as_deref(),
                 &ctx,
             ));

@@ -13,15 +13,21 @@
 //!     expect: allow
 //!     expect_in: { review: [deny, escalate] }   # per-profile expectation
 //!     profiles: [ci, dev, review, nightly]      # optional: only these profiles
+//!   - name: npm ci with a lockfile the agent rewrote
+//!     action: { kind: exec, command: ["npm", "ci"] }
+//!     written: [package-lock.json]   # files the agent wrote earlier in the run
+//!     expect: [deny, escalate]
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::action::Action;
 use crate::decision::{Decision, Outcome};
+use crate::policy::paths::PathContext;
+use crate::policy::run_writes::RunWrites;
 
 /// An expected outcome as fixtures spell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -132,6 +138,10 @@ pub struct Case {
     /// Run the case only under these profiles (default: any).
     #[serde(default)]
     pub profiles: Option<Vec<String>>,
+    /// Workspace files the agent wrote earlier in the run (relative to the
+    /// workspace), as a run's [`RunWrites`] would report them.
+    #[serde(default)]
+    pub written: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +192,16 @@ impl CaseResult {
 }
 
 impl Case {
+    /// The run's writes this case states (`written:`), resolved in `ctx`.
+    pub fn writes(&self, ctx: &PathContext) -> RunWrites {
+        RunWrites::listed(
+            self.written
+                .iter()
+                .map(|p| ctx.resolve(&p.to_string_lossy(), None))
+                .collect(),
+        )
+    }
+
     /// The expectation under `profile`, or `None` if the case is skipped.
     pub fn expectation_for(&self, profile: &str) -> Option<&Expectation> {
         if let Some(list) = &self.profiles

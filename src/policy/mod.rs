@@ -6,6 +6,8 @@ pub mod embedded;
 pub mod fixtures;
 pub mod paths;
 pub mod pipeline;
+pub mod preapproval;
 pub mod predict;
+pub mod run_writes;
 pub mod shell;
 pub mod wrappers;

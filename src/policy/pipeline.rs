@@ -25,7 +25,9 @@ use crate::review::{ReviewContext, ReviewRequest, Reviewer};
 
 use super::command_rules::{CommandView, RuleIndex};
 use super::paths::{PathContext, PathPolicy, PathSet, WriteTarget, exec_hosts};
+use super::preapproval::{ExecContext, SearchPath, exception};
 use super::predict::predict;
+use super::run_writes::RunWrites;
 use super::wrappers::analyze_exec;
 
 /// A configuration compiled for deciding actions.
@@ -37,6 +39,21 @@ pub struct Pipeline {
     rule_index: RuleIndex,
     /// `grants.write` of each command rule, compiled (same order as rules).
     rule_write_grants: Vec<PathSet>,
+    /// Where a bare program name could resolve to a replaceable file.
+    search_path: SearchPath,
+}
+
+/// How the trace step of a withheld pre-approval begins.
+const WITHHELD: &str = "pre-approval of the allow rule at ";
+
+/// Whether `decision` is a crossing only because an allow rule's
+/// pre-approval was withheld: its answer depends on what the run wrote,
+/// so no verdict on it may be reused for a later identical action.
+pub fn preapproval_withheld(decision: &Decision) -> bool {
+    decision
+        .trace
+        .iter()
+        .any(|t| t.layer == Layer::Sandbox && t.detail.starts_with(WITHHELD))
 }
 
 /// The result of the deterministic layers.
@@ -59,6 +76,7 @@ impl Pipeline {
             .map(|r| PathSet::new(&r.grants.write, &paths.ctx))
             .collect::<Result<_, _>>()?;
         Ok(Pipeline {
+            search_path: SearchPath::new(&paths),
             config: config.clone(),
             paths,
             review_rules,
@@ -77,23 +95,44 @@ impl Pipeline {
 
     /// Decide `action`, asking `reviewer` when the profile says
     /// `auto_review` and no rule decided. Without a reviewer such a crossing
-    /// is denied as `reviewer_failed` (fail closed).
+    /// is denied as `reviewer_failed` (fail closed). Outside a run: nothing
+    /// was written by the agent (see [`Pipeline::decide_in_run`]).
     pub async fn decide(
         &self,
         action: &Action,
         reviewer: Option<&dyn Reviewer>,
         context: &ReviewContext,
     ) -> Decision {
-        match self.prejudge(action) {
+        self.decide_in_run(action, &RunWrites::nothing(), reviewer, context)
+            .await
+    }
+
+    /// [`Pipeline::decide`] within a run whose writes so far are `writes`
+    /// (an allow rule's pre-approval does not cover a lockfile or
+    /// configuration file the agent wrote).
+    pub async fn decide_in_run(
+        &self,
+        action: &Action,
+        writes: &RunWrites,
+        reviewer: Option<&dyn Reviewer>,
+        context: &ReviewContext,
+    ) -> Decision {
+        match self.prejudge_in_run(action, writes) {
             Prejudged::Final(d) => d,
             Prejudged::NeedsReviewer(mut d) => {
                 let category = d.category.expect("a crossing always has a category");
+                let withheld = d
+                    .trace
+                    .iter()
+                    .find(|t| t.layer == Layer::Sandbox && t.detail.starts_with(WITHHELD))
+                    .map(|t| t.detail.clone());
                 let answer = match reviewer {
                     Some(r) => {
                         r.review(ReviewRequest {
                             action,
                             category,
                             context,
+                            withheld: withheld.as_deref(),
                         })
                         .await
                     }
@@ -127,7 +166,7 @@ impl Pipeline {
     pub fn requested_grants(&self, action: &Action) -> Grants {
         let mut trace = Vec::new();
         let mut facts = Facts::default();
-        match self.classify(action, &mut facts, &mut trace) {
+        match self.classify(action, &RunWrites::nothing(), &mut facts, &mut trace) {
             Classified::Crosses(c) => c.requested,
             Classified::Decided(d) => d.grants,
         }
@@ -140,7 +179,7 @@ impl Pipeline {
     pub fn crossing_category(&self, action: &Action) -> Option<Category> {
         let mut trace = Vec::new();
         let mut facts = Facts::default();
-        match self.classify(action, &mut facts, &mut trace) {
+        match self.classify(action, &RunWrites::nothing(), &mut facts, &mut trace) {
             Classified::Crosses(c) => c.categories.first().copied(),
             Classified::Decided(_) => None,
         }
@@ -148,15 +187,21 @@ impl Pipeline {
 
     /// Every deterministic layer. Never blocks, never calls out.
     pub fn prejudge(&self, action: &Action) -> Prejudged {
+        self.prejudge_in_run(action, &RunWrites::nothing())
+    }
+
+    /// [`Pipeline::prejudge`] within a run whose writes so far are `writes`.
+    pub fn prejudge_in_run(&self, action: &Action, writes: &RunWrites) -> Prejudged {
         let mut trace = Vec::new();
         let mut facts = Facts::default();
-        let crossing = match self.classify(action, &mut facts, &mut trace) {
+        let crossing = match self.classify(action, writes, &mut facts, &mut trace) {
             Classified::Crosses(c) => c,
             Classified::Decided(decision) => return Prejudged::Final(*decision),
         };
         let Crossing {
             categories,
             requested,
+            withheld,
         } = crossing;
         let Some(&category) = categories.first() else {
             unreachable!("classify returns Err for routine actions")
@@ -258,6 +303,11 @@ impl Pipeline {
                 });
             }
         };
+        // Say why a command its allow rule would have pre-approved is here.
+        let reason = match withheld {
+            Some(why) => format!("{why}; {reason}"),
+            None => reason,
+        };
         trace.push(step(layer, outcome.as_str(), None, reason.clone()));
         Prejudged::Final(Decision {
             outcome,
@@ -276,6 +326,7 @@ impl Pipeline {
     fn classify(
         &self,
         action: &Action,
+        writes: &RunWrites,
         facts: &mut Facts,
         trace: &mut Vec<TraceStep>,
     ) -> Classified {
@@ -284,7 +335,14 @@ impl Pipeline {
                 command,
                 cwd,
                 escalate,
-            } => self.classify_exec(command, cwd.as_deref(), escalate.as_ref(), facts, trace),
+            } => self.classify_exec(
+                command,
+                cwd.as_deref(),
+                escalate.as_ref(),
+                writes,
+                facts,
+                trace,
+            ),
             Action::Read { path } => {
                 let p = self.paths.ctx.resolve_real(&path.to_string_lossy(), None);
                 facts.paths.push(p.clone());
@@ -420,6 +478,7 @@ impl Pipeline {
         command: &[String],
         cwd: Option<&std::path::Path>,
         escalate: Option<&Escalation>,
+        writes: &RunWrites,
         facts: &mut Facts,
         trace: &mut Vec<TraceStep>,
     ) -> Classified {
@@ -440,7 +499,9 @@ impl Pipeline {
         let mut worst: Option<&CommandRule> = None;
         let mut all_allowed = !analysis.invocations.is_empty();
         let mut allow_rules: Vec<usize> = Vec::new();
-        for inv in &analysis.invocations {
+        // (invocation, rule) pairs whose allow rule grants something.
+        let mut granting: Vec<(usize, usize)> = Vec::new();
+        for (n, inv) in analysis.invocations.iter().enumerate() {
             let view = CommandView {
                 argv: &inv.argv,
                 piped: inv.piped,
@@ -450,6 +511,10 @@ impl Pipeline {
             match found {
                 Some(i) if self.config.command_rules[i].decision == RuleDecision::Allow => {
                     allow_rules.push(i);
+                    let g = &self.config.command_rules[i].grants;
+                    if g.network || !g.write.is_empty() {
+                        granting.push((n, i));
+                    }
                 }
                 _ => all_allowed = false,
             }
@@ -526,9 +591,20 @@ impl Pipeline {
         facts.requested_paths.extend(needs.writes.iter().cloned());
 
         let prompt = worst.is_some_and(|r| r.decision == RuleDecision::Prompt);
+        let danger = self.config.sandbox_mode == SandboxMode::DangerFullAccess;
         // An allow rule's grants apply only to commands warden fully
-        // understands and that no wrapper runs.
-        let preapprovable = all_allowed && analysis.fully_understood() && !analysis.has_wrapper();
+        // understands and that no wrapper runs (others run sandboxed
+        // without them)...
+        let understood = all_allowed && analysis.fully_understood() && !analysis.has_wrapper();
+        // ...and whose options or inputs cannot choose where it connects or
+        // what it runs (`--config`, `--index-url`, an agent-written
+        // lockfile, …): such a command asks for what the rule would grant.
+        let withheld = if understood && !danger {
+            self.preapproval_exception(&analysis.invocations, &granting, base.as_deref(), writes)
+        } else {
+            None
+        };
+        let preapprovable = understood && withheld.is_none();
         facts.invocations = analysis.invocations;
         let rule_grants = if preapprovable {
             self.union_grants(&allow_rules)
@@ -541,7 +617,6 @@ impl Pipeline {
             categories.push(Category::Rules);
         }
         let mut requested = Grants::default();
-        let danger = self.config.sandbox_mode == SandboxMode::DangerFullAccess;
         if let Some(esc) = escalate.filter(|e| !e.is_empty())
             && !danger
         {
@@ -592,6 +667,31 @@ impl Pipeline {
             }
             trace.push(step(Layer::Sandbox, "crossing", None, needs.describe()));
         }
+        let withheld = withheld.map(|(why, rule)| {
+            if !categories.contains(&Category::SandboxApproval) {
+                categories.push(Category::SandboxApproval);
+            }
+            let rules: Vec<usize> = granting.iter().map(|&(_, r)| r).collect();
+            let wanted = self.union_grants(&rules);
+            requested.any_network |= rules
+                .iter()
+                .any(|&r| self.config.command_rules[r].grants.network);
+            for w in wanted.write_paths {
+                if !requested.write.contains(&w) {
+                    requested.write.push(w);
+                }
+            }
+            requested.create_dirs.extend(wanted.create_dirs);
+            let source = self.config.command_rules[rule].source.clone();
+            let detail = format!("{WITHHELD}{source} withheld: {why}");
+            trace.push(step(
+                Layer::Sandbox,
+                "crossing",
+                Some(source),
+                detail.clone(),
+            ));
+            detail
+        });
 
         if categories.is_empty() {
             let grants = if preapprovable && escalate.is_some_and(|e| !e.is_empty()) {
@@ -639,6 +739,28 @@ impl Pipeline {
         Classified::Crosses(Crossing {
             categories,
             requested,
+            withheld,
+        })
+    }
+
+    /// The first pre-approval exception among the invocations an allow
+    /// rule grants something to, with that rule.
+    fn preapproval_exception(
+        &self,
+        invocations: &[crate::policy::wrappers::Invocation],
+        granting: &[(usize, usize)],
+        base: Option<&std::path::Path>,
+        writes: &RunWrites,
+    ) -> Option<(String, usize)> {
+        if granting.is_empty() {
+            return None;
+        }
+        let cwd = base.unwrap_or(&self.paths.ctx.workspace);
+        let ctx = ExecContext::new(&self.paths, &self.search_path, cwd, writes, invocations);
+        granting.iter().find_map(|&(inv, rule)| {
+            let network = self.config.command_rules[rule].grants.network;
+            let after = inv.checked_sub(1).map(|i| invocations[i].argv.as_slice());
+            exception(&invocations[inv].argv, network, after, &ctx).map(|why| (why, rule))
         })
     }
 
@@ -829,6 +951,9 @@ fn decided(d: Decision) -> Classified {
 struct Crossing {
     categories: Vec<Category>,
     requested: Grants,
+    /// Why an allow rule's pre-approval does not apply, when that made
+    /// this a crossing.
+    withheld: Option<String>,
 }
 
 impl Crossing {
@@ -836,6 +961,7 @@ impl Crossing {
         Crossing {
             categories: vec![category],
             requested,
+            withheld: None,
         }
     }
 }

@@ -51,7 +51,8 @@ impl Split {
 }
 
 /// Environment assignments before a command that do not change which
-/// program runs or how it loads code.
+/// program runs or how it loads code. (`GOFLAGS` is not one: it can carry
+/// `-toolexec=` or `-modfile=`.)
 const HARMLESS_ASSIGNMENTS: &[&str] = &[
     "RUST_BACKTRACE",
     "RUST_LOG",
@@ -66,7 +67,6 @@ const HARMLESS_ASSIGNMENTS: &[&str] = &[
     "NODE_ENV",
     "PYTHONUNBUFFERED",
     "PYTHONDONTWRITEBYTECODE",
-    "GOFLAGS",
     "FORCE_COLOR",
 ];
 

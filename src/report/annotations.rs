@@ -105,8 +105,14 @@ fn annotation(summary: &AuditSummary, d: &ReviewedAction, fallback: Option<&str>
         Outcome::Run => "ran",
     };
     let id = d.denial_id.as_deref().unwrap_or(&d.action_id);
+    // A repeat keeps the first denial's id: say so, as the table does.
+    let repeat = if d.layer == crate::decision::Layer::RepeatedDenial {
+        " (repeat)"
+    } else {
+        ""
+    };
     let title = clip(
-        &redact(&format!("warden {verb} {id}: {}", d.summary)),
+        &redact(&format!("warden {verb} {id}{repeat}: {}", d.summary)),
         MAX_TITLE,
     );
     Annotation {

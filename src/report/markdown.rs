@@ -16,7 +16,7 @@ use super::{conclusion, conclusion_str, headline, outcome_text};
 use crate::audit::AuditSummary;
 use crate::audit::summary::ReviewedAction;
 use crate::config::ReportConfig;
-use crate::decision::Outcome;
+use crate::decision::{Layer, Outcome};
 use crate::redact::redact;
 
 /// Bytes of an action summary or reason shown in a table cell.
@@ -316,14 +316,21 @@ fn counts_table(out: &mut String, summary: &AuditSummary) {
     out.push('\n');
 }
 
-/// One table row (with its newline).
+/// One table row (with its newline). A repeated denial keeps the first
+/// denial's id, so its row says it is a repeat (`D5` (repeat)) rather than
+/// showing the same id again as if it were a new denial.
 fn row(d: &ReviewedAction) -> String {
     let id = d.denial_id.as_deref().unwrap_or(&d.action_id);
+    let id_cell = if d.layer == Layer::RepeatedDenial {
+        format!("{} (repeat)", cell_code(id))
+    } else {
+        cell_code(id)
+    };
     let mut decision = d.outcome.to_string();
     if let Some(by) = &d.overridden_by {
         decision.push_str(&format!(" (approved by {})", cell_code(by)));
     }
-    if d.cache_hit {
+    if d.cache_hit && d.layer != Layer::RepeatedDenial {
         decision.push_str(" (cached)");
     }
     let decided_by = match &d.source {
@@ -335,8 +342,7 @@ fn row(d: &ReviewedAction) -> String {
         reason.push_str(&format!(" (risk {}: {})", r.risk_level, r.rationale));
     }
     format!(
-        "| {} | {decision} | {} | {} | {decided_by} | {} |\n",
-        cell_code(id),
+        "| {id_cell} | {decision} | {} | {} | {decided_by} | {} |\n",
         cell_code(&clip(&d.summary)),
         d.category.map_or("-", |c| c.as_str()),
         escape_text(&clip(&reason)),

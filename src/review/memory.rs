@@ -10,6 +10,21 @@
 //!   ([`Layer::Override`]) — unless a managed requirement now denies it:
 //!   nothing, not even a human override, weakens a managed deny.
 //!
+//! - The run's writes: at its first decision (before anything it decides
+//!   runs) the run snapshots the workspace files that pre-approval inputs
+//!   name ([`RunWrites`]), so a lockfile or configuration file the agent
+//!   changes later voids an allow rule's pre-approval.
+//!
+//!   A turn's calls are all decided before any of them runs, so once an
+//!   allowed action that may write the workspace is decided, later
+//!   decisions of the turn treat those inputs as unknown, until
+//!   [`RunMemory::begin_turn`] says everything decided before has run.
+//!   A reviewer's verdict on such a command is not cached: it judged the
+//!   files as they were.
+//!
+//! A repeated denial quotes the *first* refusal's reason once, however
+//! often the action is repeated: the first denial stays the one remembered.
+//!
 //! Order for one action: override, repeated denial, cache, then the
 //! pipeline (and its reviewer).
 
@@ -17,7 +32,8 @@ use std::collections::HashMap;
 
 use crate::action::Action;
 use crate::decision::{Decision, Layer, Outcome, TraceStep};
-use crate::policy::pipeline::{Pipeline, Prejudged};
+use crate::policy::pipeline::{Pipeline, Prejudged, preapproval_withheld};
+use crate::policy::run_writes::RunWrites;
 
 use super::denials::KeptDenial;
 use super::{ReviewContext, Reviewer};
@@ -39,6 +55,8 @@ pub struct RunMemory {
     reviewed: HashMap<String, Decision>,
     /// key → an override not used yet in this run.
     overrides: HashMap<String, KeptDenial>,
+    /// The workspace as the run found it (taken at the first decision).
+    writes: Option<RunWrites>,
     /// Reviewer calls made (for stats and benchmarks).
     pub reviewer_calls: u64,
 }
@@ -58,6 +76,14 @@ impl RunMemory {
         v
     }
 
+    /// A new turn's calls are about to be decided: every call decided
+    /// before has run (or the run ended).
+    pub fn begin_turn(&mut self) {
+        if let Some(w) = &mut self.writes {
+            w.set_pending(None);
+        }
+    }
+
     pub async fn decide(
         &mut self,
         pipeline: &Pipeline,
@@ -65,9 +91,34 @@ impl RunMemory {
         reviewer: Option<&dyn Reviewer>,
         context: &ReviewContext,
     ) -> Remembered {
+        let remembered = self.decide_now(pipeline, action, reviewer, context).await;
+        let may_write = matches!(
+            action,
+            Action::Exec { .. } | Action::Write { .. } | Action::Mcp { .. }
+        );
+        if may_write
+            && remembered.decision.outcome.is_allowed()
+            && let Some(w) = &mut self.writes
+        {
+            w.set_pending(Some(action.summary()));
+        }
+        remembered
+    }
+
+    async fn decide_now(
+        &mut self,
+        pipeline: &Pipeline,
+        action: &Action,
+        reviewer: Option<&dyn Reviewer>,
+        context: &ReviewContext,
+    ) -> Remembered {
+        let workspace = &pipeline.path_policy().ctx.workspace;
+        let writes = self
+            .writes
+            .get_or_insert_with(|| RunWrites::at_start(workspace));
         let key = action.normalized_key();
         if self.overrides.contains_key(&key)
-            && let Prejudged::Final(managed) = pipeline.prejudge(action)
+            && let Prejudged::Final(managed) = pipeline.prejudge_in_run(action, writes)
             && managed.layer == Layer::Requirements
             && managed.outcome.counts_as_denial()
         {
@@ -153,12 +204,18 @@ impl RunMemory {
                 override_of: None,
             };
         }
-        let decision = pipeline.decide(action, reviewer, context).await;
+        let decision = pipeline
+            .decide_in_run(action, writes, reviewer, context)
+            .await;
         if matches!(decision.layer, Layer::AutoReview | Layer::ReviewerFailed) {
             if reviewer.is_some() {
                 self.reviewer_calls += 1;
             }
-            self.reviewed.insert(key, decision.clone());
+            // A verdict on a withheld pre-approval judged the files as they
+            // were: the same command after another rewrite is a new question.
+            if !preapproval_withheld(&decision) {
+                self.reviewed.insert(key, decision.clone());
+            }
         }
         Remembered {
             decision,
@@ -167,11 +224,14 @@ impl RunMemory {
         }
     }
 
-    /// Remember a denial (after it got its kept id, if any).
+    /// Remember a denial (after it got its kept id, if any). The first
+    /// denial of an action stays the one remembered: a repeat, which quotes
+    /// it, never replaces it (else each repeat would quote the last one).
     pub fn remember_denial(&mut self, action: &Action, id: Option<String>, decision: &Decision) {
-        if decision.outcome.counts_as_denial() {
+        if decision.outcome.counts_as_denial() && decision.layer != Layer::RepeatedDenial {
             self.denied
-                .insert(action.normalized_key(), (id, decision.clone()));
+                .entry(action.normalized_key())
+                .or_insert_with(|| (id, decision.clone()));
         }
     }
 }

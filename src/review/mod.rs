@@ -46,6 +46,10 @@ pub struct ReviewRequest<'a> {
     pub action: &'a Action,
     pub category: Category,
     pub context: &'a ReviewContext,
+    /// Why an allow rule's pre-approval was withheld, when that is what
+    /// made this a crossing (`--config` …, a lockfile written this run).
+    /// It quotes agent-chosen input, so the reviewer sees it fenced.
+    pub withheld: Option<&'a str>,
 }
 
 /// A reviewer's answer. Only `Approve`, `Deny` and `Escalate` are valid
