@@ -115,7 +115,7 @@ async fn assert_reach_refused(f: &Fixture, tool: &str) {
 #[tokio::test]
 async fn changing_another_process_is_refused() {
     for tool in ["prlimit", "renice", "ionice", "taskset", "chrt"] {
-        if !require(tool) {
+        if !require_tool(tool) {
             return;
         }
     }
@@ -138,7 +138,7 @@ async fn changing_another_process_is_refused() {
 #[tokio::test]
 async fn routine_limits_and_priorities_on_oneself_still_work() {
     for tool in ["ionice", "taskset", "chrt", "prlimit"] {
-        if !require(tool) {
+        if !require_tool(tool) {
             return;
         }
     }
