@@ -21,26 +21,31 @@ fn fixture(script: &str) -> (RunFixture, std::path::PathBuf, std::path::PathBuf)
         .status()
         .unwrap();
     assert!(git.success());
-    let cmd = f.ws.join("change.sh");
-    std::fs::write(&cmd, format!("#!/bin/sh\nset -e\n{script}\n")).unwrap();
+    // Outside the workspace: a program the command could rewrite is never
+    // pre-approved (policy::preapproval).
+    let cmd = f.write("change.sh", &format!("#!/bin/sh\nset -e\n{script}\n"));
     std::fs::set_permissions(&cmd, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let config = f.write(
         "guard.toml",
-        "[sandbox]\nprotected = [\"infra/sub/cfg\"]\n\n\
-         [[command_rules]]\npattern = [\"./change.sh\"]\ndecision = \"allow\"\n\
-         grants = { write = [\"infra\"] }\njustification = \"the grant covers a protected path\"\n",
+        &format!(
+            "[sandbox]\nprotected = [\"infra/sub/cfg\"]\n\n\
+             [[command_rules]]\npattern = [{cmd:?}]\ndecision = \"allow\"\n\
+             grants = {{ write = [\"infra\"] }}\njustification = \"the grant covers a protected path\"\n"
+        ),
     );
     let scenario = f.write(
         "scenario.yaml",
-        r#"
+        &format!(
+            r#"
 prompt: Change the infra config.
 on_exhausted: error
 turns:
   - tool_calls:
       - name: shell
-        arguments: { command: ["./change.sh"] }
+        arguments: {{ command: [{cmd:?}] }}
   - text: Done.
-"#,
+"#
+        ),
     );
     (f, config, scenario)
 }
@@ -139,21 +144,23 @@ fn an_unreadable_hooks_directory_does_not_hide_a_planted_hook_from_an_unprivileg
     let hooks = f.ws.join(".git/hooks");
     let plant = "#!/bin/sh\nset -e\nprintf '#!/bin/sh\\necho planted\\n' > .git/hooks/post-checkout\n\
                  chmod +x .git/hooks/post-checkout\nchmod 000 .git/hooks\n";
-    std::fs::write(f.ws.join("plant.sh"), plant).unwrap();
-    std::fs::set_permissions(
-        f.ws.join("plant.sh"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    // Outside the workspace: a program the command could rewrite is never
+    // pre-approved (policy::preapproval).
+    let script = f.write("plant.sh", plant);
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let config = f.write(
         "guard.toml",
-        "[[command_rules]]\npattern = [\"./plant.sh\"]\ndecision = \"allow\"\n\
-         grants = { write = [\".git\"] }\njustification = \"a .git grant\"\n",
+        &format!(
+            "[[command_rules]]\npattern = [{script:?}]\ndecision = \"allow\"\n\
+             grants = {{ write = [\".git\"] }}\njustification = \"a .git grant\"\n"
+        ),
     );
     let scenario = f.write(
         "scenario.yaml",
-        "prompt: Plant.\non_exhausted: error\nturns:\n  - tool_calls:\n      - name: shell\n        \
-         arguments: { command: [\"./plant.sh\"] }\n  - text: Done.\n",
+        &format!(
+            "prompt: Plant.\non_exhausted: error\nturns:\n  - tool_calls:\n      - name: shell\n        \
+             arguments: {{ command: [{script:?}] }}\n  - text: Done.\n"
+        ),
     );
     let root = f.ws.parent().unwrap().to_path_buf();
     let chown = std::process::Command::new("chown")
@@ -176,7 +183,7 @@ fn an_unreadable_hooks_directory_does_not_hide_a_planted_hook_from_an_unprivileg
     };
 
     // Control: the same user, without warden, keeps the hidden hook.
-    let direct = unprivileged(&["./plant.sh".as_ref()]);
+    let direct = unprivileged(&[script.as_os_str()]);
     assert!(direct.status.success(), "control: {direct:?}");
     assert!(std::fs::symlink_metadata(hooks.join("post-checkout")).is_ok());
     std::fs::set_permissions(&hooks, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
