@@ -139,13 +139,17 @@ fn a_crowded_system_temp_dir_adds_no_rules_and_its_entries_stay_unwritable() {
     );
     assert!(!tmpdir.exists(), "the private TMPDIR was not removed");
 
-    // The plan is the same size next to 2 entries and next to 600.
+    // The plan does not grow with the 600 neighbours: splitting the temp
+    // dir would add a rule for each of them. (Not an exact equality: the
+    // fixture's HOME is under the real /tmp, which the plan splits, and
+    // tests running alongside add and remove entries there.)
     let small = sandbox(&f, &empty, "true");
     assert!(small.status.success(), "{small:?}");
-    assert!(rules(&small) > 0);
-    assert_eq!(
-        rules(&out),
-        rules(&small),
-        "the temp dir's neighbours must not be in the plan"
+    let (crowded_rules, small_rules) = (rules(&out), rules(&small));
+    assert!(small_rules > 0);
+    assert!(
+        crowded_rules < small_rules + 100,
+        "the temp dir's neighbours are in the plan: {crowded_rules} rules next to 600 \
+         entries, {small_rules} next to 2"
     );
 }
