@@ -250,11 +250,11 @@ pub async fn compute(env: &EnvMap, req: &OutputsRequest) -> OutputsResult {
         match found {
             Some(url) => report_url = url,
             None => {
-                let notes = annotations(
-                    summary,
-                    &default_report_config(),
-                    github.workflow_path.as_deref(),
+                let fallback = crate::report::github::fallback::fallback_path(
+                    &github,
+                    summary.workspace.as_deref().map(Path::new),
                 );
+                let notes = annotations(summary, &default_report_config(), fallback.as_deref());
                 workflow_commands = workflow_commands::format_all(&notes);
             }
         }

@@ -157,6 +157,11 @@ pub struct Enforcement {
     /// Writable hierarchies granted (roots, not every split entry).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writable: Vec<PathBuf>,
+    /// Landlock rules of the plan: one per granted root and per entry of
+    /// every directory the plan splits (what start-up scales with; see
+    /// docs/benchmarks.md). 0 when unsandboxed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub landlock_rules: usize,
     /// Protected paths made writable by a grant, snapshotted and verified.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guarded: Vec<PathBuf>,
@@ -165,6 +170,10 @@ pub struct Enforcement {
     pub env_removed: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

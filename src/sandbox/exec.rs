@@ -239,6 +239,7 @@ pub(super) fn fill_record(e: &mut Enforcement, prepared: &Prepared, env_removed:
     e.mode = prepared.mode_label.clone();
     e.network = prepared.network;
     e.writable = prepared.writable.clone();
+    e.landlock_rules = prepared.rules.len();
     e.guarded = prepared.guarded.clone();
     e.env_removed = env_removed;
     e.notes.extend(prepared.notes.iter().cloned());

@@ -1,14 +1,37 @@
 //! Shared fixture for the MCP tests: a temp workspace and HOME, the test
-//! MCP server binary (`warden-mcp-test-server`, a bin target of this
+//! MCP server binary (`warden-mcp-test-server`, an example target of this
 //! package), config snippets, and audit-log reading.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
-/// The test MCP server (tests/mcp_support/server.rs).
+/// The test MCP server (tests/mcp_support/server.rs). It is an example, so
+/// that `cargo install` leaves it out; cargo puts examples in `examples/`
+/// of the profile directory that holds the warden binary. `cargo test` and
+/// `cargo nextest run` build it; `cargo test --test NAME` alone does not,
+/// hence the message.
 pub fn server_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_warden-mcp-test-server")
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let warden = Path::new(env!("CARGO_BIN_EXE_warden"));
+        let server = warden
+            .parent()
+            .expect("the warden binary has a parent directory")
+            .join("examples")
+            .join(format!(
+                "warden-mcp-test-server{}",
+                std::env::consts::EXE_SUFFIX
+            ));
+        assert!(
+            server.is_file(),
+            "{} is missing: build it with `cargo build --example warden-mcp-test-server` \
+             (plain `cargo test` / `cargo nextest run` do)",
+            server.display()
+        );
+        server.to_str().expect("a UTF-8 target path").to_owned()
+    })
 }
 
 pub fn warden_bin() -> &'static str {

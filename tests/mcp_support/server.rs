@@ -1,7 +1,8 @@
 //! `warden-mcp-test-server`: a small MCP server (rmcp's server side over
-//! stdio) for warden's MCP tests. It is a `[[bin]]` of the package so that
-//! every integration test finds it as `CARGO_BIN_EXE_warden-mcp-test-server`
-//! with plain `cargo test` / `cargo nextest run`; it is not part of warden.
+//! stdio) for warden's MCP tests. It is an `[[example]]` of the package, not
+//! a bin, so that `cargo install` never puts it in a user's PATH; `cargo
+//! test` / `cargo nextest run` build it, and the tests find it next to the
+//! warden binary (`tests/mcp_support/mod.rs`). It is not part of warden.
 //!
 //! Tools, by annotation:
 //! - read-only (`readOnlyHint: true`): `echo`, `read_file`, `get_env`,

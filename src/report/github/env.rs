@@ -15,6 +15,7 @@
 //! | `GITHUB_RUN_ID`, `GITHUB_RUN_ATTEMPT` | link to the run |
 //! | `GITHUB_WORKFLOW`, `GITHUB_JOB` | the sticky comment's marker |
 //! | `GITHUB_WORKFLOW_REF` | fallback annotation file (the workflow) |
+//! | `GITHUB_ACTION_PATH` | the action's directory: its `action.yml` is a later fallback ([`super::fallback`]) |
 //! | `GITHUB_STEP_SUMMARY` | job summary file |
 //! | `WARDEN_COMMENT_AUTHOR` | login whose marker comments are updated (default `github-actions[bot]`) |
 
@@ -61,6 +62,9 @@ pub struct GithubEnv {
     pub job: Option<String>,
     /// The workflow file, repository-relative (`.github/workflows/ci.yml`).
     pub workflow_path: Option<String>,
+    /// The running action's directory (`GITHUB_ACTION_PATH`), set inside
+    /// the action's own steps.
+    pub action_path: Option<PathBuf>,
     pub step_summary: Option<PathBuf>,
     pub comment_author: String,
     /// What could not be read (bad event file, malformed repository …).
@@ -142,6 +146,7 @@ impl GithubEnv {
             workflow: get("GITHUB_WORKFLOW"),
             job: get("GITHUB_JOB"),
             workflow_path: get("GITHUB_WORKFLOW_REF").and_then(|r| workflow_path(&r)),
+            action_path: get("GITHUB_ACTION_PATH").map(PathBuf::from),
             step_summary: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
             comment_author: get("WARDEN_COMMENT_AUTHOR")
                 .unwrap_or_else(|| DEFAULT_COMMENT_AUTHOR.to_owned()),

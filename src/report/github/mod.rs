@@ -16,6 +16,7 @@ pub mod check_run;
 pub mod client;
 pub mod comment;
 pub mod env;
+pub mod fallback;
 pub mod step_summary;
 
 use std::fmt;
@@ -96,7 +97,7 @@ pub struct PublishOutcome {
     pub check_run: Delivery,
     pub step_summary: Delivery,
     /// Workflow-command annotations emitted because the check run was not
-    /// delivered.
+    /// delivered, or, when it was, those it could not carry (no location).
     pub workflow_commands: Vec<String>,
     /// Problems with the environment (unreadable event file …).
     pub problems: Vec<String>,
@@ -211,7 +212,18 @@ pub async fn publish_with(
         workflow_commands: Vec::new(),
         problems: env.problems.clone(),
     };
-    let notes = annotations(summary, config, env.workflow_path.as_deref());
+    let fallback = fallback::fallback_path(env, summary.workspace.as_deref().map(Path::new));
+    let notes = annotations(summary, config, fallback.as_deref());
+    let unlocated: Vec<_> = notes
+        .iter()
+        .filter(|a| a.location.is_none())
+        .cloned()
+        .collect();
+    if !unlocated.is_empty() {
+        outcome
+            .problems
+            .push(fallback::unlocated_warning(unlocated.len()));
+    }
     let api = match &env.token {
         None => {
             let why = "GITHUB_TOKEN is not set: annotations go out as workflow commands";
@@ -268,8 +280,14 @@ pub async fn publish_with(
             }
         };
     }
-    if !matches!(outcome.check_run, Delivery::Done(_)) {
-        outcome.workflow_commands = workflow_commands::format_all(&notes);
+    // Without a check run every annotation goes out as a workflow command;
+    // with one, those it could not carry (no location) still do.
+    let commands = match outcome.check_run {
+        Delivery::Done(_) => &unlocated,
+        _ => &notes,
+    };
+    if !commands.is_empty() {
+        outcome.workflow_commands = workflow_commands::format_all(commands);
         if options.print_workflow_commands {
             let mut stdout = std::io::stdout().lock();
             for line in &outcome.workflow_commands {
