@@ -78,16 +78,19 @@ impl<L: Copy + Eq + Debug> Asm<L> {
         Asm { ops: Vec::new() }
     }
 
+    fn push(&mut self, op: Op<L>) -> &mut Self {
+        self.ops.push(op);
+        self
+    }
+
     /// Load the 32-bit word at `offset` of `seccomp_data`.
     pub fn load(&mut self, offset: u32) -> &mut Self {
-        self.ops.push(Op::Load(offset));
-        self
+        self.push(Op::Load(offset))
     }
 
     /// `A &= mask`.
     pub fn and(&mut self, mask: u32) -> &mut Self {
-        self.ops.push(Op::And(mask));
-        self
+        self.push(Op::And(mask))
     }
 
     /// Test `A` against `k` with `code` (`JEQ_K`, `JGT_K`, `JGE_K`,
@@ -99,26 +102,23 @@ impl<L: Copy + Eq + Debug> Asm<L> {
         yes: impl Into<Target<L>>,
         no: impl Into<Target<L>>,
     ) -> &mut Self {
-        self.ops.push(Op::Jump(code, k, yes.into(), no.into()));
-        self
+        self.push(Op::Jump(code, k, yes.into(), no.into()))
     }
 
     /// Jump whatever `A` holds (its offset is 32 bits).
     pub fn goto(&mut self, to: impl Into<Target<L>>) -> &mut Self {
-        self.ops.push(Op::Goto(to.into()));
-        self
+        self.push(Op::Goto(to.into()))
     }
 
+    /// End the program with the action `k` (an [`errno`], say).
     pub fn ret(&mut self, k: u32) -> &mut Self {
-        self.ops.push(Op::Ret(k));
-        self
+        self.push(Op::Ret(k))
     }
 
     /// Put `label` on the next instruction (or the end of the part: what
     /// follows it in the whole program).
     pub fn mark(&mut self, label: L) -> &mut Self {
-        self.ops.push(Op::Mark(label));
-        self
+        self.push(Op::Mark(label))
     }
 
     /// The instructions, jumps resolved (a jump counts the instructions it

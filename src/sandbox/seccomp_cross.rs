@@ -141,19 +141,19 @@ pub fn program(deny_network: bool) -> BpfProgram {
         asm.jump(JEQ_K, libc::SYS_socket as u32, SocketType, Next)
             .jump(JEQ_K, libc::SYS_socketpair as u32, SocketType, Next);
     }
-    asm.goto(Main)
-        .mark(Pid)
-        .load(ARG0_LOW)
-        .jump(JEQ_K, 0, Main, Eperm)
-        .mark(Priority)
-        .load(ARG0_LOW)
-        .jump(JEQ_K, PRIO_PROCESS, Who, Eperm)
-        .mark(Ioprio)
-        .load(ARG0_LOW)
-        .jump(JEQ_K, IOPRIO_WHO_PROCESS, Who, Eperm)
-        .mark(Who)
-        .load(ARG1_LOW)
-        .jump(JEQ_K, 0, Main, Eperm);
+    asm.goto(Main);
+    // The one argument value each check lets through (the caller itself),
+    // and where it goes on from there.
+    for (check, argument, allowed, then) in [
+        (Pid, ARG0_LOW, 0, Main),
+        (Priority, ARG0_LOW, PRIO_PROCESS, Who),
+        (Ioprio, ARG0_LOW, IOPRIO_WHO_PROCESS, Who),
+        (Who, ARG1_LOW, 0, Main),
+    ] {
+        asm.mark(check)
+            .load(argument)
+            .jump(JEQ_K, allowed, then, Eperm);
+    }
     if deny_network {
         asm.mark(SocketType).load(ARG1_LOW).and(DATAGRAM_MASK).jump(
             JEQ_K,

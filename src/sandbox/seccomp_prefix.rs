@@ -96,27 +96,22 @@ pub fn prefix() -> BpfProgram {
         .jump(JEQ_K, libc::SYS_fchmod as u32, ModeArg1, Next)
         .jump(JEQ_K, libc::SYS_fchmodat as u32, ModeArg2, Next)
         .jump(JEQ_K, SYS_FCHMODAT2, ModeArg2, Next)
-        .jump(JEQ_K, libc::SYS_mknodat as u32, ModeArg2, Main)
-        .mark(Clone)
-        .load(ARG0_LOW)
-        .jump(JSET_K, CLONE_NAMESPACES, Eperm, Main)
-        .mark(Unshare)
-        .load(ARG0_LOW)
-        .jump(JSET_K, UNSHARE_NAMESPACES, Eperm, Main)
-        .mark(ModeArg1)
-        .load(ARG1_LOW)
-        .jump(JSET_K, SETID_BITS, Eperm, Main)
-        .mark(ModeArg2)
-        .load(ARG2_LOW)
-        .jump(JSET_K, SETID_BITS, Eperm, Main)
-        .mark(ModeArg3)
-        .load(ARG3_LOW)
-        .jump(JSET_K, SETID_BITS, Eperm, Main)
-        .mark(Eperm)
-        .ret(errno(libc::EPERM))
-        .mark(Enosys)
-        .ret(errno(libc::ENOSYS))
-        .mark(Main);
+        .jump(JEQ_K, libc::SYS_mknodat as u32, ModeArg2, Main);
+    // Where each call's flags or mode sit, and the bits they must not hold.
+    for (call, argument, refused_bits) in [
+        (Clone, ARG0_LOW, CLONE_NAMESPACES),
+        (Unshare, ARG0_LOW, UNSHARE_NAMESPACES),
+        (ModeArg1, ARG1_LOW, SETID_BITS),
+        (ModeArg2, ARG2_LOW, SETID_BITS),
+        (ModeArg3, ARG3_LOW, SETID_BITS),
+    ] {
+        asm.mark(call)
+            .load(argument)
+            .jump(JSET_K, refused_bits, Eperm, Main);
+    }
+    asm.mark(Eperm).ret(errno(libc::EPERM));
+    asm.mark(Enosys).ret(errno(libc::ENOSYS));
+    asm.mark(Main);
     asm.assemble()
 }
 
