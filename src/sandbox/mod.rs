@@ -27,8 +27,8 @@
 //! - [`plan_cache`], [`inotify`]: reuse between commands; [`tmp`]: private
 //!   temp dirs;
 //! - [`env`](mod@env): the scrubbed child environment;
-//! - [`launch`], [`landlock_apply`], [`seccomp`] (with `seccomp_prefix`, `seccomp_cross`), [`caps`]:
-//!   applying it;
+//! - [`launch`], [`landlock_apply`], [`seccomp`] (with `seccomp_prefix`, `seccomp_cross`,
+//!   written with the classic-BPF assembler `bpf`), [`caps`]: applying it;
 //! - [`supervise`]: waiting, timeouts, the descendant sweep;
 //! - [`direct`]: `warden sandbox`, with its [`guardian`]; [`zygote`], [`helper`], [`spec`]: the
 //!   supervisor process of `warden run` and MCP servers;
@@ -46,6 +46,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod bpf;
 pub mod caps;
 pub mod child_report;
 pub mod deny;

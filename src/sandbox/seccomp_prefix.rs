@@ -25,7 +25,9 @@
 //! behaviour has a test that runs it in the real sandbox
 //! (`tests/sandbox_escape_kernel.rs`).
 
-use seccompiler::{BpfProgram, sock_filter};
+use seccompiler::BpfProgram;
+
+use super::bpf::{ARCH, ARG0_LOW, ARG1_LOW, ARG2_LOW, ARG3_LOW, Asm, JEQ_K, JSET_K, NR, errno};
 
 /// `AUDIT_ARCH_*` of this architecture (linux/audit.h), as seccomp reports
 /// it in `seccomp_data.arch`.
@@ -57,25 +59,9 @@ pub const SETID_BITS: u32 = libc::S_ISUID | libc::S_ISGID;
 /// table); libc names it for x86_64 only.
 const SYS_FCHMODAT2: u32 = 452;
 
-// seccomp_data: `nr` at 0, `arch` at 4, `args[i]` at 16 + 8 i (their low
-// halves on the little-endian machines warden builds for; a mode is a
-// `umode_t`, the kernel reads its low 16 bits).
-const NR: u32 = 0;
-const ARCH: u32 = 4;
-const ARG0_LOW: u32 = 16;
-const ARG1_LOW: u32 = 24;
-const ARG2_LOW: u32 = 32;
-const ARG3_LOW: u32 = 40;
-
-const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
-const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
-const RET_K: u16 = 0x06; // BPF_RET | BPF_K
-
 /// Where a jump lands.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Label {
-    Next,
     Clone,
     Unshare,
     /// The mode is the call's argument 1, 2 or 3.
@@ -88,167 +74,65 @@ enum Label {
     Main,
 }
 
-enum Op {
-    Load(u32),
-    /// Jump to `.1` if the test holds, else to `.2`.
-    Jump(u16, u32, Label, Label),
-    Ret(u32),
-    Mark(Label),
-}
-
-fn source() -> Vec<Op> {
+/// The prefix, jumps resolved.
+pub fn prefix() -> BpfProgram {
+    use super::bpf::Target::Next;
     use Label::*;
-    use Op::*;
-    let mut ops = vec![Load(ARCH), Jump(JEQ_K, AUDIT_ARCH, Next, Main), Load(NR)];
+    let mut asm = Asm::new();
+    asm.load(ARCH).jump(JEQ_K, AUDIT_ARCH, Next, Main).load(NR);
     #[cfg(target_arch = "x86_64")]
-    ops.push(Jump(JSET_K, X32_BIT, Eperm, Next));
-    ops.extend([
-        Jump(JEQ_K, libc::SYS_clone3 as u32, Enosys, Next),
-        Jump(JEQ_K, libc::SYS_clone as u32, Clone, Next),
-        Jump(JEQ_K, libc::SYS_unshare as u32, Unshare, Next),
-        Jump(JEQ_K, libc::SYS_openat2 as u32, Enosys, Next),
-    ]);
+    asm.jump(JSET_K, X32_BIT, Eperm, Next);
+    asm.jump(JEQ_K, libc::SYS_clone3 as u32, Enosys, Next)
+        .jump(JEQ_K, libc::SYS_clone as u32, Clone, Next)
+        .jump(JEQ_K, libc::SYS_unshare as u32, Unshare, Next)
+        .jump(JEQ_K, libc::SYS_openat2 as u32, Enosys, Next);
     // The calls that carry a mode, by the argument it is in.
     #[cfg(target_arch = "x86_64")]
-    ops.extend([
-        Jump(JEQ_K, libc::SYS_open as u32, ModeArg2, Next),
-        Jump(JEQ_K, libc::SYS_creat as u32, ModeArg1, Next),
-        Jump(JEQ_K, libc::SYS_chmod as u32, ModeArg1, Next),
-        Jump(JEQ_K, libc::SYS_mknod as u32, ModeArg1, Next),
-    ]);
-    ops.extend([
-        Jump(JEQ_K, libc::SYS_openat as u32, ModeArg3, Next),
-        Jump(JEQ_K, libc::SYS_fchmod as u32, ModeArg1, Next),
-        Jump(JEQ_K, libc::SYS_fchmodat as u32, ModeArg2, Next),
-        Jump(JEQ_K, SYS_FCHMODAT2, ModeArg2, Next),
-        Jump(JEQ_K, libc::SYS_mknodat as u32, ModeArg2, Main),
-        Mark(Clone),
-        Load(ARG0_LOW),
-        Jump(JSET_K, CLONE_NAMESPACES, Eperm, Main),
-        Mark(Unshare),
-        Load(ARG0_LOW),
-        Jump(JSET_K, UNSHARE_NAMESPACES, Eperm, Main),
-        Mark(ModeArg1),
-        Load(ARG1_LOW),
-        Jump(JSET_K, SETID_BITS, Eperm, Main),
-        Mark(ModeArg2),
-        Load(ARG2_LOW),
-        Jump(JSET_K, SETID_BITS, Eperm, Main),
-        Mark(ModeArg3),
-        Load(ARG3_LOW),
-        Jump(JSET_K, SETID_BITS, Eperm, Main),
-        Mark(Eperm),
-        Ret(libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
-        Mark(Enosys),
-        Ret(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-        Mark(Main),
-    ]);
-    ops
-}
-
-/// The prefix, jumps resolved (a jump counts the instructions it skips).
-pub fn prefix() -> BpfProgram {
-    let ops = source();
-    // Instruction index of every label.
-    let mut at = Vec::new();
-    let mut n = 0usize;
-    for op in &ops {
-        match op {
-            Op::Mark(l) => at.push((*l, n)),
-            _ => n += 1,
-        }
+    asm.jump(JEQ_K, libc::SYS_open as u32, ModeArg2, Next)
+        .jump(JEQ_K, libc::SYS_creat as u32, ModeArg1, Next)
+        .jump(JEQ_K, libc::SYS_chmod as u32, ModeArg1, Next)
+        .jump(JEQ_K, libc::SYS_mknod as u32, ModeArg1, Next);
+    asm.jump(JEQ_K, libc::SYS_openat as u32, ModeArg3, Next)
+        .jump(JEQ_K, libc::SYS_fchmod as u32, ModeArg1, Next)
+        .jump(JEQ_K, libc::SYS_fchmodat as u32, ModeArg2, Next)
+        .jump(JEQ_K, SYS_FCHMODAT2, ModeArg2, Next)
+        .jump(JEQ_K, libc::SYS_mknodat as u32, ModeArg2, Main);
+    // Where each call's flags or mode sit, and the bits they must not hold.
+    for (call, argument, refused_bits) in [
+        (Clone, ARG0_LOW, CLONE_NAMESPACES),
+        (Unshare, ARG0_LOW, UNSHARE_NAMESPACES),
+        (ModeArg1, ARG1_LOW, SETID_BITS),
+        (ModeArg2, ARG2_LOW, SETID_BITS),
+        (ModeArg3, ARG3_LOW, SETID_BITS),
+    ] {
+        asm.mark(call)
+            .load(argument)
+            .jump(JSET_K, refused_bits, Eperm, Main);
     }
-    let target = |label: Label, from: usize| -> u8 {
-        let to = match label {
-            Label::Next => from + 1,
-            l => {
-                at.iter()
-                    .find(|(m, _)| *m == l)
-                    .expect("every label is marked")
-                    .1
-            }
-        };
-        u8::try_from(to - from - 1).expect("a short forward jump")
-    };
-    let mut program = Vec::with_capacity(n);
-    for op in &ops {
-        let pc = program.len();
-        let ins = match *op {
-            Op::Load(offset) => sock_filter {
-                code: LD_W_ABS,
-                jt: 0,
-                jf: 0,
-                k: offset,
-            },
-            Op::Jump(code, k, yes, no) => sock_filter {
-                code,
-                jt: target(yes, pc),
-                jf: target(no, pc),
-                k,
-            },
-            Op::Ret(k) => sock_filter {
-                code: RET_K,
-                jt: 0,
-                jf: 0,
-                k,
-            },
-            Op::Mark(_) => continue,
-        };
-        program.push(ins);
-    }
-    program
+    asm.mark(Eperm).ret(errno(libc::EPERM));
+    asm.mark(Enosys).ret(errno(libc::ENOSYS));
+    asm.mark(Main);
+    asm.assemble()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use seccompiler::sock_filter;
 
-    /// Runs classic BPF the way the kernel does, on a `seccomp_data`, to
-    /// check the prefix's jumps without a kernel: `None` means it went on
-    /// to the main program.
+    use crate::sandbox::bpf;
+
+    /// Runs the prefix on a call whose first argument is `arg0`: `None`
+    /// means it went on to the main program.
     fn run(program: &[sock_filter], nr: u32, arch: u32, arg0: u32) -> Option<u32> {
-        run_args(program, nr, arch, [arg0, 0, 0, 0])
-    }
-
-    fn run_args(program: &[sock_filter], nr: u32, arch: u32, args: [u32; 4]) -> Option<u32> {
-        let mut pc = 0;
-        let mut acc = 0u32;
-        while pc < program.len() {
-            let ins = &program[pc];
-            pc += 1;
-            match ins.code {
-                LD_W_ABS => {
-                    acc = match ins.k {
-                        NR => nr,
-                        ARCH => arch,
-                        ARG0_LOW => args[0],
-                        ARG1_LOW => args[1],
-                        ARG2_LOW => args[2],
-                        ARG3_LOW => args[3],
-                        other => panic!("load of offset {other}"),
-                    }
-                }
-                JEQ_K | JSET_K => {
-                    let holds = if ins.code == JEQ_K {
-                        acc == ins.k
-                    } else {
-                        acc & ins.k != 0
-                    };
-                    pc += usize::from(if holds { ins.jt } else { ins.jf });
-                }
-                RET_K => return Some(ins.k),
-                other => panic!("opcode {other:#x}"),
-            }
-        }
-        assert_eq!(pc, program.len(), "a jump past the end of the prefix");
-        None
+        bpf::run(program, nr, arch, [arg0, 0, 0, 0])
     }
 
     #[test]
     fn refuses_exactly_what_it_says() {
         let p = prefix();
-        let eperm = Some(libc::SECCOMP_RET_ERRNO | libc::EPERM as u32);
-        let enosys = Some(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
+        let eperm = Some(bpf::errno(libc::EPERM));
+        let enosys = Some(bpf::errno(libc::ENOSYS));
         let clone = libc::SYS_clone as u32;
         let unshare = libc::SYS_unshare as u32;
         let sigchld = libc::SIGCHLD as u32;
@@ -281,8 +165,8 @@ mod tests {
     #[test]
     fn refuses_setid_mode_bits_in_every_call_that_carries_a_mode() {
         let p = prefix();
-        let eperm = Some(libc::SECCOMP_RET_ERRNO | libc::EPERM as u32);
-        let enosys = Some(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
+        let eperm = Some(bpf::errno(libc::EPERM));
+        let enosys = Some(bpf::errno(libc::ENOSYS));
         // (call, index of its mode argument)
         let mut calls = vec![
             (libc::SYS_openat as u32, 3),
@@ -302,7 +186,7 @@ mod tests {
             let with_mode = |mode: u32| {
                 let mut args = [0u32; 4];
                 args[at] = mode;
-                run_args(&p, nr, AUDIT_ARCH, args)
+                bpf::run(&p, nr, AUDIT_ARCH, args)
             };
             for mode in [0o4755, 0o2755, 0o6755, 0o7755, 0o104755, 0o4000] {
                 assert_eq!(with_mode(mode), eperm, "call {nr} mode {mode:o}");
@@ -314,11 +198,11 @@ mod tests {
             // a mode.
             let mut elsewhere = [0o4755u32; 4];
             elsewhere[at] = 0o755;
-            assert_eq!(run_args(&p, nr, AUDIT_ARCH, elsewhere), None, "call {nr}");
+            assert_eq!(bpf::run(&p, nr, AUDIT_ARCH, elsewhere), None, "call {nr}");
         }
         assert_eq!(run(&p, libc::SYS_openat2 as u32, AUDIT_ARCH, 0), enosys);
         assert_eq!(
-            run_args(&p, libc::SYS_mkdirat as u32, AUDIT_ARCH, [0, 0, 0o2775, 0]),
+            bpf::run(&p, libc::SYS_mkdirat as u32, AUDIT_ARCH, [0, 0, 0o2775, 0]),
             None,
             "mkdir strips setid bits itself"
         );
