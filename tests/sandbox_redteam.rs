@@ -218,3 +218,46 @@ fn a_dot_env_in_an_unlistable_directory_stays_unreadable() {
         "{readme:?}"
     );
 }
+
+/// Credential files the default list still missed: git's cookie file
+/// (`http.cookieFile`, how Gerrit and googlesource hosts authenticate),
+/// Pulumi's and sentry-cli's tokens. Unreadable under every built-in
+/// profile.
+#[test]
+fn credential_files_the_defaults_missed_are_unreadable() {
+    let t = Tree::new();
+    let files =
+        [".gitcookies", ".pulumi/credentials.json", ".sentryclirc"].map(|rel| t.home.join(rel));
+    for p in &files {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, format!("token {}\n", t.canary)).unwrap();
+    }
+    for profile in ["ci", "dev", "review", "nightly"] {
+        for p in &files {
+            let run = |sandboxed: bool| {
+                let mut cmd = if sandboxed {
+                    let mut c = Command::new(warden_exe());
+                    c.args(["sandbox", "--profile", profile, "--cwd"])
+                        .arg(&t.ws)
+                        .args(["--", "cat"]);
+                    c
+                } else {
+                    Command::new("cat")
+                };
+                cmd.arg(p).env("HOME", &t.home).output().unwrap()
+            };
+            let direct = run(false);
+            assert!(
+                String::from_utf8_lossy(&direct.stdout).contains(&t.canary),
+                "control: {direct:?}"
+            );
+            let out = run(true);
+            assert!(
+                !String::from_utf8_lossy(&out.stdout).contains(&t.canary),
+                "{profile}: {} readable: {out:?}",
+                p.display()
+            );
+            assert_ne!(out.status.code(), Some(0), "{profile}: {out:?}");
+        }
+    }
+}
