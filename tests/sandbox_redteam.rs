@@ -261,3 +261,63 @@ fn credential_files_the_defaults_missed_are_unreadable() {
         }
     }
 }
+
+/// The home of the account the tests run as, from `/etc/passwd`.
+fn account_home() -> Option<PathBuf> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() }.to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() > 5 && f[2] == uid).then(|| PathBuf::from(f[5]))
+    })
+}
+
+/// Removes a file on drop (a canary planted in the account's real home).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `~` in `deny_read` expanded against `$HOME` only: with a `$HOME` that
+/// is not the account's home (GitHub's container jobs run root with
+/// `HOME=/github/home`; ssh and others keep using `/root`), the account's
+/// own `~/.ssh`, `~/.aws`, … stayed readable. Both are denied now.
+#[test]
+fn deny_read_under_home_also_covers_the_account_s_own_home() {
+    let account = account_home().filter(|h| h.is_dir());
+    if !sandbox_support::require(
+        account.is_some(),
+        "the account has no home directory in /etc/passwd",
+    ) {
+        return;
+    }
+    let account = account.unwrap();
+    let t = Tree::new();
+    let name = format!("warden-redteam-{:016x}", fastrand::u64(..));
+    let secret = RemoveOnDrop(account.join(&name));
+    std::fs::write(&secret.0, format!("{}\n", t.canary)).unwrap();
+    let deny = format!("sandbox.deny_read=[\"~/{name}\"]");
+    let direct = Command::new("cat").arg(&secret.0).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&direct.stdout).contains(&t.canary),
+        "control: {direct:?}"
+    );
+    let out = Command::new(warden_exe())
+        .args(["sandbox", "--profile", "ci", "-c", &deny, "--cwd"])
+        .arg(&t.ws)
+        .arg("--")
+        .arg("cat")
+        .arg(&secret.0)
+        .env("HOME", &t.home)
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(&t.canary),
+        "the account's home was readable with another HOME: {out:?}"
+    );
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+}

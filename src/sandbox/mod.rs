@@ -46,6 +46,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod account_home;
 pub mod caps;
 pub mod child_report;
 pub mod deny;
