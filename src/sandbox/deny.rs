@@ -57,7 +57,7 @@ fn expand_with(entries: &[DenyRead], cached: bool) -> Result<Vec<PathBuf>, Strin
     for e in entries {
         match e {
             DenyRead::Path(p) => literals.push(p.clone()),
-            DenyRead::EntriesOf { dir, keep } => entries_only.extend(entries_of(dir, keep)),
+            DenyRead::EntriesOf { dir, keep } => entries_only.extend(entries_of(dir, keep)?),
             DenyRead::Glob { base, pattern } => match groups.iter_mut().find(|(b, _)| b == base) {
                 Some((_, patterns)) => patterns.push(pattern.clone()),
                 None => groups.push((base.clone(), vec![pattern.clone()])),
@@ -95,11 +95,27 @@ const PRIVATE_TMP_PREFIX: &str = "warden-sbx-";
 /// warden's private temp dirs (when the system temp dir is `dir` itself).
 /// One directory listing: `dir` is outside every writable root, so only
 /// processes outside the sandbox add to it.
-fn entries_of(dir: &Path, keep: &[PathBuf]) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
+///
+/// A `dir` that exists but cannot be listed is denied as a whole, or, when
+/// a `keep` path is inside it, is an error: Landlock does not cover
+/// `chmod`, so a command of the directory's owner can `chmod 300` it, let
+/// the next command's plan list nothing, and `chmod 755` it back to read
+/// every entry (a step script with the job's secrets in it).
+fn entries_of(dir: &Path, keep: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if is_gone(&e) => return Ok(Vec::new()),
+        Err(e) if keep.iter().any(|k| k.starts_with(dir)) => {
+            return Err(format!(
+                "cannot list `{}` to deny its entries ({e}); it holds a path that must stay \
+                 readable, so it cannot be denied as a whole: make it listable (chmod u+r)",
+                dir.display()
+            ));
+        }
+        Err(_) => return Ok(vec![dir.to_path_buf()]),
     };
-    rd.flatten()
+    Ok(rd
+        .flatten()
         .filter(|e| {
             !e.file_name()
                 .as_encoded_bytes()
@@ -107,7 +123,13 @@ fn entries_of(dir: &Path, keep: &[PathBuf]) -> Vec<PathBuf> {
         })
         .map(|e| e.path())
         .filter(|p| !keep.iter().any(|k| k.starts_with(p)))
-        .collect()
+        .collect())
+}
+
+/// A listing failed because the directory is not there (any more): nothing
+/// in it to deny. Any other failure (`EACCES`) means it exists unlisted.
+fn is_gone(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR))
 }
 
 struct CacheEntry {
@@ -177,8 +199,10 @@ impl CacheEntry {
 }
 
 /// Walk `base/rel` adding matches (relative to `base`), watching each
-/// directory first when `watch` is given. Unreadable directories are
-/// skipped (the command cannot create anything in them either).
+/// directory first when `watch` is given. A directory that exists but
+/// cannot be listed is denied as a whole (and the base itself is an
+/// error): Landlock does not cover `chmod`, so a command of its owner could
+/// make it listable again and read a `.env` the walk never saw.
 fn walk(
     base: &Path,
     rel: &Path,
@@ -190,13 +214,26 @@ fn walk(
     let mut stack = vec![rel.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let abs = base.join(&dir);
-        if let Some(w) = watch.as_deref_mut()
-            && !w.add(&abs, &dir)
-        {
+        let watched = watch.as_deref_mut().is_none_or(|w| w.add(&abs, &dir));
+        let listed = std::fs::read_dir(&abs);
+        if !watched && listed.is_ok() {
+            // Not walked when it cannot be watched (the tree is then
+            // walked again without watches, or a race swapped it).
             continue;
         }
-        let Ok(rd) = std::fs::read_dir(&abs) else {
-            continue;
+        let rd = match listed {
+            Ok(rd) => rd,
+            Err(e) if is_gone(&e) => continue,
+            Err(e) if dir.as_os_str().is_empty() => {
+                return Err(format!(
+                    "deny_read glob under `{}`: cannot list it ({e})",
+                    base.display()
+                ));
+            }
+            Err(_) => {
+                found.insert(dir);
+                continue;
+            }
         };
         for entry in rd.flatten() {
             *seen += 1;

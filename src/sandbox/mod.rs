@@ -47,6 +47,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 mod bpf;
+pub mod account_home;
 pub mod caps;
 pub mod child_report;
 pub mod deny;

@@ -2,7 +2,8 @@
 //! workspace into absolute paths, ready to be sent to the helper process.
 //!
 //! Resolution rules (also in docs/threat-model.md):
-//! - `~` expands against `$HOME`; relative writable roots are relative to the
+//! - `~` expands against `$HOME` (in `deny_read`, also against the account's
+//!   home when it differs: [`super::account_home`]); relative writable roots are relative to the
 //!   workspace; existing paths are canonicalised (symlinks resolved) so a
 //!   deny or protect entry names the real inode, not an alias.
 //! - `.git`, `.warden` and `.github/workflows` are always protected (besides
@@ -110,8 +111,24 @@ impl SandboxPolicy {
         }
 
         let mut deny_read = Vec::new();
-        for raw in &sb.deny_read {
-            let expanded = expand_tilde(raw, home.as_deref()).ok_or_else(|| {
+        // `~` entries are denied under the account's home as well, when it
+        // is not `$HOME` (a container job's HOME=/github/home for root).
+        let mut raws: Vec<(&String, Option<&Path>)> = sb
+            .deny_read
+            .iter()
+            .map(|raw| (raw, home.as_deref()))
+            .collect();
+        let account_home = super::account_home::other_than(home.as_deref());
+        if let Some(account) = account_home.as_deref() {
+            raws.extend(
+                sb.deny_read
+                    .iter()
+                    .filter(|raw| *raw == "~" || raw.starts_with("~/"))
+                    .map(|raw| (raw, Some(account))),
+            );
+        }
+        for (raw, against) in raws {
+            let expanded = expand_tilde(raw, against).ok_or_else(|| {
                 SandboxError::Config(format!("sandbox.deny_read `{raw}`: HOME is not set"))
             })?;
             let entry = if has_glob_chars(&expanded) {
