@@ -46,8 +46,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-mod bpf;
 pub mod account_home;
+mod bpf;
 pub mod caps;
 pub mod child_report;
 pub mod deny;

@@ -16,7 +16,7 @@
 //! - deny-read entries with glob characters stay patterns here; the helper
 //!   expands them when the sandbox starts (see [`super::plan`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ pub const RUNNER_COMMAND_FILES: [&str; 5] = [
 ];
 
 /// One deny-read entry after `~` expansion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DenyRead {
     /// A literal path (canonical when it exists).
@@ -111,6 +111,10 @@ impl SandboxPolicy {
         }
 
         let mut deny_read = Vec::new();
+        // Dedup by hash: the default list has ~80 entries, and comparing
+        // each against every earlier one (`Vec::contains`, component-wise
+        // path equality) cost more than resolving them all.
+        let mut denied: HashSet<DenyRead> = HashSet::new();
         // `~` entries are denied under the account's home as well, when it
         // is not `$HOME` (a container job's HOME=/github/home for root).
         let mut raws: Vec<(&String, Option<&Path>)> = sb
@@ -142,7 +146,7 @@ impl SandboxPolicy {
             } else {
                 DenyRead::Path(canonical.resolve(&workspace.join(expanded)))
             };
-            if !deny_read.contains(&entry) {
+            if denied.insert(entry.clone()) {
                 deny_read.push(entry);
             }
         }
@@ -152,7 +156,7 @@ impl SandboxPolicy {
         }
         for path in self_hosted_runner_credentials() {
             let entry = DenyRead::Path(canonical.resolve(&path));
-            if !deny_read.contains(&entry) {
+            if denied.insert(entry.clone()) {
                 deny_read.push(entry);
             }
         }
