@@ -1,12 +1,20 @@
 //! The result of judging one action: outcome, category, the layer that
 //! decided, where the deciding rule lives, and the trace of every layer the
-//! action passed. Produced by [`crate::policy::pipeline`], consumed by the
-//! executor, the audit log, the breaker and every report.
+//! action passed. Produced by [`crate::policy::pipeline`] (through the
+//! [`DecisionBuilder`]), consumed by the executor, the audit log, the breaker
+//! and every report. Imports nothing of warden but its own submodule: every
+//! stage may use it.
 
 use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+mod builder;
+#[cfg(test)]
+mod tests;
+
+pub use builder::DecisionBuilder;
 
 /// What happens to the action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -208,12 +216,89 @@ impl Grants {
     }
 }
 
+/// What one layer concluded. Serialised as the words the audit log, the
+/// JSON report and `--explain` have always shown (`"no match"`,
+/// `"pre-approved"`, …), so logs written before this was a type still parse
+/// and verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StepResult {
+    /// The action runs inside the sandbox (or an outcome of `run`).
+    #[serde(rename = "run")]
+    Run,
+    #[serde(rename = "approve")]
+    Approve,
+    #[serde(rename = "deny")]
+    Deny,
+    #[serde(rename = "escalate")]
+    Escalate,
+    /// A command rule (or an MCP tool setting) says `allow`.
+    #[serde(rename = "allow")]
+    Allow,
+    /// A command rule (or an MCP tool setting) says `prompt`.
+    #[serde(rename = "prompt")]
+    Prompt,
+    /// A command rule says `forbidden`.
+    #[serde(rename = "forbidden")]
+    Forbidden,
+    /// The action crosses the sandbox boundary.
+    #[serde(rename = "crossing")]
+    Crossing,
+    /// No review rule matched.
+    #[serde(rename = "no match")]
+    NoMatch,
+    /// No command rule matched.
+    #[serde(rename = "no rule")]
+    NoRule,
+    /// warden does not fully understand the command (its detail says why).
+    #[serde(rename = "not fully understood")]
+    NotFullyUnderstood,
+    /// An allow rule grants what an escalation asks for.
+    #[serde(rename = "pre-approved")]
+    PreApproved,
+}
+
+impl StepResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepResult::Run => "run",
+            StepResult::Approve => "approve",
+            StepResult::Deny => "deny",
+            StepResult::Escalate => "escalate",
+            StepResult::Allow => "allow",
+            StepResult::Prompt => "prompt",
+            StepResult::Forbidden => "forbidden",
+            StepResult::Crossing => "crossing",
+            StepResult::NoMatch => "no match",
+            StepResult::NoRule => "no rule",
+            StepResult::NotFullyUnderstood => "not fully understood",
+            StepResult::PreApproved => "pre-approved",
+        }
+    }
+}
+
+impl From<Outcome> for StepResult {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Run => StepResult::Run,
+            Outcome::Approve => StepResult::Approve,
+            Outcome::Deny => StepResult::Deny,
+            Outcome::Escalate => StepResult::Escalate,
+        }
+    }
+}
+
+impl fmt::Display for StepResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One layer's contribution, for `--explain` and fixture mismatch output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceStep {
     pub layer: Layer,
-    /// What this layer concluded, in a few words (e.g. "prompt", "no match").
-    pub result: String,
+    /// What this layer concluded.
+    pub result: StepResult,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
     #[serde(default, skip_serializing_if = "String::is_empty")]

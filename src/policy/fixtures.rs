@@ -366,16 +366,7 @@ cases:
 
     #[test]
     fn junit_escapes_and_counts() {
-        let d = Decision {
-            outcome: Outcome::Run,
-            category: None,
-            layer: crate::decision::Layer::Sandbox,
-            source: None,
-            reason: String::new(),
-            grants: Default::default(),
-            reviewer: None,
-            trace: vec![],
-        };
+        let d = Decision::run(crate::decision::Layer::Sandbox).build();
         let r = CaseResult {
             name: "a <b> & \"c\"".into(),
             profile: "ci".into(),

@@ -130,24 +130,15 @@ impl RunMemory {
             };
         }
         if let Some(kept) = self.overrides.remove(&key) {
-            let decision = Decision {
-                outcome: Outcome::Approve,
-                category: kept.category,
-                layer: Layer::Override,
-                source: None,
-                reason: format!(
+            let decision = Decision::approve(Layer::Override)
+                .category(kept.category)
+                .reason(format!(
                     "a human approved kept denial {} (was: {})",
                     kept.id, kept.reason
-                ),
-                grants: pipeline.requested_grants(action),
-                reviewer: None,
-                trace: vec![TraceStep {
-                    layer: Layer::Override,
-                    result: "approve".into(),
-                    source: None,
-                    detail: format!("--approve {}", kept.id),
-                }],
-            };
+                ))
+                .grants(pipeline.requested_grants(action))
+                .step(format!("--approve {}", kept.id))
+                .build();
             return Remembered {
                 decision,
                 cache_hit: false,
@@ -162,24 +153,15 @@ impl RunMemory {
             };
             // The earlier outcome stands: a repeated escalation is still the
             // same pending question for a human, not a new denial.
-            let decision = Decision {
-                outcome: earlier.outcome,
-                category: earlier.category,
-                layer: Layer::RepeatedDenial,
-                source: earlier.source.clone(),
-                reason: format!(
+            let decision = Decision::with_outcome(earlier.outcome, Layer::RepeatedDenial)
+                .category(earlier.category)
+                .source(earlier.source.clone())
+                .reason(format!(
                     "the same action was already {what} in this run ({label}: {}); asking again does not change the answer",
                     earlier.reason
-                ),
-                grants: Default::default(),
-                reviewer: None,
-                trace: vec![TraceStep {
-                    layer: Layer::RepeatedDenial,
-                    result: earlier.outcome.as_str().into(),
-                    source: earlier.source.clone(),
-                    detail: format!("first refused by {}", earlier.layer),
-                }],
-            };
+                ))
+                .step(format!("first refused by {}", earlier.layer))
+                .build();
             return Remembered {
                 decision,
                 cache_hit: true,
@@ -190,7 +172,7 @@ impl RunMemory {
             let mut decision = earlier.clone();
             decision.trace.push(TraceStep {
                 layer: Layer::Cache,
-                result: decision.outcome.as_str().into(),
+                result: decision.outcome.into(),
                 source: None,
                 detail: format!(
                     "verdict reused from an identical action ({})",

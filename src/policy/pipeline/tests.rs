@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
+use crate::action::Escalation;
 use crate::config::*;
 use crate::decision::Source;
 
