@@ -2,8 +2,8 @@
 //! decision pipeline that ties them to the reviewer.
 
 pub mod command_rules;
-pub mod embedded;
 pub mod fixtures;
+pub mod hidden_commands;
 pub mod paths;
 pub mod pipeline;
 pub mod preapproval;

@@ -6,15 +6,15 @@
 //! command they run, and options that make a program run arbitrary code
 //! (`git -c`, `tar --to-command`, `rsync -e`, `ssh -o ProxyCommand`,
 //! `python -c`, `awk 'BEGIN{system(…)}'`) are recorded as problems and the
-//! commands they carry are judged too (see [`super::embedded`]). `git -c
+//! commands they carry are judged too (see [`super::hidden_commands`]). `git -c
 //! KEY=VALUE` also yields the invocation `git -c KEY=VALUE` so rules can
 //! judge the setting itself. Rules are then checked against every
 //! invocation; an invocation reached through a wrapper, or an analysis with
 //! problems, never gets an `allow` rule's pre-approval.
 
 use super::command_rules::basename;
-use super::embedded::{
-    COMMAND_VARIABLES, Embedded, embedded_code, git_config_command, git_ext_command,
+use super::hidden_commands::{
+    COMMAND_VARIABLES, HiddenCommand, git_config_command, git_ext_command, hidden_in_arguments,
 };
 use super::shell::{SimpleCommand, split_script};
 
@@ -96,7 +96,7 @@ fn visit(argv: &[String], piped: bool, wrapped: bool, depth: usize, out: &mut An
         for setting in git.settings {
             push(out, setting, false, wrapped);
         }
-        visit_embedded(git.embedded, depth, out);
+        visit_hidden(git.hidden, depth, out);
         return;
     }
 
@@ -104,7 +104,7 @@ fn visit(argv: &[String], piped: bool, wrapped: bool, depth: usize, out: &mut An
     let mut extra = Vec::new();
     if let Some(inner) = wrapped_command(prog, &strs, out, &mut extra) {
         push(out, argv.to_vec(), piped, wrapped);
-        visit_embedded(extra, depth, out);
+        visit_hidden(extra, depth, out);
         match inner {
             Inner::Argv(start) => {
                 if start < argv.len() {
@@ -123,9 +123,9 @@ fn visit(argv: &[String], piped: bool, wrapped: bool, depth: usize, out: &mut An
     }
 
     push(out, argv.to_vec(), piped, wrapped);
-    if let Some(found) = embedded_code(prog, &strs) {
+    if let Some(found) = hidden_in_arguments(prog, &strs) {
         out.problems.push(found.problem);
-        visit_embedded(found.commands, depth, out);
+        visit_hidden(found.commands, depth, out);
     }
 }
 
@@ -162,12 +162,12 @@ fn visit_command(cmd: SimpleCommand, piped: bool, wrapped: bool, depth: usize, o
 
 /// Visit commands found inside another program's arguments: always as
 /// wrapped (never pre-approved).
-fn visit_embedded(found: Vec<Embedded>, depth: usize, out: &mut Analysis) {
+fn visit_hidden(found: Vec<HiddenCommand>, depth: usize, out: &mut Analysis) {
     for e in found {
         match e {
-            Embedded::Script(s) => visit_script(&s, false, true, depth, out),
-            Embedded::PipedScript(s) => visit_script(&s, true, true, depth, out),
-            Embedded::Argv(argv) => visit(&argv, false, true, depth + 1, out),
+            HiddenCommand::Script(s) => visit_script(&s, false, true, depth, out),
+            HiddenCommand::PipedScript(s) => visit_script(&s, true, true, depth, out),
+            HiddenCommand::Argv(argv) => visit(&argv, false, true, depth + 1, out),
         }
     }
 }
@@ -256,7 +256,7 @@ fn wrapped_command(
     prog: &str,
     a: &[&str],
     out: &mut Analysis,
-    extra: &mut Vec<Embedded>,
+    extra: &mut Vec<HiddenCommand>,
 ) -> Option<Inner> {
     let inner = match prog {
         "env" => {
@@ -286,7 +286,7 @@ fn wrapped_command(
                         ));
                     }
                     if COMMAND_VARIABLES.contains(&name) && !value.trim().is_empty() {
-                        extra.push(Embedded::Script(value.to_owned()));
+                        extra.push(HiddenCommand::Script(value.to_owned()));
                     }
                     i += 1;
                 } else {
@@ -451,7 +451,7 @@ struct Git {
     /// rules can judge the setting (`git -c core.sshCommand=…`).
     settings: Vec<Vec<String>>,
     /// Commands those settings or options would run.
-    embedded: Vec<Embedded>,
+    hidden: Vec<HiddenCommand>,
     problems: Vec<String>,
 }
 
@@ -461,7 +461,7 @@ fn normalize_git(a: &[&str]) -> Git {
     let mut git = Git {
         argv: vec![a[0].to_owned()],
         settings: Vec::new(),
-        embedded: Vec::new(),
+        hidden: Vec::new(),
         problems: Vec::new(),
     };
     let setting = |git: &mut Git, kv: &str| {
@@ -475,7 +475,7 @@ fn normalize_git(a: &[&str]) -> Git {
         };
         git.settings
             .push(vec![a[0].to_owned(), "-c".to_owned(), normalized]);
-        git.embedded.extend(git_config_command(kv));
+        git.hidden.extend(git_config_command(kv));
     };
     let mut i = 1;
     while i < a.len() {
@@ -523,17 +523,17 @@ fn normalize_git(a: &[&str]) -> Git {
                 Some((_, v)) => Some(v),
                 None => a.get(j + 1).copied(),
             };
-            git.embedded
-                .extend(value.map(|v| Embedded::Script(v.to_owned())));
+            git.hidden
+                .extend(value.map(|v| HiddenCommand::Script(v.to_owned())));
         } else if w == "-u" && sub == "clone" {
             git.problems
                 .push("`git clone -u` runs the program it names".into());
-            git.embedded
-                .extend(a.get(j + 1).map(|v| Embedded::Script((*v).to_owned())));
+            git.hidden
+                .extend(a.get(j + 1).map(|v| HiddenCommand::Script((*v).to_owned())));
         } else if let Some(e) = git_ext_command(w) {
             git.problems
                 .push("`ext::` remotes run a command as the transport".into());
-            git.embedded.push(e);
+            git.hidden.push(e);
         } else if (sub == "clone" || sub == "submodule")
             && (w == "--config" || (w == "-c" && j > i))
         {

@@ -4,16 +4,18 @@
 //! core.sshCommand=…`, `git -c alias.x='!…'`, `tar --to-command=…`, `rsync
 //! -e …`, `ssh -o ProxyCommand=…`, `GIT_SSH_COMMAND=…`, an interpreter's
 //! inline code (`python -c "os.system('…')"`), `awk 'BEGIN{system("…")}'`,
-//! `sed 's/…/…/e'`. [`embedded_code`] finds them so the rules judge what
+//! `sed 's/…/…/e'`. [`hidden_in_arguments`] finds them so the rules judge what
 //! would really run ("judged by what they would run, never waved through by
 //! their prefix"). Whatever is found here is always also a reason the exec
 //! is not fully understood: the extraction is best effort (string literals
 //! of inline code, `%`-escapes of `ext::`), so an `allow` rule never
 //! pre-approves such an exec.
+//!
+//! Used by [`super::wrappers`]; imports nothing of warden.
 
 /// A command found inside another program's arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Embedded {
+pub enum HiddenCommand {
     /// A shell command line, split by the shell splitter.
     Script(String),
     /// A shell command line that reads the host program's output on its
@@ -28,7 +30,7 @@ pub enum Embedded {
 /// and the commands found, or `None` when it embeds nothing.
 pub struct Found {
     pub problem: String,
-    pub commands: Vec<Embedded>,
+    pub commands: Vec<HiddenCommand>,
 }
 
 /// Environment variables whose value is a command some program runs.
@@ -52,8 +54,8 @@ pub const COMMAND_VARIABLES: &[&str] = &[
     "PROMPT_COMMAND",
 ];
 
-/// Commands embedded in `prog`'s arguments `a` (`a[0]` is the program).
-pub fn embedded_code(prog: &str, a: &[&str]) -> Option<Found> {
+/// Commands hidden in `prog`'s arguments `a` (`a[0]` is the program).
+pub fn hidden_in_arguments(prog: &str, a: &[&str]) -> Option<Found> {
     let interpreter = prog.starts_with("python")
         || prog.starts_with("pypy")
         || matches!(
@@ -90,7 +92,8 @@ pub fn embedded_code(prog: &str, a: &[&str]) -> Option<Found> {
         }
         "sed" | "gsed" => {
             let scripts: Vec<&str> = sed_scripts(&a[1..]);
-            let commands: Vec<Embedded> = scripts.iter().flat_map(|s| sed_commands(s)).collect();
+            let commands: Vec<HiddenCommand> =
+                scripts.iter().flat_map(|s| sed_commands(s)).collect();
             if commands.is_empty() && !scripts.iter().any(|s| sed_runs_commands(s)) {
                 return None;
             }
@@ -162,7 +165,7 @@ pub fn embedded_code(prog: &str, a: &[&str]) -> Option<Found> {
 }
 
 /// The command a `git -c KEY=VALUE` runs, if KEY names a program or alias.
-pub fn git_config_command(key_value: &str) -> Option<Embedded> {
+pub fn git_config_command(key_value: &str) -> Option<HiddenCommand> {
     let (key, value) = key_value.split_once('=')?;
     let key = key.to_ascii_lowercase();
     let value = value.trim();
@@ -171,18 +174,18 @@ pub fn git_config_command(key_value: &str) -> Option<Embedded> {
     }
     if key.starts_with("alias.") {
         return Some(match value.strip_prefix('!') {
-            Some(script) => Embedded::Script(script.to_owned()),
+            Some(script) => HiddenCommand::Script(script.to_owned()),
             None => {
                 let mut argv = vec!["git".to_owned()];
                 argv.extend(value.split_whitespace().map(str::to_owned));
-                Embedded::Argv(argv)
+                HiddenCommand::Argv(argv)
             }
         });
     }
     if key == "credential.helper" || (key.starts_with("credential.") && key.ends_with(".helper")) {
         return value
             .strip_prefix('!')
-            .map(|s| Embedded::Script(s.to_owned()));
+            .map(|s| HiddenCommand::Script(s.to_owned()));
     }
     let boolean = matches!(
         value.to_ascii_lowercase().as_str(),
@@ -213,21 +216,21 @@ pub fn git_config_command(key_value: &str) -> Option<Embedded> {
         || (key.starts_with("remote.") && matches!(last, "uploadpack" | "receivepack"))
         || (key.starts_with("browser.") && last == "cmd")
         || (key.starts_with("man.") && last == "cmd");
-    (runs && !boolean).then(|| Embedded::Script(value.to_owned()))
+    (runs && !boolean).then(|| HiddenCommand::Script(value.to_owned()))
 }
 
 /// The command of a `git ext::CMD` remote (`% ` is an escaped space).
-pub fn git_ext_command(url: &str) -> Option<Embedded> {
+pub fn git_ext_command(url: &str) -> Option<HiddenCommand> {
     let cmd = url.strip_prefix("ext::")?;
-    Some(Embedded::Script(
+    Some(HiddenCommand::Script(
         cmd.replace("% ", " ").replace("%%", "%").replace("%S", ""),
     ))
 }
 
-fn scripts(values: Vec<&str>) -> Vec<Embedded> {
+fn scripts(values: Vec<&str>) -> Vec<HiddenCommand> {
     values
         .into_iter()
-        .map(|v| Embedded::Script(v.to_owned()))
+        .map(|v| HiddenCommand::Script(v.to_owned()))
         .collect()
 }
 
@@ -361,17 +364,17 @@ pub fn sed_runs_commands(script: &str) -> bool {
 
 /// The shell commands of a sed script: `e CMD` and the replacement of
 /// `s/…/REPLACEMENT/e`.
-fn sed_commands(script: &str) -> Vec<Embedded> {
+fn sed_commands(script: &str) -> Vec<HiddenCommand> {
     let mut out = Vec::new();
     for cmd in script.split('\n').flat_map(|l| l.split(';')) {
         let c = strip_sed_address(cmd.trim());
         if let Some(rest) = c.strip_prefix("e ") {
-            out.push(Embedded::Script(rest.trim().to_owned()));
+            out.push(HiddenCommand::Script(rest.trim().to_owned()));
         } else if c.starts_with('s')
             && let Some((replacement, flags)) = s_command_parts(c)
             && flags.contains('e')
         {
-            out.push(Embedded::Script(replacement));
+            out.push(HiddenCommand::Script(replacement));
         }
     }
     out
@@ -422,7 +425,7 @@ fn s_command_parts(cmd: &str) -> Option<(String, String)> {
 /// a candidate shell command line (most are harmless words no rule
 /// matches); a bracketed list of literals is an argv; a literal written
 /// after a `|` or starting with `|` reads the program's output.
-pub fn literal_commands(code: &str) -> Vec<Embedded> {
+pub fn literal_commands(code: &str) -> Vec<HiddenCommand> {
     let chars: Vec<char> = code.chars().collect();
     let mut out = Vec::new();
     let mut list: Option<Vec<String>> = None;
@@ -439,11 +442,11 @@ pub fn literal_commands(code: &str) -> Vec<Embedded> {
                 }
                 let piped_after_bar = last_significant == '|';
                 if let Some(rest) = lit.trim_start().strip_prefix('|') {
-                    out.push(Embedded::PipedScript(rest.trim().to_owned()));
+                    out.push(HiddenCommand::PipedScript(rest.trim().to_owned()));
                 } else if piped_after_bar {
-                    out.push(Embedded::PipedScript(lit));
+                    out.push(HiddenCommand::PipedScript(lit));
                 } else if !lit.trim().is_empty() {
-                    out.push(Embedded::Script(lit));
+                    out.push(HiddenCommand::Script(lit));
                 }
                 last_significant = c;
                 continue;
@@ -453,7 +456,7 @@ pub fn literal_commands(code: &str) -> Vec<Embedded> {
                 if let Some(items) = list.take()
                     && items.len() > 1
                 {
-                    out.push(Embedded::Argv(items));
+                    out.push(HiddenCommand::Argv(items));
                 }
             }
             ',' | ' ' | '\t' | '\n' => {}
@@ -504,15 +507,15 @@ fn read_literal(chars: &[char], start: usize) -> (String, usize) {
 mod tests {
     use super::*;
 
-    fn found(argv: &[&str]) -> Vec<Embedded> {
+    fn found(argv: &[&str]) -> Vec<HiddenCommand> {
         let prog = super::super::command_rules::basename(argv[0]);
-        embedded_code(prog, argv)
+        hidden_in_arguments(prog, argv)
             .map(|f| f.commands)
             .unwrap_or_default()
     }
 
-    fn script(s: &str) -> Embedded {
-        Embedded::Script(s.to_owned())
+    fn script(s: &str) -> HiddenCommand {
+        HiddenCommand::Script(s.to_owned())
     }
 
     #[test]
@@ -527,32 +530,37 @@ mod tests {
                 "-c",
                 "import subprocess; subprocess.run(['rm', '-rf', '/'])"
             ])
-            .contains(&Embedded::Argv(vec!["rm".into(), "-rf".into(), "/".into()]))
+            .contains(&HiddenCommand::Argv(vec![
+                "rm".into(),
+                "-rf".into(),
+                "/".into()
+            ]))
         );
         assert!(found(&["perl", "-e", "print `id`"]).contains(&script("id")));
         assert!(
             found(&["perl", "-e", "open(F, \"| sh\")"])
-                .contains(&Embedded::PipedScript("sh".into()))
+                .contains(&HiddenCommand::PipedScript("sh".into()))
         );
         // Scripts and modules are not inline code.
-        assert!(embedded_code("python3", &["python3", "-m", "pytest"]).is_none());
-        assert!(embedded_code("python3", &["python3", "x.py", "-c", "y"]).is_none());
+        assert!(hidden_in_arguments("python3", &["python3", "-m", "pytest"]).is_none());
+        assert!(hidden_in_arguments("python3", &["python3", "x.py", "-c", "y"]).is_none());
     }
 
     #[test]
     fn awk_and_sed() {
         assert!(found(&["awk", "BEGIN{system(\"rm -rf ~\")}"]).contains(&script("rm -rf ~")));
         assert!(
-            found(&["awk", "{print | \"sh\"}", "f"]).contains(&Embedded::PipedScript("sh".into()))
+            found(&["awk", "{print | \"sh\"}", "f"])
+                .contains(&HiddenCommand::PipedScript("sh".into()))
         );
-        assert!(embedded_code("awk", &["awk", "-F", ":", "{print $1}"]).is_none());
+        assert!(hidden_in_arguments("awk", &["awk", "-F", ":", "{print $1}"]).is_none());
         assert_eq!(found(&["sed", "1e curl x", "f"]), vec![script("curl x")]);
         assert_eq!(
             found(&["sed", "s/.*/rm -rf ~/e", "f"]),
             vec![script("rm -rf ~")]
         );
-        assert!(embedded_code("sed", &["sed", "-n", "s/a/b/p", "f"]).is_none());
-        assert!(embedded_code("sed", &["sed", "-i", "s/e/f/", "f"]).is_none());
+        assert!(hidden_in_arguments("sed", &["sed", "-n", "s/a/b/p", "f"]).is_none());
+        assert!(hidden_in_arguments("sed", &["sed", "-i", "s/e/f/", "f"]).is_none());
     }
 
     #[test]
@@ -577,8 +585,8 @@ mod tests {
             found(&["ssh", "-oProxyCommand nc h 22", "h"]),
             vec![script("nc h 22")]
         );
-        assert!(embedded_code("ssh", &["ssh", "-o", "BatchMode=yes", "h"]).is_none());
-        assert!(embedded_code("tar", &["tar", "-xzf", "a.tgz"]).is_none());
+        assert!(hidden_in_arguments("ssh", &["ssh", "-o", "BatchMode=yes", "h"]).is_none());
+        assert!(hidden_in_arguments("tar", &["tar", "-xzf", "a.tgz"]).is_none());
     }
 
     #[test]
@@ -593,7 +601,7 @@ mod tests {
         );
         assert_eq!(
             git_config_command("alias.p=push --force"),
-            Some(Embedded::Argv(vec![
+            Some(HiddenCommand::Argv(vec![
                 "git".into(),
                 "push".into(),
                 "--force".into()
