@@ -6,17 +6,25 @@
 //! command they run, and options that make a program run arbitrary code
 //! (`git -c`, `tar --to-command`, `rsync -e`, `ssh -o ProxyCommand`,
 //! `python -c`, `awk 'BEGIN{system(…)}'`) are recorded as problems and the
-//! commands they carry are judged too (see [`super::hidden_commands`]). `git -c
+//! commands they carry are judged too (see [`super::hidden_commands`]). The
+//! wrappers are declared one a line in [`table`]. `git -c
 //! KEY=VALUE` also yields the invocation `git -c KEY=VALUE` so rules can
 //! judge the setting itself. Rules are then checked against every
 //! invocation; an invocation reached through a wrapper, or an analysis with
 //! problems, never gets an `allow` rule's pre-approval.
+//!
+//! Imports the rest of `policy` only (`shell`, `hidden_commands`,
+//! `command_rules`).
 
 use super::command_rules::basename;
 use super::hidden_commands::{
-    COMMAND_VARIABLES, HiddenCommand, git_config_command, git_ext_command, hidden_in_arguments,
+    HiddenCommand, git_config_command, git_ext_command, hidden_in_arguments,
 };
 use super::shell::{SimpleCommand, split_script};
+
+mod table;
+
+use self::table::{Inner, wrapped_command};
 
 /// One program the exec would run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,232 +223,6 @@ fn shell_c_script<'a>(args: &[&'a str]) -> Option<&'a str> {
         return None;
     }
     None
-}
-
-enum Inner {
-    /// The inner argv starts at this index.
-    Argv(usize),
-    /// A shell string the wrapper will run.
-    Script(String),
-    /// Several commands (`find -exec A ; -exec B ;`).
-    Many(Vec<Vec<String>>),
-    /// The wrapper runs nothing we can see (e.g. `sudo -i`).
-    None,
-}
-
-/// Skip options of a wrapper. `with_value` lists short/long options that
-/// take a separate value. Returns the index of the first operand.
-fn skip_options(args: &[&str], start: usize, with_value: &[&str]) -> usize {
-    let mut i = start;
-    while i < args.len() {
-        let a = args[i];
-        if a == "--" {
-            return i + 1;
-        }
-        if !a.starts_with('-') || a == "-" {
-            return i;
-        }
-        if with_value.contains(&a) {
-            i += 2;
-        } else {
-            i += 1;
-        }
-    }
-    i
-}
-
-/// If `prog` is a wrapper, where its inner command is.
-/// `extra` receives commands carried by the wrapper's own options (the
-/// value of `env GIT_SSH_COMMAND=…`).
-fn wrapped_command(
-    prog: &str,
-    a: &[&str],
-    out: &mut Analysis,
-    extra: &mut Vec<HiddenCommand>,
-) -> Option<Inner> {
-    let inner = match prog {
-        "env" => {
-            let mut i = 1;
-            while i < a.len() {
-                let w = a[i];
-                if w == "--" {
-                    i += 1;
-                    break;
-                }
-                if matches!(w, "-u" | "-C" | "-P" | "--unset" | "--chdir") {
-                    i += 2;
-                } else if matches!(w, "-S" | "--split-string") {
-                    out.problems
-                        .push("`env -S` splits a string into a command".into());
-                    return Some(Inner::Script(a.get(i + 1..).unwrap_or(&[]).join(" ")));
-                } else if let Some(s) = w.strip_prefix("--split-string=") {
-                    out.problems
-                        .push("`env -S` splits a string into a command".into());
-                    return Some(Inner::Script(s.to_owned()));
-                } else if w.starts_with('-') {
-                    i += 1;
-                } else if let Some((name, value)) = w.split_once('=') {
-                    if !name.is_empty() {
-                        out.problems.push(format!(
-                            "`env {name}=…` changes the environment of the command it runs"
-                        ));
-                    }
-                    if COMMAND_VARIABLES.contains(&name) && !value.trim().is_empty() {
-                        extra.push(HiddenCommand::Script(value.to_owned()));
-                    }
-                    i += 1;
-                } else {
-                    break;
-                }
-            }
-            Inner::Argv(i)
-        }
-        "sudo" => {
-            if a.iter()
-                .any(|w| matches!(*w, "-s" | "-i" | "--shell" | "--login"))
-            {
-                out.problems.push("`sudo` starts a shell".into());
-            }
-            Inner::Argv(skip_options(
-                a,
-                1,
-                &[
-                    "-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R",
-                ],
-            ))
-        }
-        "doas" => Inner::Argv(skip_options(a, 1, &["-u", "-C"])),
-        "su" | "runuser" => {
-            let pos = a.iter().position(|w| matches!(*w, "-c" | "--command"));
-            out.problems.push(format!("`{prog}` switches user"));
-            match pos.and_then(|p| a.get(p + 1)) {
-                Some(script) => Inner::Script((*script).to_owned()),
-                None => Inner::None,
-            }
-        }
-        "nice" => Inner::Argv(skip_options(a, 1, &["-n", "--adjustment"])),
-        "nohup" | "setsid" | "unbuffer" | "fakeroot" | "busybox" | "catchsegv" => {
-            Inner::Argv(skip_options(a, 1, &[]))
-        }
-        "time" => Inner::Argv(skip_options(a, 1, &["-f", "-o", "--format", "--output"])),
-        "exec" => Inner::Argv(skip_options(a, 1, &["-a"])),
-        "command" | "builtin" => {
-            if a.iter().any(|w| matches!(*w, "-v" | "-V")) {
-                Inner::None
-            } else {
-                Inner::Argv(skip_options(a, 1, &[]))
-            }
-        }
-        "timeout" => {
-            let i = skip_options(a, 1, &["-s", "-k", "--signal", "--kill-after"]);
-            Inner::Argv(i + 1) // the duration
-        }
-        "stdbuf" => Inner::Argv(skip_options(a, 1, &["-i", "-o", "-e"])),
-        "ionice" => Inner::Argv(skip_options(a, 1, &["-c", "-n", "-p", "-P", "-u"])),
-        "taskset" => {
-            let i = skip_options(a, 1, &[]);
-            Inner::Argv(i + 1) // the mask
-        }
-        "chrt" => {
-            let i = skip_options(a, 1, &["-T", "-P", "-D"]);
-            Inner::Argv(i + 1) // the priority
-        }
-        "chroot" => {
-            let i = skip_options(a, 1, &["--userspec", "--groups"]);
-            Inner::Argv(i + 1) // the new root
-        }
-        "unshare" | "nsenter" => Inner::Argv(skip_options(a, 1, &["-t", "--target", "-S", "-G"])),
-        "strace" | "ltrace" => Inner::Argv(skip_options(
-            a,
-            1,
-            &[
-                "-o", "-e", "-p", "-s", "-u", "-E", "-a", "-b", "-I", "-P", "-S", "-X",
-            ],
-        )),
-        "flock" => {
-            if let Some(p) = a.iter().position(|w| matches!(*w, "-c" | "--command")) {
-                return Some(match a.get(p + 1) {
-                    Some(s) => Inner::Script((*s).to_owned()),
-                    None => Inner::None,
-                });
-            }
-            let i = skip_options(a, 1, &["-w", "--timeout", "-E", "--conflict-exit-code"]);
-            Inner::Argv(i + 1) // the lock file
-        }
-        "watch" => {
-            let i = skip_options(a, 1, &["-n", "--interval", "-d", "-q"]);
-            Inner::Script(a.get(i..).unwrap_or(&[]).join(" "))
-        }
-        "script" => match a.iter().position(|w| matches!(*w, "-c" | "--command")) {
-            Some(p) => match a.get(p + 1) {
-                Some(s) => Inner::Script((*s).to_owned()),
-                None => Inner::None,
-            },
-            None => Inner::None,
-        },
-        "xargs" => {
-            out.problems
-                .push("`xargs` appends arguments read from its input".into());
-            let i = skip_options(
-                a,
-                1,
-                &[
-                    "-a",
-                    "-d",
-                    "-E",
-                    "-e",
-                    "-I",
-                    "-i",
-                    "-L",
-                    "-l",
-                    "-n",
-                    "-P",
-                    "-s",
-                    "--arg-file",
-                    "--delimiter",
-                    "--max-args",
-                    "--max-procs",
-                ],
-            );
-            if i >= a.len() {
-                // Default command is `echo`.
-                Inner::None
-            } else {
-                Inner::Argv(i)
-            }
-        }
-        "parallel" => {
-            out.problems
-                .push("`parallel` builds commands from its input".into());
-            let i = skip_options(a, 1, &["-j", "--jobs", "-S", "--sshlogin"]);
-            Inner::Argv(i)
-        }
-        "find" => {
-            let mut inners = Vec::new();
-            let mut i = 1;
-            while i < a.len() {
-                if matches!(a[i], "-exec" | "-execdir" | "-ok" | "-okdir") {
-                    let start = i + 1;
-                    let mut j = start;
-                    while j < a.len() && a[j] != ";" && a[j] != "+" {
-                        j += 1;
-                    }
-                    inners.push(a[start..j].iter().map(|s| (*s).to_owned()).collect());
-                    i = j + 1;
-                } else {
-                    i += 1;
-                }
-            }
-            if inners.is_empty() {
-                return None;
-            }
-            out.problems
-                .push("`find -exec` runs a command on every file found".into());
-            Inner::Many(inners)
-        }
-        _ => return None,
-    };
-    Some(inner)
 }
 
 /// A git invocation as the rules see it.
