@@ -146,3 +146,35 @@ fn only_an_approval_carries_grants() {
         .build();
     assert_eq!(pending.grants, wanted);
 }
+
+/// A log written by the build before `TraceStep.result` was a type
+/// (`tests/fixtures/audit/previous-build.scenario.yaml` says how): it
+/// verifies, every record reads back to the same JSON, and its traces hold
+/// every word a [`StepResult`] stands for.
+#[test]
+fn a_log_written_by_the_previous_build_still_parses_and_verifies() {
+    let bytes = include_bytes!("../../tests/fixtures/audit/previous-build.jsonl");
+    let verified = crate::audit::verify_bytes(bytes).expect("the previous build's log verifies");
+    assert!(verified.torn_tail.is_none());
+    let lines: Vec<&[u8]> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(verified.records.len(), lines.len());
+    let mut results = std::collections::HashSet::new();
+    for (line, record) in lines.iter().zip(&verified.records) {
+        let written: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let read_back = serde_json::to_value(record).unwrap();
+        assert_eq!(
+            read_back, written,
+            "record {} changed on a round trip",
+            record.seq
+        );
+        if let crate::audit::Event::Decided { decision, .. } = &record.event {
+            results.extend(decision.trace.iter().map(|t| t.result));
+        }
+    }
+    for result in EVERY_RESULT {
+        assert!(results.contains(&result), "the log has no `{result}` step");
+    }
+}
