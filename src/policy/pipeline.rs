@@ -216,6 +216,11 @@ impl Pipeline {
     }
 }
 
+/// The layer a rule decides in: a managed requirement's, or `layer`.
+fn rule_layer(managed: bool, layer: Layer) -> Layer {
+    if managed { Layer::Requirements } else { layer }
+}
+
 /// A trace step of a layer that did not decide (the deciding layer's step
 /// is recorded by [`Decision`]'s builder).
 fn step(layer: Layer, result: StepResult, source: Option<Source>, detail: String) -> TraceStep {

@@ -103,6 +103,14 @@ impl Pipeline {
         }
     }
 
+    /// The real path a file tool names, recorded for the review rules.
+    fn file_fact(&self, path: &std::path::Path, facts: &mut Facts) -> std::path::PathBuf {
+        let p = self.paths.ctx.resolve_real(&path.to_string_lossy(), None);
+        facts.paths.push(p.clone());
+        facts.requested_paths.push(p.clone());
+        p
+    }
+
     /// A file read: a crossing only for a deny-read path.
     fn classify_read(
         &self,
@@ -110,9 +118,7 @@ impl Pipeline {
         facts: &mut Facts,
         trace: &mut Vec<TraceStep>,
     ) -> Classified {
-        let p = self.paths.ctx.resolve_real(&path.to_string_lossy(), None);
-        facts.paths.push(p.clone());
-        facts.requested_paths.push(p.clone());
+        let p = self.file_fact(path, facts);
         if self.paths.is_deny_read(&p) {
             let why = format!("{} is deny-read", p.display());
             Crossing::found(trace, Category::SandboxApproval, Grants::default(), why)
@@ -129,9 +135,7 @@ impl Pipeline {
         facts: &mut Facts,
         trace: &mut Vec<TraceStep>,
     ) -> Classified {
-        let p = self.paths.ctx.resolve_real(&path.to_string_lossy(), None);
-        facts.paths.push(p.clone());
-        facts.requested_paths.push(p.clone());
+        let p = self.file_fact(path, facts);
         let target = self.paths.write_target(&p);
         if target == WriteTarget::Inside {
             return decided(run_inside(trace, "write inside a writable root"));

@@ -10,7 +10,7 @@ use crate::decision::{Category, Decision, Grants, Layer, Outcome, Source, StepRe
 use crate::review::rules::Facts;
 
 use super::classify::Crossing;
-use super::{Pipeline, Prejudged, step};
+use super::{Pipeline, Prejudged, rule_layer, step};
 
 impl Pipeline {
     /// Steps 4–5 up to the LLM.
@@ -75,11 +75,7 @@ impl Pipeline {
             ));
             return None;
         };
-        let layer = if rule.managed {
-            Layer::Requirements
-        } else {
-            Layer::ReviewRules
-        };
+        let layer = rule_layer(rule.managed, Layer::ReviewRules);
         let outcome = match rule.decision {
             ReviewDecision::Approve => Outcome::Approve,
             ReviewDecision::Deny => Outcome::Deny,

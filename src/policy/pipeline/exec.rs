@@ -25,7 +25,7 @@ use crate::review::rules::Facts;
 
 use super::allow_grants::RuleGrantSet;
 use super::classify::{Classified, Crossing, decided, run_inside};
-use super::{Pipeline, WITHHELD, step};
+use super::{Pipeline, WITHHELD, rule_layer, step};
 
 /// Steps 1–2 over every invocation of an exec.
 struct RuleMatch<'a> {
@@ -240,11 +240,7 @@ impl Pipeline {
             ));
             return None;
         };
-        let layer = if rule.managed {
-            Layer::Requirements
-        } else {
-            Layer::CommandRules
-        };
+        let layer = rule_layer(rule.managed, Layer::CommandRules);
         let result = match rule.decision {
             RuleDecision::Allow => StepResult::Allow,
             RuleDecision::Prompt => StepResult::Prompt,

@@ -9,7 +9,7 @@ use crate::decision::{Category, Decision, DecisionBuilder, Grants, Layer, StepRe
 use crate::review::rules::Facts;
 
 use super::classify::{Classified, Crossing, decided, run_inside};
-use super::{Pipeline, step};
+use super::{Pipeline, rule_layer, step};
 
 /// Whether a tool passes `enabled_tools` / `disabled_tools`.
 pub fn mcp_tool_enabled(cfg: &McpServerConfig, tool: &str) -> bool {
@@ -122,11 +122,7 @@ impl Pipeline {
             .review_rules
             .decide(action, Category::McpElicitations, &Facts::default())
             .filter(|r| r.decision == ReviewDecision::Deny)?;
-        let layer = if rule.managed {
-            Layer::Requirements
-        } else {
-            Layer::ReviewRules
-        };
+        let layer = rule_layer(rule.managed, Layer::ReviewRules);
         let reason = if rule.reason.is_empty() {
             format!(
                 "MCP tool `{server}/{tool}` is denied by the review rule at {}",
