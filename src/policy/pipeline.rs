@@ -12,7 +12,8 @@
 //!    `rules` (what no rule decides escalates).
 //!
 //! Steps 1–5 up to the LLM are synchronous and allocation-light
-//! ([`Pipeline::prejudge`]); only the LLM call is async ([`Pipeline::decide`]).
+//! ([`Pipeline::prejudge`]); the LLM call, the only async step, is the
+//! judge's (`judge::ask_reviewer`): this module never imports `review`.
 
 use crate::action::{Action, Escalation};
 use crate::config::{
@@ -20,8 +21,7 @@ use crate::config::{
     Trust,
 };
 use crate::decision::{Category, Decision, Grants, Layer, Outcome, Source, TraceStep};
-use crate::review::rules::{Facts, ReviewRules};
-use crate::review::{ReviewContext, ReviewRequest, Reviewer};
+use crate::policy::review_rules::{Facts, ReviewRules};
 
 use super::command_rules::{CommandView, RuleIndex};
 use super::paths::{PathContext, PathPolicy, PathSet, WriteTarget, exec_hosts};
@@ -50,10 +50,17 @@ const WITHHELD: &str = "pre-approval of the allow rule at ";
 /// pre-approval was withheld: its answer depends on what the run wrote,
 /// so no verdict on it may be reused for a later identical action.
 pub fn preapproval_withheld(decision: &Decision) -> bool {
+    withheld_preapproval(decision).is_some()
+}
+
+/// The trace step saying why an allow rule's pre-approval was withheld,
+/// when that is what made `decision` a crossing (shown to a reviewer).
+pub fn withheld_preapproval(decision: &Decision) -> Option<&str> {
     decision
         .trace
         .iter()
-        .any(|t| t.layer == Layer::Sandbox && t.detail.starts_with(WITHHELD))
+        .find(|t| t.layer == Layer::Sandbox && t.detail.starts_with(WITHHELD))
+        .map(|t| t.detail.as_str())
 }
 
 /// The result of the deterministic layers.
@@ -91,74 +98,6 @@ impl Pipeline {
 
     pub fn path_policy(&self) -> &PathPolicy {
         &self.paths
-    }
-
-    /// Decide `action`, asking `reviewer` when the profile says
-    /// `auto_review` and no rule decided. Without a reviewer such a crossing
-    /// is denied as `reviewer_failed` (fail closed). Outside a run: nothing
-    /// was written by the agent (see [`Pipeline::decide_in_run`]).
-    pub async fn decide(
-        &self,
-        action: &Action,
-        reviewer: Option<&dyn Reviewer>,
-        context: &ReviewContext,
-    ) -> Decision {
-        self.decide_in_run(action, &RunWrites::nothing(), reviewer, context)
-            .await
-    }
-
-    /// [`Pipeline::decide`] within a run whose writes so far are `writes`
-    /// (an allow rule's pre-approval does not cover a lockfile or
-    /// configuration file the agent wrote).
-    pub async fn decide_in_run(
-        &self,
-        action: &Action,
-        writes: &RunWrites,
-        reviewer: Option<&dyn Reviewer>,
-        context: &ReviewContext,
-    ) -> Decision {
-        match self.prejudge_in_run(action, writes) {
-            Prejudged::Final(d) => d,
-            Prejudged::NeedsReviewer(mut d) => {
-                let category = d.category.expect("a crossing always has a category");
-                let withheld = d
-                    .trace
-                    .iter()
-                    .find(|t| t.layer == Layer::Sandbox && t.detail.starts_with(WITHHELD))
-                    .map(|t| t.detail.clone());
-                let answer = match reviewer {
-                    Some(r) => {
-                        r.review(ReviewRequest {
-                            action,
-                            category,
-                            context,
-                            withheld: withheld.as_deref(),
-                        })
-                        .await
-                    }
-                    None => crate::review::ReviewAnswer::failed(
-                        "approvals_reviewer = \"auto_review\" but no reviewer is configured",
-                    ),
-                };
-                d.trace.push(TraceStep {
-                    layer: answer.layer,
-                    result: answer.outcome.as_str().to_owned(),
-                    source: None,
-                    detail: answer.reason.clone(),
-                });
-                d.outcome = match answer.outcome {
-                    Outcome::Run | Outcome::Approve => Outcome::Approve,
-                    other => other,
-                };
-                if d.outcome != Outcome::Approve {
-                    d.grants = Grants::default();
-                }
-                d.layer = answer.layer;
-                d.reason = answer.reason;
-                d.reviewer = answer.verdict;
-                d
-            }
-        }
     }
 
     /// What `action` asks for beyond the sandbox (what an approval of it

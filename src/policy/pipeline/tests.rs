@@ -387,24 +387,6 @@ fn protected_and_outside_writes_cross_the_boundary() {
     assert_eq!(d.outcome, Outcome::Run);
 }
 
-#[test]
-fn auto_review_without_reviewer_fails_closed() {
-    let mut cfg = config();
-    cfg.approvals_reviewer = ReviewerKind::AutoReview;
-    let p = pipeline(&cfg);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let d = rt.block_on(p.decide(
-        &Action::Write {
-            path: "/opt/x".into(),
-        },
-        None,
-        &ReviewContext::default(),
-    ));
-    assert_eq!((d.outcome, d.layer), (Outcome::Deny, Layer::ReviewerFailed));
-}
-
 mod props {
     use super::*;
     use proptest::prelude::*;

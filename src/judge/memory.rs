@@ -35,8 +35,10 @@ use crate::decision::{Decision, Layer, Outcome, TraceStep};
 use crate::policy::pipeline::{Pipeline, Prejudged, preapproval_withheld};
 use crate::policy::run_writes::RunWrites;
 
+use crate::review::{ReviewContext, Reviewer};
+
+use super::ask::ask_reviewer;
 use super::denials::KeptDenial;
-use super::{ReviewContext, Reviewer};
 
 /// A decision plus how it was reached.
 #[derive(Debug, Clone)]
@@ -204,9 +206,7 @@ impl RunMemory {
                 override_of: None,
             };
         }
-        let decision = pipeline
-            .decide_in_run(action, writes, reviewer, context)
-            .await;
+        let decision = ask_reviewer(pipeline, action, writes, reviewer, context).await;
         if matches!(decision.layer, Layer::AutoReview | Layer::ReviewerFailed) {
             if reviewer.is_some() {
                 self.reviewer_calls += 1;
