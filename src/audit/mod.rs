@@ -9,12 +9,14 @@
 //! - [`verify`]: reading and chain verification ([`read_log`],
 //!   [`verify_file`]), telling a torn last write from tampering.
 //! - [`summary`]: [`AuditSummary`], the one input of every report.
-//! - [`stats`]: policy statistics across runs (`warden audit stats`).
+//! - [`stats`]: policy statistics across runs (`warden audit stats`), and
+//!   [`stats_text`], their human-readable form.
 
 pub mod event;
 pub mod log;
 pub mod shared;
 pub mod stats;
+pub mod stats_text;
 pub mod summary;
 pub mod verify;
 
