@@ -9,7 +9,7 @@
 //!   200 distinct requests, a third of which the reviewer denies, decided
 //!   through `RunMemory` exactly as the agent loop does (decision cache,
 //!   repeated-denial short-circuit).
-//! - **p50/p95 latency of one review** through `Pipeline::decide` with an
+//! - **p50/p95 latency of one review** through `judge::decide_once` with an
 //!   8,000-character transcript budget:
 //!   - `stub`: a reviewer that answers instantly without building a prompt
 //!     (the pipeline alone: the baseline);

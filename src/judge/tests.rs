@@ -70,15 +70,21 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-/// A judge whose thread already kept `kept`, with `approve` overridden.
-fn judge_with(kept: Vec<KeptDenial>, approve: &[&str]) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
+/// The `dev` profile with `auto_review`, for a workspace in `dir`.
+fn dev_auto_review(dir: &Path) -> (crate::config::Config, Pipeline) {
     let opts = LoadOptions {
         overrides: vec!["approvals_reviewer=\"auto_review\"".into()],
         ..LoadOptions::builtin("dev")
     };
     let cfg = config::load(&opts).unwrap().config;
-    let pipeline = Pipeline::new(&cfg, PathContext::from_env(dir.path())).unwrap();
+    let pipeline = Pipeline::new(&cfg, PathContext::from_env(dir)).unwrap();
+    (cfg, pipeline)
+}
+
+/// A judge whose thread already kept `kept`, with `approve` overridden.
+fn judge_with(kept: Vec<KeptDenial>, approve: &[&str]) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, pipeline) = dev_auto_review(dir.path());
     let log_path = dir.path().join("audit").join("run.jsonl");
     let denials_path = denials::state_path(&log_path);
     if !kept.is_empty() {
@@ -367,12 +373,7 @@ async fn a_repeated_denial_quotes_the_first_reason_once() {
 #[tokio::test]
 async fn auto_review_without_reviewer_fails_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = LoadOptions {
-        overrides: vec!["approvals_reviewer=\"auto_review\"".into()],
-        ..LoadOptions::builtin("dev")
-    };
-    let cfg = config::load(&opts).unwrap().config;
-    let p = Pipeline::new(&cfg, PathContext::from_env(dir.path())).unwrap();
+    let (_, p) = dev_auto_review(dir.path());
     let d = decide_once(&p, &upload("evil.example"), None, &ReviewContext::default()).await;
     assert_eq!((d.outcome, d.layer), (Outcome::Deny, Layer::ReviewerFailed));
 }
