@@ -7,6 +7,7 @@
 //! the order of the calls and the chain has no gaps. A writer that panicked
 //! while holding the lock leaves the log unusable: every later call fails,
 //! like a poisoned [`AuditLog`], and nothing more runs without a record.
+//! It imports only the rest of `audit`.
 
 use std::io;
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! The human-readable form of [`AuditStats`] (`warden audit stats`), next
-//! to the statistics it renders.
+//! to the statistics it renders. It imports only the rest of `audit`.
 
 use std::fmt::Write as _;
 

@@ -2,7 +2,7 @@
 //! rule decided under `approvals_reviewer = "auto_review"` is put to the
 //! reviewer. The deterministic layers are `policy`'s ([`Pipeline`]); this
 //! file joins their answer to the reviewer's, so `policy` never imports
-//! `review`.
+//! `review`. It may import `policy` and `review`.
 
 use crate::action::Action;
 use crate::decision::{Decision, Grants, Outcome, TraceStep};

@@ -27,6 +27,9 @@
 //!
 //! Order for one action: override, repeated denial, cache, then the
 //! pipeline (and its reviewer).
+//!
+//! Part of the judge; it may import `action`, `decision`, `policy` and
+//! `review`.
 
 use std::collections::HashMap;
 

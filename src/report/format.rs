@@ -1,6 +1,6 @@
 //! The offline report formats of `warden report --format`: one function
 //! picks the renderer, so the CLI and any other caller print the same
-//! bytes.
+//! bytes. It may import `audit`, `config` and the rest of `report`.
 
 use clap::ValueEnum;
 

@@ -1,6 +1,6 @@
 //! The run's model client, built from `[agent]`: an OpenAI-compatible or
 //! Anthropic client (key from the environment only), or a scripted
-//! scenario replayed offline.
+//! scenario replayed offline. It may import `config` and `model`.
 
 use std::path::Path;
 use std::time::Duration;
