@@ -377,3 +377,41 @@ async fn auto_review_without_reviewer_fails_closed() {
     let d = decide_once(&p, &upload("evil.example"), None, &ReviewContext::default()).await;
     assert_eq!((d.outcome, d.layer), (Outcome::Deny, Layer::ReviewerFailed));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_on_other_threads_share_one_judge_and_one_chain() {
+    let f = judge_with(vec![], &[]);
+    let judge = std::sync::Arc::new(f.judge);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let judge = judge.clone();
+            // `spawn` needs the decision's future to be `Send`: a proxy
+            // thread can decide as the loop does.
+            tokio::spawn(async move {
+                let action = upload(&format!("ok{i}.example"));
+                decide(&judge, &action).await.action_id
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8, "every decision got its own id");
+    // Each proposal is followed by its own decision: one at a time.
+    let events = events(&f.log_path);
+    assert_eq!(events.len(), 16);
+    for pair in events.chunks(2) {
+        let (Event::ActionProposed { action_id: p, .. }, Event::Decided { action_id: d, .. }) =
+            (&pair[0], &pair[1])
+        else {
+            panic!(
+                "records interleaved: {:?}",
+                pair.iter().map(Event::name).collect::<Vec<_>>()
+            );
+        };
+        assert_eq!(p, d);
+    }
+}
