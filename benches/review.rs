@@ -9,7 +9,7 @@
 //!   200 distinct requests, a third of which the reviewer denies, decided
 //!   through `RunMemory` exactly as the agent loop does (decision cache,
 //!   repeated-denial short-circuit).
-//! - **p50/p95 latency of one review** through `Pipeline::decide` with an
+//! - **p50/p95 latency of one review** through `judge::decide_once` with an
 //!   8,000-character transcript budget:
 //!   - `stub`: a reviewer that answers instantly without building a prompt
 //!     (the pipeline alone: the baseline);
@@ -30,13 +30,14 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, criterion_group};
 use serde_json::json;
 use warden::action::{Action, Escalation};
-use warden::agent::provider::{ClientSettings, OpenAiClient, Provider, ScriptProvider};
 use warden::config::{self, Config, LoadOptions, ReviewerKind};
 use warden::decision::{Layer, Outcome};
+use warden::judge::decide_once;
+use warden::judge::memory::RunMemory;
+use warden::model::{ClientSettings, OpenAiClient, Provider, ScriptProvider};
 use warden::policy::paths::PathContext;
 use warden::policy::pipeline::Pipeline;
 use warden::review::llm::LlmReviewer;
-use warden::review::memory::RunMemory;
 use warden::review::{
     ReviewAnswer, ReviewContext, ReviewFuture, ReviewRequest, Reviewer, TranscriptEntry,
 };
@@ -242,7 +243,7 @@ fn review_latency(rt: &tokio::runtime::Runtime) {
         (0..SAMPLES)
             .map(|_| {
                 let t = Instant::now();
-                let d = rt.block_on(p.decide(&action, Some(reviewer), &ctx));
+                let d = rt.block_on(decide_once(&p, &action, Some(reviewer), &ctx));
                 let took = t.elapsed();
                 assert_ne!(d.layer, Layer::ReviewerFailed, "{}", d.reason);
                 took
@@ -279,18 +280,18 @@ fn criterion_groups(c: &mut Criterion) {
     let mut g = c.benchmark_group("review_path");
     let stub = Stub::default();
     g.bench_function("stub", |b| {
-        b.iter(|| black_box(rt.block_on(p.decide(&action, Some(&stub), &ctx))))
+        b.iter(|| black_box(rt.block_on(decide_once(&p, &action, Some(&stub), &ctx))))
     });
     g.bench_function("llm_script", |b| {
         b.iter_batched(
             || scripted_reviewer(&cfg, 1),
-            |r| black_box(rt.block_on(p.decide(&action, Some(&r), &ctx))),
+            |r| black_box(rt.block_on(decide_once(&p, &action, Some(&r), &ctx))),
             BatchSize::SmallInput,
         )
     });
     let http = http_reviewer(&cfg, rt.block_on(instant_server()));
     g.bench_function("llm_http", |b| {
-        b.iter(|| black_box(rt.block_on(p.decide(&action, Some(&http), &ctx))))
+        b.iter(|| black_box(rt.block_on(decide_once(&p, &action, Some(&http), &ctx))))
     });
     g.finish();
     let seq = sequence();

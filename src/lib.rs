@@ -6,14 +6,18 @@
 //! 1. [`config`]: layered TOML profiles, managed requirements, diagnostics.
 //! 2. [`action`]: what the agent asks for.
 //! 3. [`policy`]: command rules, shell splitting, categories, the pipeline.
-//! 4. [`review`]: structured review rules, the LLM reviewer, the breaker.
-//! 5. [`sandbox`]: Landlock + seccomp execution with a scrubbed environment.
-//! 6. [`audit`]: the hash-chained write-ahead log, verification, stats.
-//! 7. [`report`]: Markdown/JSON/SARIF and the GitHub views of the log.
+//! 4. [`review`]: the reviewer interface and the LLM reviewer.
+//! 5. [`judge`]: one action decided (pipeline, reviewer, run memory,
+//!    breaker, kept denials, overrides) and its records written.
+//! 6. [`sandbox`]: Landlock + seccomp execution with a scrubbed environment.
+//! 7. [`audit`]: the hash-chained write-ahead log, verification, stats.
+//! 8. [`report`]: Markdown/JSON/SARIF and the GitHub views of the log.
 //!
-//! [`agent`] drives that flow from a model's tool calls; [`mcp`] brings MCP
-//! servers' tools into it; [`cli`] is the command line; [`gh`] holds the
-//! GitHub workflow helpers (`warden gh`) the GitHub Action uses.
+//! [`model`] is the model client the agent and the reviewer share. [`agent`]
+//! drives the flow from a model's tool calls; [`run`] is one run's lifecycle
+//! (audit log, kept denials, executor, MCP servers, reporting); [`mcp`]
+//! brings MCP servers' tools into it; [`cli`] is the command line; [`gh`]
+//! holds the GitHub workflow helpers (`warden gh`) the GitHub Action uses.
 
 pub mod action;
 pub mod agent;
@@ -23,9 +27,12 @@ pub mod config;
 pub mod decision;
 pub mod error;
 pub mod gh;
+pub mod judge;
 pub mod mcp;
+pub mod model;
 pub mod policy;
 pub mod redact;
 pub mod report;
 pub mod review;
+pub mod run;
 pub mod sandbox;

@@ -5,7 +5,7 @@
 mod provider_mock;
 
 use serde_json::{Value, json};
-use warden::agent::provider::{
+use warden::model::{
     AnthropicClient, ChatRequest, ClientSettings, Message, Provider, ProviderError, StopReason,
     ToolCall, ToolSpec, Usage,
 };
@@ -293,7 +293,7 @@ async fn overloaded_is_retried_and_unauthorized_is_not() {
 #[tokio::test]
 async fn the_official_endpoint_needs_a_key_up_front() {
     let err = AnthropicClient::new(ClientSettings::new(
-        warden::agent::provider::anthropic::DEFAULT_BASE_URL,
+        warden::model::anthropic::DEFAULT_BASE_URL,
         None,
     ))
     .unwrap_err();

@@ -7,7 +7,7 @@ mod provider_mock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use warden::agent::provider::{
+use warden::model::{
     ChatRequest, ClientSettings, Message, OpenAiClient, Provider, ProviderError, StopReason,
     ToolCall, ToolSpec, Usage,
 };

@@ -2,8 +2,8 @@
 //! running out, playing the reviewer, and load errors with file:line:col.
 
 use serde_json::json;
-use warden::agent::provider::script::{SCRIPT_ENDED_TEXT, Scenario};
-use warden::agent::provider::{
+use warden::model::script::{SCRIPT_ENDED_TEXT, Scenario};
+use warden::model::{
     ChatRequest, ChatResponse, DENIAL_MARKER, Message, Provider, ProviderError, ScriptProvider,
     StopReason, ToolCall, ToolSpec, Usage,
 };

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use warden::action::Action;
 use warden::config::{self, LoadOptions};
 use warden::decision::{Decision, Layer, Outcome};
+use warden::judge::decide_once;
 use warden::policy::paths::PathContext;
 use warden::policy::pipeline::Pipeline;
 use warden::review::llm::from_config_with_env;
@@ -84,9 +85,7 @@ async fn decide_with(
     let loaded = config::load(&opts).expect("config loads");
     let pipeline = Pipeline::new(&loaded.config, PathContext::from_env(workspace.path())).unwrap();
     let reviewer = from_config_with_env(&loaded.config, None, &|n| env(n)).unwrap();
-    pipeline
-        .decide(&crossing(), Some(reviewer.as_ref()), ctx)
-        .await
+    decide_once(&pipeline, &crossing(), Some(reviewer.as_ref()), ctx).await
 }
 
 fn verdict_json(risk: &str, auth: &str, outcome: &str, rationale: &str) -> String {

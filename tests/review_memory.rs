@@ -8,10 +8,10 @@ use serde_json::json;
 use warden::action::Action;
 use warden::config::{self, LoadOptions};
 use warden::decision::{Category, Layer, Outcome};
+use warden::judge::denials::KeptDenial;
+use warden::judge::memory::RunMemory;
 use warden::policy::paths::PathContext;
 use warden::policy::pipeline::Pipeline;
-use warden::review::denials::KeptDenial;
-use warden::review::memory::RunMemory;
 use warden::review::{ReviewAnswer, ReviewContext, ReviewFuture, ReviewRequest, Reviewer};
 
 struct Counting {

@@ -4,6 +4,5 @@
 pub mod exec;
 pub mod output;
 pub mod patch;
-pub mod provider;
 pub mod run;
 pub mod tools;

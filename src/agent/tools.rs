@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::action::{Action, Escalation};
-use crate::agent::provider::{ToolCall, ToolSpec};
+use crate::model::{ToolCall, ToolSpec};
 
 /// A tool call the loop knows how to run, with its action.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,18 +4,24 @@
 //! - [`event`]: the record schema (one [`Record`] per line).
 //! - [`log`]: the writer ([`AuditLog::append`] redacts, chains, writes and
 //!   fsyncs before returning).
+//! - [`shared`]: [`SharedLog`], one run's log shared by the judge and the
+//!   run around it.
 //! - [`verify`]: reading and chain verification ([`read_log`],
 //!   [`verify_file`]), telling a torn last write from tampering.
 //! - [`summary`]: [`AuditSummary`], the one input of every report.
-//! - [`stats`]: policy statistics across runs (`warden audit stats`).
+//! - [`stats`]: policy statistics across runs (`warden audit stats`), and
+//!   [`stats_text`], their human-readable form.
 
 pub mod event;
 pub mod log;
+pub mod shared;
 pub mod stats;
+pub mod stats_text;
 pub mod summary;
 pub mod verify;
 
 pub use event::{Event, GENESIS_PREV, Record, SCHEMA_VERSION};
 pub use log::{AuditLog, default_log_path, new_run_id};
+pub use shared::SharedLog;
 pub use summary::AuditSummary;
 pub use verify::{AuditReadError, BrokenChain, Verified, read_log, verify_bytes, verify_file};

@@ -9,6 +9,8 @@ use super::session::ReviewerArgs;
 use crate::action::Action;
 use crate::decision::{Decision, Outcome};
 use crate::error::{Error, ExitStatus};
+use crate::judge::Judge;
+use crate::policy::run_writes::RunWrites;
 use crate::review::ReviewContext;
 
 const EXAMPLES: &str = "\
@@ -56,12 +58,10 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> Result<ExitStatus, Error> {
     let overrides = args.review.overrides();
     let session = super::session::Session::open(global, args.profile.as_deref(), &overrides)?;
     let reviewer = session.reviewer(None)?;
+    let judge = Judge::new(session.pipeline, reviewer);
     let runtime = super::session::runtime()?;
-    let decision = runtime.block_on(session.pipeline.decide(
-        &action,
-        reviewer.as_deref(),
-        &ReviewContext::default(),
-    ));
+    let decision =
+        runtime.block_on(judge.evaluate(&action, &RunWrites::nothing(), &ReviewContext::default()));
     if args.json {
         let mut out = serde_json::json!({
             "action": action,

@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::agent::provider::ScriptProvider;
 use crate::error::Error;
+use crate::model::ScriptProvider;
 
 /// Where the embedded scenario says it comes from.
 pub const SCENARIO_ORIGIN: &str = "builtin:examples/scenarios/exfiltration.yaml";

@@ -19,8 +19,6 @@ pub mod policy;
 pub mod profiles;
 pub mod report;
 pub mod run;
-pub mod run_checks;
-pub mod run_report;
 pub mod sandbox;
 pub mod session;
 

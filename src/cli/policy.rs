@@ -8,6 +8,7 @@ use super::GlobalArgs;
 use super::session::string_override;
 use super::session::{Session, runtime};
 use crate::error::{Error, ExitStatus};
+use crate::judge::Judge;
 use crate::policy::fixtures::{self, CaseResult};
 use crate::review::ReviewContext;
 
@@ -77,19 +78,15 @@ pub fn run(global: &GlobalArgs, cmd: PolicyCommand) -> Result<ExitStatus, Error>
         }
         let session = Session::open(global, Some(&profile_name), &overrides)?;
         let reviewer = session.reviewer(None)?;
+        let judge = Judge::new(session.pipeline, reviewer);
         let ctx = ReviewContext::default();
         let mut results = Vec::new();
         for case in &fixture.cases {
             let Some(expected) = case.expectation_for(&profile_name) else {
                 continue;
             };
-            let writes = case.writes(&session.pipeline.path_policy().ctx);
-            let decision = rt.block_on(session.pipeline.decide_in_run(
-                &case.action,
-                &writes,
-                reviewer.as_deref(),
-                &ctx,
-            ));
+            let writes = case.writes(&judge.pipeline().path_policy().ctx);
+            let decision = rt.block_on(judge.evaluate(&case.action, &writes, &ctx));
             let result = CaseResult {
                 name: case.name.clone(),
                 profile: profile_name.clone(),

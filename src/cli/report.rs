@@ -10,9 +10,9 @@ use crate::audit::{AuditReadError, AuditSummary};
 use crate::config::{Conclusion, ReportConfig};
 use crate::error::{Error, ExitStatus};
 use crate::redact::redact;
+use crate::report::default_report_config;
+use crate::report::format::{Format, render_format};
 use crate::report::github::{GithubEnv, PublishOptions, publish_blocking};
-use crate::report::markdown::{MarkdownOptions, render};
-use crate::report::{default_report_config, sarif};
 
 const AFTER_HELP: &str = "\
 The log is verified first; a broken hash chain is refused (exit 1).
@@ -71,13 +71,6 @@ pub struct ReportArgs {
     /// Also annotate approvals (as notices).
     #[arg(long)]
     pub annotate_approvals: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Markdown,
-    Json,
-    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,22 +142,4 @@ fn report_config(global: &GlobalArgs, args: &ReportArgs) -> Result<ReportConfig,
     }
     config.annotate_approvals |= args.annotate_approvals;
     Ok(config)
-}
-
-/// The report in one of the offline formats, redacted, ending in a newline.
-pub fn render_format(summary: &AuditSummary, config: &ReportConfig, format: Format) -> String {
-    let mut text = match format {
-        Format::Markdown => render(summary, config, &MarkdownOptions::default()),
-        Format::Json => {
-            let mut value = serde_json::to_value(summary).expect("summaries serialize");
-            crate::redact::redact_json(&mut value);
-            serde_json::to_string_pretty(&value).expect("JSON values serialize")
-        }
-        Format::Sarif => serde_json::to_string_pretty(&sarif::render(summary, config))
-            .expect("JSON values serialize"),
-    };
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text
 }

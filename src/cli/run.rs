@@ -1,29 +1,20 @@
-//! `warden run`: the main job.
+//! `warden run`: the main job. This file only turns flags into a
+//! [`RunSpec`] and the outcome into an exit code; the lifecycle is
+//! [`crate::run`].
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 
 use super::GlobalArgs;
 use super::session::{ReviewerArgs, Session, runtime, string_override};
-use crate::agent::exec::Executor;
 use crate::agent::output::Output;
-use crate::agent::provider::{
-    AnthropicClient, ApiKeyFor, ClientSettings, OpenAiClient, Provider, ScriptProvider,
-    api_key_from_env,
-};
-use crate::agent::run::{Agent, RunOptions, RunResult};
-use crate::audit::AuditLog;
-use crate::config::{Config, ProviderKind};
+use crate::config::ProviderKind;
 use crate::error::{Error, ExitStatus};
-use crate::mcp::launch::LaunchContext;
-use crate::mcp::{McpServers, McpTools};
-use crate::review::breaker::Breaker;
-use crate::review::denials::{DenialState, approve_ids, state_path};
-use crate::review::memory::RunMemory;
-use crate::sandbox::{SandboxPolicy, SandboxRuntime};
+use crate::judge::denials::approve_ids;
+use crate::model::Provider;
+use crate::run::{Run, RunSpec, build_provider, checks, report};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -159,116 +150,54 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
     }
     let session = Session::open(global, args.profile.as_deref(), &overrides)?;
     let config = &session.loaded.config;
-    super::run_checks::refuse_persisted_credentials(&session.workspace, config)?;
-    let tracked = super::run_checks::check_tracked_deny_read(&session)?;
-    let provider = build_provider(config, &args)?;
+    checks::refuse_persisted_credentials(&session.workspace, config)?;
+    let preamble = checks::check_tracked_deny_read(&session.workspace, &session.loaded)?;
+    let provider = match config.agent.provider {
+        ProviderKind::Script if args.demo => Provider::Script(super::demo::provider()?),
+        _ => build_provider(config, args.scenario.as_deref())?,
+    };
     let prompt = read_prompt(&args, &provider)?;
     let reviewer = session.reviewer(args.scenario.as_deref())?;
-
-    let run_id = crate::audit::new_run_id();
-    let audit_path = args
-        .audit
-        .clone()
-        .unwrap_or_else(|| crate::audit::default_log_path(&session.workspace, &run_id));
-    let mut audit = AuditLog::create(&audit_path, &run_id).map_err(|e| {
-        Error::infra(format!(
-            "cannot create the audit log {}: {e}",
-            audit_path.display()
-        ))
-    })?;
-    let denial_path = state_path(&audit_path);
-    let denial_state = DenialState::load(&denial_path).map_err(Error::Usage)?;
-    let ids = approve_ids(
-        &args.approve,
-        std::env::var("WARDEN_APPROVE").ok().as_deref(),
-    );
-    let overrides = denial_state.resolve(&ids).map_err(Error::Usage)?;
-
-    let policy = SandboxPolicy::from_config(config, &session.workspace)
-        .map_err(|e| Error::infra(format!("sandbox: {e}")))?;
-    let executor = Executor {
-        runtime: SandboxRuntime::current().map_err(|e| Error::infra(format!("sandbox: {e}")))?,
-        policy,
-        workspace: session.workspace.clone(),
-        skills_dirs: config.skills.dirs.clone(),
-        output_limit: config.agent.tool_output_limit,
-    };
-    audit
-        .append(crate::audit::Event::RunStarted {
-            profile: config.profile.clone(),
-            config_digest: session.loaded.digest(),
-            prompt: prompt.clone(),
-            workspace: session.workspace.display().to_string(),
-            warden_version: env!("CARGO_PKG_VERSION").to_owned(),
-            sandbox: serde_json::to_value(&executor.policy).unwrap_or_default(),
-        })
-        .map_err(|e| Error::infra(format!("cannot write the audit log: {e}")))?;
-    for event in tracked {
-        audit
-            .append(event)
-            .map_err(|e| Error::infra(format!("cannot write the audit log: {e}")))?;
-    }
-
     let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let rt = runtime()?;
-    // MCP servers start sandboxed like every command; one that fails to
-    // start is an audit event and a tool error, never the end of the run.
-    let mcp_servers = rt.block_on(McpServers::start(
-        &config.mcp_servers,
-        &LaunchContext {
-            runtime: executor.runtime.clone(),
-            policy: executor.policy.clone(),
-            workspace: session.workspace.clone(),
-        },
-    ));
-    let opts = RunOptions {
+    let Session {
+        workspace,
+        loaded,
+        pipeline,
+    } = session;
+    let config = loaded.config.clone();
+    let run = Run::start(RunSpec {
+        workspace,
+        loaded,
+        pipeline,
+        reviewer,
+        provider,
         prompt,
-        model: config
-            .agent
-            .model
-            .clone()
-            .unwrap_or_else(|| "scripted".into()),
-        max_turns: config.agent.max_turns,
-        timeout: config.agent.timeout,
-        token_budget: config.agent.token_budget,
-        max_tokens: 8192,
+        audit_path: args.audit.clone(),
+        approve: approve_ids(
+            &args.approve,
+            std::env::var("WARDEN_APPROVE").ok().as_deref(),
+        ),
+        approved_by: approved_by(),
+        preamble,
         fail_on_escalation: args.fail_on_escalation,
-    };
-    let result: RunResult = {
-        let mut agent = Agent {
-            pipeline: &session.pipeline,
-            provider: &provider,
-            reviewer: reviewer.as_deref(),
-            executor: &executor,
-            mcp: (!config.mcp_servers.is_empty()).then_some(&mcp_servers as &dyn McpTools),
-            audit: &mut audit,
-            denial_state,
-            denial_state_path: Some(denial_path),
-            memory: RunMemory::new(overrides),
-            breaker: Breaker::new(config.auto_review.circuit_breaker),
-            output: Output::new(args.json, github_actions),
-            approved_by: approved_by(),
-        };
-        rt.block_on(agent.run(&opts))
-    };
-    rt.block_on(mcp_servers.shutdown());
-    drop(audit);
+        output: Output::new(args.json, github_actions),
+    })?;
+    let rt = runtime()?;
+    let finished = rt.block_on(run.execute());
 
     if let Some(path) = &args.output_last_message {
-        let text = crate::redact::redact(result.final_message.as_deref().unwrap_or(""));
+        let text = crate::redact::redact(finished.result.final_message.as_deref().unwrap_or(""));
         std::fs::write(path, text)
             .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))?;
     }
-    let status = super::run_report::after_run(
-        &audit_path,
-        config,
-        &result,
+    Ok(rt.block_on(report::after_run(
+        &finished.audit_path,
+        &config,
+        &finished.result,
         github_actions && !args.no_report,
         args.require_report,
         args.json,
-        &rt,
-    )?;
-    Ok(status)
+    )))
 }
 
 /// `WARDEN_APPROVED_BY` (set by a workflow from `warden gh authorize`) names
@@ -311,54 +240,4 @@ fn read_prompt(args: &RunArgs, provider: &Provider) -> Result<String, Error> {
         ));
     }
     Ok(prompt)
-}
-
-fn build_provider(config: &Config, args: &RunArgs) -> Result<Provider, Error> {
-    let agent = &config.agent;
-    let env = |k: &str| std::env::var(k).ok();
-    let settings = |base: &str, kind: ApiKeyFor| ClientSettings {
-        base_url: agent.base_url.clone().unwrap_or_else(|| base.to_owned()),
-        api_key: api_key_from_env(kind, &env),
-        timeout: agent.request_timeout,
-        max_attempts: agent.max_attempts.max(1),
-        retry_base_delay: Duration::from_millis(500),
-    };
-    match agent.provider {
-        ProviderKind::Script if args.demo => Ok(Provider::Script(super::demo::provider()?)),
-        ProviderKind::Script => {
-            let path = args.scenario.as_ref().ok_or_else(|| {
-                Error::usage(
-                    "--provider script needs --scenario FILE (a YAML scenario of model turns)",
-                )
-            })?;
-            Ok(Provider::Script(ScriptProvider::load(path)?))
-        }
-        ProviderKind::Openai => {
-            require_model(config)?;
-            OpenAiClient::new(settings(
-                crate::agent::provider::openai::DEFAULT_BASE_URL,
-                ApiKeyFor::Agent(ProviderKind::Openai),
-            ))
-            .map(Provider::OpenAi)
-            .map_err(|e| Error::infra(e.to_string()))
-        }
-        ProviderKind::Anthropic => {
-            require_model(config)?;
-            AnthropicClient::new(settings(
-                crate::agent::provider::anthropic::DEFAULT_BASE_URL,
-                ApiKeyFor::Agent(ProviderKind::Anthropic),
-            ))
-            .map(Provider::Anthropic)
-            .map_err(|e| Error::infra(e.to_string()))
-        }
-    }
-}
-
-fn require_model(config: &Config) -> Result<(), Error> {
-    if config.agent.model.is_none() {
-        return Err(Error::usage(
-            "no model: pass --model M or set [agent].model in the config",
-        ));
-    }
-    Ok(())
 }

@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::event::str_at;
-use crate::review::denials::KEPT;
+use crate::judge::denials::KEPT;
 
 /// A valid command.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,7 +28,7 @@ pub mod wire;
 pub use servers::McpServers;
 
 use crate::action::ToolAnnotations;
-use crate::agent::provider::ToolSpec;
+use crate::model::ToolSpec;
 
 /// The model-facing name of an MCP tool.
 pub fn tool_name(server: &str, tool: &str) -> String {

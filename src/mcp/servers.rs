@@ -15,8 +15,8 @@ use super::connection::Connection;
 use super::launch::LaunchContext;
 use super::{EventSink, McpFuture, McpTools, ServerEvent, is_valid_model_tool_name, tool_name};
 use crate::action::ToolAnnotations;
-use crate::agent::provider::ToolSpec;
 use crate::config::McpServerConfig;
+use crate::model::ToolSpec;
 use crate::policy::pipeline::mcp_tool_enabled;
 
 /// One configured server.

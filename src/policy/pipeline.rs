@@ -12,16 +12,16 @@
 //!    `rules` (what no rule decides escalates).
 //!
 //! Steps 1–5 up to the LLM are synchronous and allocation-light
-//! ([`Pipeline::prejudge`]); only the LLM call is async ([`Pipeline::decide`]).
+//! ([`Pipeline::prejudge`]); the LLM call, the only async step, is the
+//! judge's (`judge::ask_reviewer`): this module never imports `review`.
 //!
 //! This file owns the [`Pipeline`] and its entry points; the steps live
 //! next to it, one function per action kind and per step:
 //! [`classify`] (steps 1–3 by action kind), [`exec`] (steps 1–3 of an
 //! exec, with [`allow_grants`]), [`mcp`] (steps 1–3 of an MCP call) and
-//! [`crossing`] (steps 4–5).
+//! [`crossing`] (steps 4–5 up to the reviewer).
 //! Every decision is made with [`Decision`]'s builder. May import `config`,
-//! `action`, `decision`, the rest of `policy`, and `review` for the rules
-//! and the reviewer it calls.
+//! `action`, `decision` and the rest of `policy`.
 
 mod allow_grants;
 mod classify;
@@ -33,9 +33,8 @@ pub use mcp::mcp_tool_enabled;
 
 use crate::action::Action;
 use crate::config::Config;
-use crate::decision::{Category, Decision, Grants, Layer, Outcome, Source, StepResult, TraceStep};
-use crate::review::rules::{Facts, ReviewRules};
-use crate::review::{ReviewContext, ReviewRequest, Reviewer};
+use crate::decision::{Category, Decision, Grants, Layer, Source, StepResult, TraceStep};
+use crate::policy::review_rules::{Facts, ReviewRules};
 
 use self::classify::Classified;
 use super::command_rules::RuleIndex;
@@ -63,10 +62,17 @@ const WITHHELD: &str = "pre-approval of the allow rule at ";
 /// pre-approval was withheld: its answer depends on what the run wrote,
 /// so no verdict on it may be reused for a later identical action.
 pub fn preapproval_withheld(decision: &Decision) -> bool {
+    withheld_preapproval(decision).is_some()
+}
+
+/// The trace step saying why an allow rule's pre-approval was withheld,
+/// when that is what made `decision` a crossing (shown to a reviewer).
+pub fn withheld_preapproval(decision: &Decision) -> Option<&str> {
     decision
         .trace
         .iter()
-        .any(|t| t.layer == Layer::Sandbox && t.detail.starts_with(WITHHELD))
+        .find(|t| t.layer == Layer::Sandbox && t.detail.starts_with(WITHHELD))
+        .map(|t| t.detail.as_str())
 }
 
 /// The result of the deterministic layers.
@@ -104,74 +110,6 @@ impl Pipeline {
 
     pub fn path_policy(&self) -> &PathPolicy {
         &self.paths
-    }
-
-    /// Decide `action`, asking `reviewer` when the profile says
-    /// `auto_review` and no rule decided. Without a reviewer such a crossing
-    /// is denied as `reviewer_failed` (fail closed). Outside a run: nothing
-    /// was written by the agent (see [`Pipeline::decide_in_run`]).
-    pub async fn decide(
-        &self,
-        action: &Action,
-        reviewer: Option<&dyn Reviewer>,
-        context: &ReviewContext,
-    ) -> Decision {
-        self.decide_in_run(action, &RunWrites::nothing(), reviewer, context)
-            .await
-    }
-
-    /// [`Pipeline::decide`] within a run whose writes so far are `writes`
-    /// (an allow rule's pre-approval does not cover a lockfile or
-    /// configuration file the agent wrote).
-    pub async fn decide_in_run(
-        &self,
-        action: &Action,
-        writes: &RunWrites,
-        reviewer: Option<&dyn Reviewer>,
-        context: &ReviewContext,
-    ) -> Decision {
-        match self.prejudge_in_run(action, writes) {
-            Prejudged::Final(d) => d,
-            Prejudged::NeedsReviewer(mut d) => {
-                let category = d.category.expect("a crossing always has a category");
-                let withheld = d
-                    .trace
-                    .iter()
-                    .find(|t| t.layer == Layer::Sandbox && t.detail.starts_with(WITHHELD))
-                    .map(|t| t.detail.clone());
-                let answer = match reviewer {
-                    Some(r) => {
-                        r.review(ReviewRequest {
-                            action,
-                            category,
-                            context,
-                            withheld: withheld.as_deref(),
-                        })
-                        .await
-                    }
-                    None => crate::review::ReviewAnswer::failed(
-                        "approvals_reviewer = \"auto_review\" but no reviewer is configured",
-                    ),
-                };
-                d.trace.push(TraceStep {
-                    layer: answer.layer,
-                    result: StepResult::from(answer.outcome),
-                    source: None,
-                    detail: answer.reason.clone(),
-                });
-                d.outcome = match answer.outcome {
-                    Outcome::Run | Outcome::Approve => Outcome::Approve,
-                    other => other,
-                };
-                if d.outcome != Outcome::Approve {
-                    d.grants = Grants::default();
-                }
-                d.layer = answer.layer;
-                d.reason = answer.reason;
-                d.reviewer = answer.verdict;
-                d
-            }
-        }
     }
 
     /// What `action` asks for beyond the sandbox (what an approval of it

@@ -7,10 +7,12 @@
 //! - [`annotations`]: where each denial points (touched file or the rule's
 //!   `file:line`), shared by check runs, workflow commands and SARIF.
 //! - [`sarif`]: SARIF 2.1.0.
+//! - [`format`]: `--format markdown|json|sarif`, one renderer per format.
 //! - [`workflow_commands`]: `::error file=…::` lines, GitHub-escaped.
 //! - [`github`]: publishing to GitHub (comment, check run, job summary).
 
 pub mod annotations;
+pub mod format;
 pub mod github;
 pub mod markdown;
 pub mod sarif;

@@ -1,13 +1,15 @@
-//! Review: who decides a boundary crossing once the sandbox and command
-//! rules have had their say.
+//! Review: who decides a boundary crossing once the sandbox, command rules
+//! and structured review rules (`policy::review_rules`) have had their say.
 //!
-//! - [`rules`]: structured review rules (managed first, then profile):
-//!   approve / deny / escalate on command prefix, path glob, host, MCP
-//!   server/tool/arguments. Deterministic; decides before any model.
 //! - The [`Reviewer`] trait: the pluggable reviewer consulted when no rule
 //!   decided and `approvals_reviewer = "auto_review"` (the LLM reviewer
 //!   implements it). `user` and `rules` reviewers need no implementation:
 //!   they escalate, which the pipeline does itself.
+//! - [`llm`]: the LLM auto-reviewer.
+//!
+//! It may import `config`, `action`, `decision`, `policy` and the model
+//! client (`model`); never `judge` or `agent`. The `judge` puts crossings to
+//! a reviewer and owns the run's memory of its verdicts.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,11 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::Action;
 use crate::decision::{Category, Layer, Outcome, ReviewerVerdict};
 
-pub mod breaker;
-pub mod denials;
 pub mod llm;
-pub mod memory;
-pub mod rules;
 
 /// One message of the recent transcript shown to a reviewer as evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,10 +22,10 @@ use serde_json::Value;
 
 /// Client settings for a mock at `base_url`: a real key shape, a short
 /// timeout, three attempts, retries without waiting.
-pub fn client_settings(base_url: &str, key: &str) -> warden::agent::provider::ClientSettings {
-    warden::agent::provider::ClientSettings {
+pub fn client_settings(base_url: &str, key: &str) -> warden::model::ClientSettings {
+    warden::model::ClientSettings {
         base_url: base_url.to_owned(),
-        api_key: Some(warden::agent::provider::Secret::new(key)),
+        api_key: Some(warden::model::Secret::new(key)),
         timeout: Duration::from_secs(5),
         max_attempts: 3,
         retry_base_delay: Duration::from_millis(1),

@@ -8,8 +8,8 @@ use crate::action::Action;
 use crate::config::{NetworkMode, SandboxMode};
 use crate::decision::{Category, Decision, Grants, Layer, StepResult, TraceStep};
 use crate::policy::paths::WriteTarget;
+use crate::policy::review_rules::Facts;
 use crate::policy::run_writes::RunWrites;
-use crate::review::rules::Facts;
 
 use super::{Pipeline, step};
 

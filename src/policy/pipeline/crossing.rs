@@ -7,7 +7,7 @@
 use crate::action::Action;
 use crate::config::{ReviewDecision, ReviewerKind};
 use crate::decision::{Category, Decision, Grants, Layer, Outcome, Source, StepResult, TraceStep};
-use crate::review::rules::Facts;
+use crate::policy::review_rules::Facts;
 
 use super::classify::Crossing;
 use super::{Pipeline, Prejudged, rule_layer, step};

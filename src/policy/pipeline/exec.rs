@@ -19,9 +19,9 @@ use crate::decision::{Category, Decision, Grants, Layer, StepResult, TraceStep};
 use crate::policy::command_rules::CommandView;
 use crate::policy::paths::exec_hosts;
 use crate::policy::predict::{Needs, predict};
+use crate::policy::review_rules::Facts;
 use crate::policy::run_writes::RunWrites;
 use crate::policy::wrappers::{Analysis, analyze_exec};
-use crate::review::rules::Facts;
 
 use super::allow_grants::RuleGrantSet;
 use super::classify::{Classified, Crossing, decided, run_inside};

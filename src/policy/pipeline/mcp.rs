@@ -6,7 +6,7 @@
 use crate::action::Action;
 use crate::config::{McpServerConfig, ReviewDecision, RuleDecision, Trust};
 use crate::decision::{Category, Decision, DecisionBuilder, Grants, Layer, StepResult, TraceStep};
-use crate::review::rules::Facts;
+use crate::policy::review_rules::Facts;
 
 use super::classify::{Classified, Crossing, decided, run_inside};
 use super::{Pipeline, rule_layer, step};

@@ -25,12 +25,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::agent::provider::{
-    ApiKeyFor, ClientSettings, Provider, ScriptProvider, api_key_from_env, default_base_url,
-};
 use crate::config::{AutoReviewConfig, Config, ProviderKind};
 use crate::decision::{Layer, ReviewerVerdict};
 use crate::error::Error;
+use crate::model::{
+    ApiKeyFor, ClientSettings, Provider, ScriptProvider, api_key_from_env, default_base_url,
+};
 
 use super::{ReviewAnswer, ReviewFuture, ReviewRequest, Reviewer};
 

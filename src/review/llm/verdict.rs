@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn the_schema_is_strict() {
-        crate::agent::provider::structured::check_strict_schema(SCHEMA_NAME, &schema()).unwrap();
+        crate::model::structured::check_strict_schema(SCHEMA_NAME, &schema()).unwrap();
     }
 
     #[test]

@@ -336,7 +336,7 @@ mod tests {
             },
             Message::Assistant {
                 content: None,
-                tool_calls: vec![crate::agent::provider::ToolCall {
+                tool_calls: vec![crate::model::ToolCall {
                     id: "t1".into(),
                     name: "exec".into(),
                     arguments: json!({}),

@@ -6,6 +6,8 @@
 //! `consecutive` denials happen in a row, or when `max_in_window` of the last
 //! `window` reviews were denials — whichever first holds — and trips at most
 //! once per turn.
+//!
+//! Part of the judge; it may import `config` only.
 
 use std::collections::VecDeque;
 

@@ -1,4 +1,6 @@
-//! Model providers behind one interface.
+//! The model client: providers behind one interface, shared by the agent
+//! loop, the LLM reviewer and MCP (tool specs). It may import `config`,
+//! `redact` and `error`; never `agent`, `review` or `mcp`, which use it.
 //!
 //! The agent loop and the LLM reviewer talk to a model only through
 //! [`Provider`]: [`Provider::complete`] for a tool-calling chat turn and

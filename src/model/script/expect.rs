@@ -3,9 +3,9 @@
 //! previous turn is answered by a tool result.
 
 use super::scenario::{Expect, ReviewExpect, TextExpect, ToolResultExpect};
-use crate::agent::provider::structured::StructuredRequest;
-use crate::agent::provider::text::truncate_chars;
-use crate::agent::provider::{ChatRequest, DENIAL_MARKER, Message, ProviderError, is_denial};
+use crate::model::structured::StructuredRequest;
+use crate::model::text::truncate_chars;
+use crate::model::{ChatRequest, DENIAL_MARKER, Message, ProviderError, is_denial};
 
 /// Characters of seen text quoted in a failure.
 const QUOTE_CHARS: usize = 200;

@@ -3,34 +3,36 @@
 //! publish the sticky comment, check run and job summary. A reporting
 //! failure never loses the audit log (it is already on disk) and changes
 //! the exit status only with `--require-report`.
+//!
+//! Part of the run lifecycle ([`crate::run`]); it may import `audit` and
+//! `report`.
 
 use std::path::Path;
 
 use crate::agent::run::RunResult;
 use crate::audit::AuditSummary;
 use crate::config::Config;
-use crate::error::{Error, ExitStatus};
+use crate::error::ExitStatus;
 use crate::report::github::{self, GithubEnv, PublishOptions};
 use crate::report::markdown::{self, MarkdownOptions};
 
-pub fn after_run(
+pub async fn after_run(
     audit_path: &Path,
     config: &Config,
     result: &RunResult,
     publish: bool,
     require_report: bool,
     json: bool,
-    rt: &tokio::runtime::Runtime,
-) -> Result<ExitStatus, Error> {
+) -> ExitStatus {
     let summary = match AuditSummary::load(audit_path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("warning: cannot read back the audit log for the report: {e}");
-            return Ok(if require_report {
+            return if require_report {
                 ExitStatus::Infrastructure
             } else {
                 result.status
-            });
+            };
         }
     };
     if !json {
@@ -39,22 +41,18 @@ pub fn after_run(
         eprintln!("audit log: {}", audit_path.display());
     }
     if !publish {
-        return Ok(if require_report {
+        return if require_report {
             eprintln!(
                 "error: --require-report, but there is nothing to publish to (GITHUB_ACTIONS is not true)"
             );
             ExitStatus::Infrastructure
         } else {
             result.status
-        });
+        };
     }
     let env = GithubEnv::from_process_env();
-    let outcome = rt.block_on(github::publish_with(
-        &summary,
-        &env,
-        &config.report,
-        &PublishOptions::default(),
-    ));
+    let outcome =
+        github::publish_with(&summary, &env, &config.report, &PublishOptions::default()).await;
     eprintln!("{}", outcome.describe());
-    Ok(outcome.exit_status(require_report).unwrap_or(result.status))
+    outcome.exit_status(require_report).unwrap_or(result.status)
 }

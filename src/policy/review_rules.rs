@@ -4,6 +4,10 @@
 //! any listed value may match). Among matching rules the strictest decides:
 //! deny > escalate > approve; on a tie the first rule in order wins, and
 //! managed rules come first, so the reported source is the managed one.
+//!
+//! Step 5a of the pipeline, deterministic, so it lives in `policy` (the
+//! pipeline consults it before any reviewer); it may import `config`,
+//! `action`, `decision` and the rest of `policy`.
 
 use std::path::PathBuf;
 

@@ -27,6 +27,9 @@
 //!
 //! Order for one action: override, repeated denial, cache, then the
 //! pipeline (and its reviewer).
+//!
+//! Part of the judge; it may import `action`, `decision`, `policy` and
+//! `review`.
 
 use std::collections::HashMap;
 
@@ -35,8 +38,10 @@ use crate::decision::{Decision, Layer, Outcome, TraceStep};
 use crate::policy::pipeline::{Pipeline, Prejudged, preapproval_withheld};
 use crate::policy::run_writes::RunWrites;
 
+use crate::review::{ReviewContext, Reviewer};
+
+use super::ask::ask_reviewer;
 use super::denials::KeptDenial;
-use super::{ReviewContext, Reviewer};
 
 /// A decision plus how it was reached.
 #[derive(Debug, Clone)]
@@ -186,9 +191,7 @@ impl RunMemory {
                 override_of: None,
             };
         }
-        let decision = pipeline
-            .decide_in_run(action, writes, reviewer, context)
-            .await;
+        let decision = ask_reviewer(pipeline, action, writes, reviewer, context).await;
         if matches!(decision.layer, Layer::AutoReview | Layer::ReviewerFailed) {
             if reviewer.is_some() {
                 self.reviewer_calls += 1;

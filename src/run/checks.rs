@@ -2,12 +2,14 @@
 //! sandbox cannot hide: a token in git's config (or a file it includes)
 //! stops the run; a deny-read entry naming a file git tracks is a warning
 //! (glob) or a configuration error (explicit path).
+//!
+//! Part of the run lifecycle ([`crate::run`]); it may import `config`,
+//! `sandbox` and `audit`.
 
 use std::path::{Path, PathBuf};
 
-use super::session::Session;
 use crate::audit::Event;
-use crate::config::Config;
+use crate::config::{Config, Loaded};
 use crate::error::Error;
 use crate::sandbox::tracked;
 
@@ -42,9 +44,9 @@ pub fn refuse_persisted_credentials(workspace: &Path, config: &Config) -> Result
 /// naming the config's `file:line:col`; globs give a warning on stderr and
 /// the audit records returned (written once the log exists). Without git
 /// the check is skipped, said on stderr and recorded.
-pub fn check_tracked_deny_read(session: &Session) -> Result<Vec<Event>, Error> {
-    let config = &session.loaded.config;
-    let tracked_files = match tracked::tracked_files(&session.workspace) {
+pub fn check_tracked_deny_read(workspace: &Path, loaded: &Loaded) -> Result<Vec<Event>, Error> {
+    let config = &loaded.config;
+    let tracked_files = match tracked::tracked_files(workspace) {
         Ok(Some(files)) => files,
         Ok(None) => return Ok(Vec::new()),
         Err(why) => {
@@ -61,7 +63,7 @@ pub fn check_tracked_deny_read(session: &Session) -> Result<Vec<Event>, Error> {
     };
     let home = command_home(config);
     let found = tracked::tracked_denied(
-        &session.workspace,
+        workspace,
         home.as_deref(),
         &config.sandbox.deny_read,
         &tracked_files,
@@ -70,8 +72,7 @@ pub fn check_tracked_deny_read(session: &Session) -> Result<Vec<Event>, Error> {
         .iter()
         .filter(|t| t.explicit)
         .map(|t| {
-            let at = session
-                .loaded
+            let at = loaded
                 .provenance_of(&format!("sandbox.deny_read[{}]", t.index))
                 .and_then(|p| p.source.as_ref())
                 .map(|s| format!("{s}: "))

@@ -9,6 +9,8 @@
 //! moment it is used), so the same id cannot admit the action again in a
 //! later run: a re-run with a stale `WARDEN_APPROVE` fails with exit 2
 //! instead of silently repeating the approval.
+//!
+//! Part of the judge; it may import `action` and `decision`.
 
 use std::path::{Path, PathBuf};
 

@@ -431,7 +431,7 @@ struct WireUsage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::provider::Secret;
+    use crate::model::Secret;
 
     fn client(base: &str) -> OpenAiClient {
         OpenAiClient::new(ClientSettings::new(base, Some(Secret::new("k")))).unwrap()
