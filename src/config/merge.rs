@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::ConfigError;
 use super::codex_rules;
+use super::globs;
 use super::location::SourceText;
 use super::provenance::{LayerKind, Set};
 use super::raw::{HumanDuration, RawLayer, RawMcpServer};
 use super::rules::{command_rule, review_rule};
+use super::{ConfigError, Diagnostic};
 use crate::config::schema::{
     CommandRule, Conclusion, Granular, NetworkMode, ProviderKind, ReviewRule, ReviewerKind,
     RuleDecision, SandboxFallback, SandboxMode, Trust,
@@ -47,19 +48,6 @@ impl LayerCtx<'_> {
         }
     }
 
-    fn error(
-        &self,
-        span: &std::ops::Range<usize>,
-        message: String,
-        help: Option<String>,
-    ) -> ConfigError {
-        ConfigError {
-            location: Some(self.src.source_of(span)),
-            message,
-            help,
-        }
-    }
-
     /// A path named in this layer: the file to read and the name to show.
     fn resolve_path(
         &self,
@@ -68,10 +56,10 @@ impl LayerCtx<'_> {
         path: &str,
     ) -> Result<(PathBuf, String), ConfigError> {
         let Some(fs_base) = &self.fs_base else {
-            return Err(self.error(
+            return Err(ConfigError::at(
+                self.src,
                 span,
                 format!("`{key}` cannot be used in a built-in profile"),
-                None,
             ));
         };
         let expanded = expand_home(path);
@@ -158,7 +146,11 @@ pub struct Builder {
     pub annotate_approvals: Option<Set<bool>>,
     pub skills_dirs: Option<Set<Vec<String>>>,
     pub mcp_servers: BTreeMap<String, McpBuilder>,
-    pub warnings: Vec<String>,
+    /// Located warnings, in layer order.
+    pub warnings: Vec<Diagnostic>,
+    /// Every error so far: a layer goes on being applied after one, so a
+    /// load reports them all.
+    pub errors: Vec<ConfigError>,
 }
 
 fn put<T>(slot: &mut Option<Set<T>>, value: Option<Spanned<T>>, ctx: &LayerCtx<'_>) {
@@ -182,25 +174,45 @@ fn put_duration(
     }
 }
 
-/// Append non-empty strings.
+/// Append non-empty strings; an empty one is an error in `errors`.
 fn append(
     list: &mut Vec<Set<String>>,
     values: Option<Vec<Spanned<String>>>,
     ctx: &LayerCtx<'_>,
     key: &str,
-) -> Result<(), ConfigError> {
+    errors: &mut Vec<ConfigError>,
+) {
     for v in values.unwrap_or_default() {
         if v.get_ref().trim().is_empty() {
-            return Err(ctx.error(&v.span(), format!("empty entry in `{key}`"), None));
+            errors.push(ConfigError::at(
+                ctx.src,
+                &v.span(),
+                format!("empty entry in `{key}`"),
+            ));
+            continue;
         }
         list.push(ctx.set(v));
     }
-    Ok(())
 }
 
 impl Builder {
-    /// Fold one layer in.
-    pub fn apply(&mut self, ctx: &LayerCtx<'_>, raw: RawLayer) -> Result<(), ConfigError> {
+    /// Keep the error of one step, if any.
+    fn keep<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|e| self.errors.push(e)).ok()
+    }
+
+    /// Check the globs of a path list (empty entries are `append`'s error).
+    fn check_globs(&mut self, ctx: &LayerCtx<'_>, list: Option<&[Spanned<String>]>, key: &str) {
+        for entry in list.unwrap_or_default() {
+            if !entry.get_ref().trim().is_empty() {
+                let checked = globs::check(ctx.src, &entry.span(), entry.get_ref(), key);
+                self.keep(checked);
+            }
+        }
+    }
+
+    /// Fold one layer in; its errors go to [`Builder::errors`].
+    pub fn apply(&mut self, ctx: &LayerCtx<'_>, raw: RawLayer) {
         if let Some(p) = raw.approval_policy {
             let set = ctx.set(p);
             self.approval_policy = Some(Set {
@@ -219,21 +231,52 @@ impl Builder {
                 s.writable_roots,
                 ctx,
                 "sandbox.writable_roots",
-            )?;
-            append(&mut self.deny_read, s.deny_read, ctx, "sandbox.deny_read")?;
-            append(&mut self.protected, s.protected, ctx, "sandbox.protected")?;
+                &mut self.errors,
+            );
+            // Built-in globs are compiled in and checked by the test suite;
+            // checking them here would cost every `warden sandbox` start.
+            if ctx.kind != LayerKind::Builtin {
+                self.check_globs(ctx, s.deny_read.as_deref(), "sandbox.deny_read");
+                self.check_globs(ctx, s.protected.as_deref(), "sandbox.protected");
+            }
+            let errors = &mut self.errors;
+            append(
+                &mut self.deny_read,
+                s.deny_read,
+                ctx,
+                "sandbox.deny_read",
+                errors,
+            );
+            append(
+                &mut self.protected,
+                s.protected,
+                ctx,
+                "sandbox.protected",
+                errors,
+            );
             put(&mut self.network, s.network, ctx);
             put_duration(&mut self.timeout, s.timeout, ctx);
             put(&mut self.output_limit, s.output_limit, ctx);
             if let Some(env) = s.env {
-                append(&mut self.env_pass, env.pass, ctx, "sandbox.env.pass")?;
+                let errors = &mut self.errors;
+                append(
+                    &mut self.env_pass,
+                    env.pass,
+                    ctx,
+                    "sandbox.env.pass",
+                    errors,
+                );
                 for (name, value) in env.set.unwrap_or_default() {
                     if !is_env_name(&name) {
-                        return Err(ctx.error(
-                            &value.span(),
-                            format!("`{name}` is not a valid environment variable name"),
-                            Some("use letters, digits and `_`, not starting with a digit".into()),
-                        ));
+                        self.errors.push(
+                            ConfigError::at(
+                                ctx.src,
+                                &value.span(),
+                                format!("`{name}` is not a valid environment variable name"),
+                            )
+                            .help("use letters, digits and `_`, not starting with a digit"),
+                        );
+                        continue;
                     }
                     self.env_set.insert(name, ctx.set(value));
                 }
@@ -241,13 +284,18 @@ impl Builder {
         }
 
         for rule in raw.command_rules.unwrap_or_default() {
-            self.command_rules.push(command_rule(ctx.src, rule, false)?);
+            if let Some(rule) = self.keep(command_rule(ctx.src, rule, false)) {
+                self.command_rules.push(rule);
+            }
         }
         for rule in raw.review_rules.unwrap_or_default() {
-            self.review_rules.push(review_rule(ctx.src, rule, false)?);
+            if let Some(rule) = self.keep(review_rule(ctx.src, rule, false)) {
+                self.review_rules.push(rule);
+            }
         }
         for file in raw.rules_files.unwrap_or_default() {
-            self.import_rules_files(ctx, file)?;
+            let imported = self.import_rules_files(ctx, file);
+            self.keep(imported);
         }
 
         if let Some(a) = raw.auto_review {
@@ -257,7 +305,8 @@ impl Builder {
             put_duration(&mut self.ar_timeout, a.timeout, ctx);
             put(&mut self.ar_max_attempts, a.max_attempts, ctx);
             put(&mut self.transcript_budget, a.transcript_budget, ctx);
-            self.apply_policy(ctx, a.policy, a.policy_file)?;
+            let policy = self.apply_policy(ctx, a.policy, a.policy_file);
+            self.keep(policy);
             if let Some(extra) = a.extra_policy {
                 if !extra.get_ref().trim().is_empty() {
                     self.extra_policy.push(ctx.set(extra));
@@ -296,10 +345,9 @@ impl Builder {
             if entry.first.is_none() {
                 entry.first = Some(ctx.set(Spanned::new(header, ())));
             }
-            entry.apply(ctx, server.into_inner())?;
+            entry.apply(ctx, server.into_inner(), &mut self.errors);
         }
         self.warn_if_project_weakens(ctx);
-        Ok(())
     }
 
     fn apply_policy(
@@ -309,18 +357,16 @@ impl Builder {
         policy_file: Option<Spanned<String>>,
     ) -> Result<(), ConfigError> {
         match (policy, policy_file) {
-            (Some(_), Some(file)) => Err(ctx.error(
+            (Some(_), Some(file)) => Err(ConfigError::at(
+                ctx.src,
                 &file.span(),
-                "`policy` and `policy_file` are both set in this file".into(),
-                Some("keep one: `policy_file` reads the policy from a Markdown file".into()),
-            )),
+                "`policy` and `policy_file` are both set in this file",
+            )
+            .help("keep one: `policy_file` reads the policy from a Markdown file")),
             (Some(text), None) => {
                 if text.get_ref().trim().is_empty() {
-                    return Err(ctx.error(
-                        &text.span(),
-                        "`policy` is empty".into(),
-                        Some("write the policy, or remove the key to use the default".into()),
-                    ));
+                    return Err(ConfigError::at(ctx.src, &text.span(), "`policy` is empty")
+                        .help("write the policy, or remove the key to use the default"));
                 }
                 let set = ctx.set(text);
                 self.policy = Some(Set {
@@ -334,17 +380,18 @@ impl Builder {
                 let span = file.span();
                 let (path, display) = ctx.resolve_path(&span, "policy_file", file.get_ref())?;
                 let text = std::fs::read_to_string(&path).map_err(|e| {
-                    ctx.error(
+                    ConfigError::at(
+                        ctx.src,
                         &span,
                         format!("cannot read policy_file `{display}`: {e}"),
-                        Some("the path is relative to the file that names it".into()),
                     )
+                    .help("the path is relative to the file that names it")
                 })?;
                 if text.trim().is_empty() {
-                    return Err(ctx.error(
+                    return Err(ConfigError::at(
+                        ctx.src,
                         &span,
                         format!("policy_file `{display}` is empty"),
-                        None,
                     ));
                 }
                 self.policy = Some(Set {
@@ -375,18 +422,19 @@ impl Builder {
         if name.contains('*') {
             let dir = path.parent().unwrap_or(Path::new("."));
             if dir.to_string_lossy().contains('*') {
-                return Err(ctx.error(
+                return Err(ConfigError::at(
+                    ctx.src,
                     &span,
-                    "`*` is only supported in the file name of a rules_files entry".into(),
-                    None,
+                    "`*` is only supported in the file name of a rules_files entry",
                 ));
             }
             let entries = std::fs::read_dir(dir).map_err(|e| {
-                ctx.error(
+                ConfigError::at(
+                    ctx.src,
                     &span,
                     format!("cannot read directory of `{display}`: {e}"),
-                    Some("the path is relative to the file that names it".into()),
                 )
+                .help("the path is relative to the file that names it")
             })?;
             for entry in entries.flatten() {
                 let file_name = entry.file_name().to_string_lossy().into_owned();
@@ -402,9 +450,10 @@ impl Builder {
             }
             files.sort();
             if files.is_empty() {
-                self.warnings.push(format!(
-                    "{}: rules_files `{display}` matches no file",
-                    ctx.src.source_of(&span)
+                self.warnings.push(Diagnostic::at(
+                    ctx.src,
+                    &span,
+                    format!("rules_files `{display}` matches no file"),
                 ));
             }
         } else {
@@ -412,15 +461,18 @@ impl Builder {
         }
         for (path, shown) in files {
             let text = std::fs::read_to_string(&path).map_err(|e| {
-                ctx.error(
+                ConfigError::at(
+                    ctx.src,
                     &span,
                     format!("cannot read rules file `{shown}`: {e}"),
-                    Some("the path is relative to the file that names it".into()),
                 )
+                .help("the path is relative to the file that names it")
             })?;
             let src = SourceText::file(shown, text);
             for rule in codex_rules::parse(&src)? {
-                self.command_rules.push(command_rule(&src, rule, false)?);
+                if let Some(rule) = self.keep(command_rule(&src, rule, false)) {
+                    self.command_rules.push(rule);
+                }
             }
         }
         Ok(())
@@ -435,25 +487,31 @@ impl Builder {
         let note = "the project layer comes from the checkout (a pull request's author controls it); pin what must hold with --requirements";
         if let Some(m) = &self.sandbox_mode {
             if m.layer == LayerKind::Project && m.value == SandboxMode::DangerFullAccess {
-                self.warnings.push(format!(
-                    "{}: sets sandbox_mode = \"danger-full-access\"; {note}",
-                    m.source
-                ));
+                self.warnings.push(
+                    Diagnostic::located(
+                        m.source.clone(),
+                        format!("sets sandbox_mode = \"danger-full-access\"; {note}"),
+                    )
+                    .label("set by the project layer"),
+                );
             }
         }
         if let Some(n) = &self.network {
             if n.layer == LayerKind::Project && n.value == NetworkMode::On {
-                self.warnings.push(format!(
-                    "{}: sets sandbox.network = \"on\"; {note}",
-                    n.source
-                ));
+                self.warnings.push(
+                    Diagnostic::located(
+                        n.source.clone(),
+                        format!("sets sandbox.network = \"on\"; {note}"),
+                    )
+                    .label("set by the project layer"),
+                );
             }
         }
         for rule in &self.command_rules {
             if rule.source.file == ctx.src.name && rule.grants != Default::default() {
-                self.warnings.push(format!(
-                    "{}: an allow rule with grants; {note}",
-                    rule.source
+                self.warnings.push(Diagnostic::located(
+                    rule.source.clone(),
+                    format!("an allow rule with grants; {note}"),
                 ));
             }
         }
@@ -461,7 +519,7 @@ impl Builder {
 }
 
 impl McpBuilder {
-    fn apply(&mut self, ctx: &LayerCtx<'_>, raw: RawMcpServer) -> Result<(), ConfigError> {
+    fn apply(&mut self, ctx: &LayerCtx<'_>, raw: RawMcpServer, errors: &mut Vec<ConfigError>) {
         put(&mut self.command, raw.command, ctx);
         put(&mut self.args, raw.args, ctx);
         for (k, v) in raw.env.unwrap_or_default() {
@@ -475,7 +533,8 @@ impl McpBuilder {
             raw.disabled_tools,
             ctx,
             "disabled_tools",
-        )?;
+            errors,
+        );
         put(&mut self.network, raw.network, ctx);
         put_duration(&mut self.startup_timeout, raw.startup_timeout, ctx);
         put_duration(&mut self.tool_timeout, raw.tool_timeout, ctx);
@@ -485,7 +544,6 @@ impl McpBuilder {
             put(&mut entry.read_only, o.read_only, ctx);
             put(&mut entry.decision, o.decision, ctx);
         }
-        Ok(())
     }
 }
 

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::ConfigError;
 use super::builtin::{DEFAULT_POLICY, DEFAULT_POLICY_ORIGIN};
 use super::merge::{Builder, LocalPolicy, McpBuilder};
 use super::provenance::{
     HIDDEN, LayerKind, Provenance, Set, looks_secret, render, render_duration, render_text_summary,
 };
 use super::requirements::Requirements;
+use super::{ConfigError, Diagnostic};
 use crate::config::schema::*;
 use crate::decision::Source;
 
@@ -29,13 +29,10 @@ impl Taker {
         slot: Option<Set<T>>,
         show: impl Fn(&T) -> String,
     ) -> Result<Set<T>, ConfigError> {
-        let set = slot.ok_or_else(|| ConfigError {
-            location: None,
-            message: format!("no value for `{key}`"),
-            help: Some(
-                "every built-in profile sets it in profiles/common.toml; this is a bug in warden"
-                    .to_owned(),
-            ),
+        let set = slot.ok_or_else(|| {
+            ConfigError::new(format!("no value for `{key}`")).help(
+                "every built-in profile sets it in profiles/common.toml; this is a bug in warden",
+            )
         })?;
         self.provenance.push(set.provenance(key, show(&set.value)));
         Ok(set)
@@ -86,93 +83,123 @@ impl Taker {
 }
 
 /// Refuse a zero where at least one is needed, at the value's location.
-fn at_least_one<T: Copy + Into<u64>>(slot: &Option<Set<T>>, key: &str) -> Result<(), ConfigError> {
-    match slot {
-        Some(set) if set.value.into() == 0 => Err(ConfigError {
-            location: Some(set.source.clone()),
-            message: format!("`{key}` must be at least 1"),
-            help: None,
-        }),
-        _ => Ok(()),
+fn at_least_one<T: Copy + Into<u64>>(
+    errors: &mut Vec<ConfigError>,
+    slot: &Option<Set<T>>,
+    key: &str,
+    unit: &str,
+) {
+    if let Some(set) = slot.as_ref().filter(|set| set.value.into() == 0) {
+        errors.push(ConfigError::located(
+            set.source.clone(),
+            format!("`{key}` must be at least 1{unit}"),
+        ));
     }
 }
 
-fn check_url(set: &Option<Set<String>>, key: &str) -> Result<(), ConfigError> {
+fn check_url(errors: &mut Vec<ConfigError>, set: &Option<Set<String>>, key: &str) {
     if let Some(url) = set {
         if !(url.value.starts_with("https://") || url.value.starts_with("http://")) {
-            return Err(ConfigError {
-                location: Some(url.source.clone()),
-                message: format!("`{key}` must be an http:// or https:// URL"),
-                help: None,
-            });
+            errors.push(ConfigError::located(
+                url.source.clone(),
+                format!("`{key}` must be an http:// or https:// URL"),
+            ));
         }
     }
-    Ok(())
 }
 
 fn dur(d: &Duration) -> String {
     render_duration(*d)
 }
 
-/// Check values that need more than their type says, before any is taken.
-fn check(b: &Builder) -> Result<(), ConfigError> {
-    if let Some(limit) = &b.output_limit {
-        if limit.value == 0 {
-            return Err(ConfigError {
-                location: Some(limit.source.clone()),
-                message: "`sandbox.output_limit` must be at least 1 byte".into(),
-                help: None,
-            });
-        }
-    }
-    if let Some(limit) = &b.agent_tool_output_limit {
-        if limit.value == 0 {
-            return Err(ConfigError {
-                location: Some(limit.source.clone()),
-                message: "`agent.tool_output_limit` must be at least 1 byte".into(),
-                help: None,
-            });
-        }
-    }
+/// Check values that need more than their type says, before any is taken:
+/// every failing check is one error.
+pub fn check(b: &Builder) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let e = &mut errors;
+    let as_u64 = |slot: &Option<Set<usize>>| {
+        slot.as_ref().map(|s| Set {
+            value: u64::try_from(s.value).unwrap_or(u64::MAX),
+            layer: s.layer,
+            source: s.source.clone(),
+        })
+    };
+    at_least_one(e, &as_u64(&b.output_limit), "sandbox.output_limit", " byte");
+    at_least_one(
+        e,
+        &as_u64(&b.agent_tool_output_limit),
+        "agent.tool_output_limit",
+        " byte",
+    );
     // `auto_review.provider = "script"` is accepted: the reviewer then
     // answers from the `reviews:` of `warden run --scenario F`; a command
     // without a scenario refuses it (see review::llm::from_config).
-    check_url(&b.ar_base_url, "auto_review.base_url")?;
-    check_url(&b.agent_base_url, "agent.base_url")?;
-    at_least_one(&b.ar_max_attempts, "auto_review.max_attempts")?;
-    at_least_one(&b.agent_max_attempts, "agent.max_attempts")?;
-    at_least_one(&b.agent_max_turns, "agent.max_turns")?;
+    check_url(e, &b.ar_base_url, "auto_review.base_url");
+    check_url(e, &b.agent_base_url, "agent.base_url");
+    at_least_one(e, &b.ar_max_attempts, "auto_review.max_attempts", "");
+    at_least_one(e, &b.agent_max_attempts, "agent.max_attempts", "");
+    at_least_one(e, &b.agent_max_turns, "agent.max_turns", "");
     at_least_one(
+        e,
         &b.breaker_consecutive,
         "auto_review.circuit_breaker.consecutive",
-    )?;
-    at_least_one(&b.breaker_window, "auto_review.circuit_breaker.window")?;
+        "",
+    );
     at_least_one(
+        e,
+        &b.breaker_window,
+        "auto_review.circuit_breaker.window",
+        "",
+    );
+    at_least_one(
+        e,
         &b.breaker_max_in_window,
         "auto_review.circuit_breaker.max_in_window",
-    )?;
+        "",
+    );
     if let (Some(window), Some(max)) = (&b.breaker_window, &b.breaker_max_in_window) {
         if max.value > window.value {
-            return Err(ConfigError {
-                location: Some(max.source.clone()),
-                message: format!(
-                    "`max_in_window` ({}) is larger than `window` ({}), so the window limit could never trip",
-                    max.value, window.value
-                ),
-                help: Some(format!("`window` is set at {}", window.source)),
-            });
+            e.push(
+                ConfigError::located(
+                    max.source.clone(),
+                    format!(
+                        "`max_in_window` ({}) is larger than `window` ({}), so the window limit could never trip",
+                        max.value, window.value
+                    ),
+                )
+                .also(window.source.clone(), "the window it cannot exceed")
+                .help(format!("`window` is set at {}", window.source)),
+            );
         }
     }
-    Ok(())
+    errors
 }
 
-/// Build the resolved configuration. `req` has already been applied.
+/// Build the resolved configuration from a builder that passed [`check`].
+/// `req` has already been applied.
 pub fn finish(
+    b: Builder,
+    profile: &str,
+    req: Option<&Requirements>,
+) -> Result<(Config, Vec<Provenance>, Vec<Diagnostic>), Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let resolved = take_all(b, profile, req, &mut errors);
+    match resolved {
+        Ok(done) if errors.is_empty() => Ok(done),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.push(e);
+            Err(errors)
+        }
+    }
+}
+
+fn take_all(
     mut b: Builder,
     profile: &str,
     req: Option<&Requirements>,
-) -> Result<(Config, Vec<Provenance>, Vec<String>), ConfigError> {
-    check(&b)?;
+    errors: &mut Vec<ConfigError>,
+) -> Result<(Config, Vec<Provenance>, Vec<Diagnostic>), ConfigError> {
     let mut t = Taker {
         provenance: Vec::new(),
     };
@@ -293,7 +320,12 @@ pub fn finish(
     };
     let mut mcp_servers = BTreeMap::new();
     for (name, server) in std::mem::take(&mut b.mcp_servers) {
-        mcp_servers.insert(name.clone(), mcp_server(&mut t, &name, server)?);
+        match mcp_server(&mut t, &name, server) {
+            Ok(server) => {
+                mcp_servers.insert(name, server);
+            }
+            Err(e) => errors.push(e),
+        }
     }
 
     let config = Config {
@@ -378,17 +410,19 @@ fn mcp_server(t: &mut Taker, name: &str, s: McpBuilder) -> Result<McpServerConfi
         column: None,
         ..f.source.clone()
     });
-    let command = s.command.ok_or_else(|| ConfigError {
-        location: header.clone(),
-        message: format!("MCP server `{name}` has no `command`"),
-        help: Some(format!("add `command = \"…\"` under [mcp_servers.{name}]")),
+    let command = s.command.ok_or_else(|| {
+        let message = format!("MCP server `{name}` has no `command`");
+        match header.clone() {
+            Some(at) => ConfigError::located(at, message),
+            None => ConfigError::new(message),
+        }
+        .help(format!("add `command = \"…\"` under [mcp_servers.{name}]"))
     })?;
     if command.value.trim().is_empty() {
-        return Err(ConfigError {
-            location: Some(command.source),
-            message: format!("MCP server `{name}` has an empty `command`"),
-            help: None,
-        });
+        return Err(ConfigError::located(
+            command.source,
+            format!("MCP server `{name}` has an empty `command`"),
+        ));
     }
     t.provenance
         .push(command.provenance(k("command"), render(&command.value)));
