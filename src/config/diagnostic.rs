@@ -144,6 +144,19 @@ impl<'a> SourceFiles<'a> {
         self.texts.push(src);
     }
 
+    /// Where a place sorts in a report: by layer (the order texts were
+    /// added), then line and column; unlocated last.
+    pub fn order_of(&self, at: Option<&Source>) -> (usize, u32, u32) {
+        at.map_or((usize::MAX, 0, 0), |at| {
+            let layer = self
+                .texts
+                .iter()
+                .position(|t| t.name == at.file && t.excerpt_line(at.line).is_some())
+                .unwrap_or(usize::MAX - 1);
+            (layer, at.line, at.column.unwrap_or(0))
+        })
+    }
+
     fn line(&self, at: &Source) -> Option<String> {
         self.texts
             .iter()

@@ -288,6 +288,7 @@ fn load_layers(opts: &LoadOptions, builtin_rules: BuiltinRules) -> Result<Loaded
             })
         }
         None => {
+            errors.sort_by_key(|e| files.order_of(e.location.as_ref()));
             for e in &mut errors {
                 files.attach(e);
             }
