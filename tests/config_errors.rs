@@ -295,3 +295,24 @@ fn three_errors_in_two_layers_are_reported_in_one_run() {
     assert!(err.contains("- the requirement it would weaken"), "{err}");
     insta::assert_snapshot!("three_errors_in_two_layers", err);
 }
+
+/// An excerpt never shows a value that may be a credential: an error inside
+/// an environment table shows its line with the value elided.
+#[test]
+fn an_excerpt_elides_environment_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "ghp_excerptSecret0123456789abcdefABCDEF";
+    write(
+        dir.path(),
+        "extra.toml",
+        &format!("[sandbox.env.set]\n\"1BAD\" = \"{secret}\"\n"),
+    );
+    let (code, err) = show(dir.path(), &["--config", "extra.toml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("extra.toml:2:10: `1BAD` is not a valid environment variable name"),
+        "{err}"
+    );
+    assert!(err.contains("2 | \"1BAD\" = …"), "{err}");
+    assert!(!err.contains("excerptSecret"), "{err}");
+}

@@ -228,7 +228,7 @@ impl Parser<'_> {
                     &name.span(),
                     format!("unknown argument `{key}` to prefix_rule"),
                 )
-                .help(&help));
+                .help(help));
             }
             if args.iter().any(|(k, _)| *k.get_ref() == key) {
                 return Err(ConfigError::at(

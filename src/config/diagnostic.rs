@@ -29,15 +29,21 @@ pub struct Diagnostic {
     pub location: Option<Source>,
     pub message: String,
     pub help: Option<String>,
+    /// Labels, excerpt and the other errors, boxed: a diagnostic travels in
+    /// every `Result` of config code, and most never get any.
+    details: Box<Details>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Details {
     /// Text under the caret, if the message needs one.
-    pub label: Option<String>,
+    label: Option<String>,
     /// Other places that explain this one, each with its label.
-    pub secondary: Vec<(Source, String)>,
+    secondary: Vec<(Source, String)>,
     /// The rendered excerpt (filled by [`SourceFiles::attach`]).
     excerpt: String,
-    /// The other errors of the same load, in layer order (a load reports
-    /// every error: see [`Diagnostic::all`]).
-    pub others: Vec<Diagnostic>,
+    /// The other errors of the same load, in layer and line order.
+    others: Vec<Diagnostic>,
 }
 
 /// A configuration error: a [`Diagnostic`] that stops the load.
@@ -50,10 +56,7 @@ impl Diagnostic {
             location: None,
             message: message.into(),
             help: None,
-            label: None,
-            secondary: Vec::new(),
-            excerpt: String::new(),
-            others: Vec::new(),
+            details: Box::default(),
         }
     }
 
@@ -64,8 +67,13 @@ impl Diagnostic {
             return None;
         }
         let mut first = errors.remove(0);
-        first.others.extend(errors);
+        first.details.others.extend(errors);
         Some(first)
+    }
+
+    /// The other errors of the same load (see [`Diagnostic::all`]).
+    pub fn others(&self) -> &[Diagnostic] {
+        &self.details.others
     }
 
     /// A diagnostic at a resolved place.
@@ -93,13 +101,13 @@ impl Diagnostic {
 
     /// The text under the caret.
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
+        self.details.label = Some(label.into());
         self
     }
 
     /// Another place, shown under the primary one with its own label.
     pub fn also(mut self, source: Source, label: impl Into<String>) -> Self {
-        self.secondary.push((source, label.into()));
+        self.details.secondary.push((source, label.into()));
         self
     }
 
@@ -118,15 +126,16 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.headline())?;
-        f.write_str(&self.excerpt)?;
+        f.write_str(&self.details.excerpt)?;
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;
         }
-        for other in &self.others {
+        let others = self.others();
+        for other in others {
             write!(f, "\n\nerror: {other}")?;
         }
-        if !self.others.is_empty() {
-            let count = self.others.len() + 1;
+        if !others.is_empty() {
+            let count = others.len() + 1;
             write!(f, "\n\nerror: {count} errors in the configuration")?;
         }
         Ok(())
@@ -170,9 +179,9 @@ impl<'a> SourceFiles<'a> {
     pub fn attach(&self, d: &mut Diagnostic) {
         let mut places: Vec<(&Source, Option<&str>, char)> = Vec::new();
         if let Some(loc) = &d.location {
-            places.push((loc, d.label.as_deref(), '^'));
+            places.push((loc, d.details.label.as_deref(), '^'));
         }
-        for (source, label) in &d.secondary {
+        for (source, label) in &d.details.secondary {
             places.push((source, Some(label.as_str()), '-'));
         }
         let lines: Vec<_> = places
@@ -197,7 +206,7 @@ impl<'a> SourceFiles<'a> {
                 " ".repeat(start),
             ));
         }
-        d.excerpt = out;
+        d.details.excerpt = out;
     }
 }
 

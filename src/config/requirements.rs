@@ -15,7 +15,6 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::ConfigError;
 use super::globs;
 use super::location::SourceText;
 use super::merge::Builder;
@@ -23,6 +22,7 @@ use super::parse::parse_toml;
 use super::provenance::{LayerKind, Set, render};
 use super::raw::{RawCommandRule, RawReviewRule};
 use super::rules::{command_rule, review_rule};
+use super::{ConfigError, Diagnostic};
 use crate::config::schema::{
     CommandRule, NetworkMode, ReviewDecision, ReviewRule, ReviewerKind, SandboxMode,
 };
@@ -245,7 +245,7 @@ pub fn apply(b: &mut Builder, req: &Requirements) {
         for r in b.command_rules.iter_mut().filter(|r| r.grants.network) {
             r.grants.network = false;
             b.warnings.push(
-                ConfigError::located(
+                Diagnostic::located(
                     r.source.clone(),
                     format!(
                         "this rule's network grant is dropped: managed requirements forbid network ({}: allow_network = false)",
@@ -290,7 +290,7 @@ pub fn apply(b: &mut Builder, req: &Requirements) {
     if let Some(policy) = &req.guardian_policy_config {
         if let Some(local) = &b.policy {
             b.warnings.push(
-                ConfigError::located(
+                Diagnostic::located(
                     local.source.clone(),
                     format!(
                         "the local reviewer policy is not used: managed guardian_policy_config ({}) wins",

@@ -111,7 +111,7 @@ pub fn command_rule(
                 probe.examples_not_match = vec![example.get_ref().0.clone()];
             }
             if let Err(why) = check_examples(&probe) {
-                return Err(ConfigError::at(src, &example.span(), why).help(&format!(
+                return Err(ConfigError::at(src, &example.span(), why).help(format!(
                     "the rule at {} has pattern {}{}; fix the example or the rule",
                     rule.source,
                     render_pattern(&rule.pattern),
