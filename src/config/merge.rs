@@ -16,14 +16,14 @@ use toml::Spanned;
 
 use super::codex_rules;
 use super::globs;
+use super::keys::Scalars;
 use super::location::SourceText;
 use super::provenance::{LayerKind, Set};
 use super::raw::{HumanDuration, RawLayer, RawMcpServer};
 use super::rules::{command_rule, review_rule};
 use super::{ConfigError, Diagnostic};
 use crate::config::schema::{
-    CommandRule, Conclusion, Granular, NetworkMode, ProviderKind, ReviewRule, ReviewerKind,
-    RuleDecision, SandboxFallback, SandboxMode, Trust,
+    CommandRule, NetworkMode, ReviewRule, RuleDecision, SandboxMode, Trust,
 };
 
 /// One layer to apply: its text, what kind it is and where relative paths
@@ -40,7 +40,7 @@ pub struct LayerCtx<'a> {
 }
 
 impl LayerCtx<'_> {
-    fn set<T>(&self, v: Spanned<T>) -> Set<T> {
+    pub(super) fn set<T>(&self, v: Spanned<T>) -> Set<T> {
         Set {
             layer: self.kind,
             source: self.src.source_of(&v.span()),
@@ -106,45 +106,17 @@ pub struct ToolBuilder {
 /// Everything the layers said so far.
 #[derive(Debug, Default)]
 pub struct Builder {
-    pub approval_policy: Option<Set<Granular>>,
-    pub approvals_reviewer: Option<Set<ReviewerKind>>,
-    pub sandbox_mode: Option<Set<SandboxMode>>,
-    pub sandbox_fallback: Option<Set<SandboxFallback>>,
+    /// The scalar keys, one slot per row of [`super::keys`].
+    pub scalars: Scalars,
     pub writable_roots: Vec<Set<String>>,
     pub deny_read: Vec<Set<String>>,
     pub protected: Vec<Set<String>>,
-    pub network: Option<Set<NetworkMode>>,
-    pub timeout: Option<Set<Duration>>,
-    pub output_limit: Option<Set<usize>>,
     pub env_pass: Vec<Set<String>>,
     pub env_set: BTreeMap<String, Set<String>>,
     pub command_rules: Vec<CommandRule>,
     pub review_rules: Vec<ReviewRule>,
-    pub ar_provider: Option<Set<ProviderKind>>,
-    pub ar_model: Option<Set<String>>,
-    pub ar_base_url: Option<Set<String>>,
-    pub ar_timeout: Option<Set<Duration>>,
-    pub ar_max_attempts: Option<Set<u32>>,
     pub policy: Option<Set<LocalPolicy>>,
     pub extra_policy: Vec<Set<String>>,
-    pub transcript_budget: Option<Set<usize>>,
-    pub breaker_consecutive: Option<Set<u32>>,
-    pub breaker_window: Option<Set<u32>>,
-    pub breaker_max_in_window: Option<Set<u32>>,
-    pub agent_provider: Option<Set<ProviderKind>>,
-    pub agent_model: Option<Set<String>>,
-    pub agent_base_url: Option<Set<String>>,
-    pub agent_max_turns: Option<Set<u32>>,
-    pub agent_timeout: Option<Set<Duration>>,
-    pub agent_token_budget: Option<Set<u64>>,
-    pub agent_tool_output_limit: Option<Set<usize>>,
-    pub agent_request_timeout: Option<Set<Duration>>,
-    pub agent_max_attempts: Option<Set<u32>>,
-    pub on_breaker: Option<Set<Conclusion>>,
-    pub on_escalation: Option<Set<Conclusion>>,
-    pub on_denial: Option<Set<Conclusion>>,
-    pub annotate_approvals: Option<Set<bool>>,
-    pub skills_dirs: Option<Set<Vec<String>>>,
     pub mcp_servers: BTreeMap<String, McpBuilder>,
     /// Located warnings, in layer order.
     pub warnings: Vec<Diagnostic>,
@@ -165,12 +137,7 @@ fn put_duration(
     ctx: &LayerCtx<'_>,
 ) {
     if let Some(v) = value {
-        let set = ctx.set(v);
-        *slot = Some(Set {
-            value: set.value.0,
-            layer: set.layer,
-            source: set.source,
-        });
+        *slot = Some(ctx.set(v).map(Into::into));
     }
 }
 
@@ -212,18 +179,8 @@ impl Builder {
     }
 
     /// Fold one layer in; its errors go to [`Builder::errors`].
-    pub fn apply(&mut self, ctx: &LayerCtx<'_>, raw: RawLayer) {
-        if let Some(p) = raw.approval_policy {
-            let set = ctx.set(p);
-            self.approval_policy = Some(Set {
-                value: set.value.0,
-                layer: set.layer,
-                source: set.source,
-            });
-        }
-        put(&mut self.approvals_reviewer, raw.approvals_reviewer, ctx);
-        put(&mut self.sandbox_mode, raw.sandbox_mode, ctx);
-        put(&mut self.sandbox_fallback, raw.sandbox_fallback, ctx);
+    pub fn apply(&mut self, ctx: &LayerCtx<'_>, mut raw: RawLayer) {
+        self.scalars.apply(ctx, &mut raw);
 
         if let Some(s) = raw.sandbox {
             append(
@@ -254,9 +211,6 @@ impl Builder {
                 "sandbox.protected",
                 errors,
             );
-            put(&mut self.network, s.network, ctx);
-            put_duration(&mut self.timeout, s.timeout, ctx);
-            put(&mut self.output_limit, s.output_limit, ctx);
             if let Some(env) = s.env {
                 let errors = &mut self.errors;
                 append(
@@ -299,12 +253,6 @@ impl Builder {
         }
 
         if let Some(a) = raw.auto_review {
-            put(&mut self.ar_provider, a.provider, ctx);
-            put(&mut self.ar_model, a.model, ctx);
-            put(&mut self.ar_base_url, a.base_url, ctx);
-            put_duration(&mut self.ar_timeout, a.timeout, ctx);
-            put(&mut self.ar_max_attempts, a.max_attempts, ctx);
-            put(&mut self.transcript_budget, a.transcript_budget, ctx);
             let policy = self.apply_policy(ctx, a.policy, a.policy_file);
             self.keep(policy);
             if let Some(extra) = a.extra_policy {
@@ -312,33 +260,8 @@ impl Builder {
                     self.extra_policy.push(ctx.set(extra));
                 }
             }
-            if let Some(b) = a.circuit_breaker {
-                put(&mut self.breaker_consecutive, b.consecutive, ctx);
-                put(&mut self.breaker_window, b.window, ctx);
-                put(&mut self.breaker_max_in_window, b.max_in_window, ctx);
-            }
         }
 
-        if let Some(a) = raw.agent {
-            put(&mut self.agent_provider, a.provider, ctx);
-            put(&mut self.agent_model, a.model, ctx);
-            put(&mut self.agent_base_url, a.base_url, ctx);
-            put(&mut self.agent_max_turns, a.max_turns, ctx);
-            put_duration(&mut self.agent_timeout, a.timeout, ctx);
-            put(&mut self.agent_token_budget, a.token_budget, ctx);
-            put(&mut self.agent_tool_output_limit, a.tool_output_limit, ctx);
-            put_duration(&mut self.agent_request_timeout, a.request_timeout, ctx);
-            put(&mut self.agent_max_attempts, a.max_attempts, ctx);
-        }
-        if let Some(r) = raw.report {
-            put(&mut self.on_breaker, r.on_breaker, ctx);
-            put(&mut self.on_escalation, r.on_escalation, ctx);
-            put(&mut self.on_denial, r.on_denial, ctx);
-            put(&mut self.annotate_approvals, r.annotate_approvals, ctx);
-        }
-        if let Some(s) = raw.skills {
-            put(&mut self.skills_dirs, s.dirs, ctx);
-        }
         for (name, server) in raw.mcp_servers.unwrap_or_default() {
             let header = server.span();
             let entry = self.mcp_servers.entry(name).or_default();
@@ -485,7 +408,7 @@ impl Builder {
             return;
         }
         let note = "the project layer comes from the checkout (a pull request's author controls it); pin what must hold with --requirements";
-        if let Some(m) = &self.sandbox_mode {
+        if let Some(m) = &self.scalars.sandbox_mode {
             if m.layer == LayerKind::Project && m.value == SandboxMode::DangerFullAccess {
                 self.warnings.push(
                     Diagnostic::located(
@@ -496,7 +419,7 @@ impl Builder {
                 );
             }
         }
-        if let Some(n) = &self.network {
+        if let Some(n) = &self.scalars.network {
             if n.layer == LayerKind::Project && n.value == NetworkMode::On {
                 self.warnings.push(
                     Diagnostic::located(

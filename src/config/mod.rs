@@ -12,6 +12,7 @@ pub mod builtin;
 pub mod codex_rules;
 pub mod diagnostic;
 mod globs;
+pub mod keys;
 pub mod location;
 mod merge;
 pub mod parse;

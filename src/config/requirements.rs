@@ -196,7 +196,7 @@ pub fn apply(b: &mut Builder, req: &Requirements) {
             "requirements cannot be weakened; change the setting at {at} (or override it, e.g. with `-c`) to a value the requirements allow"
         ))
     };
-    if let (Some(allowed), Some(mode)) = (&req.allowed_sandbox_modes, &b.sandbox_mode) {
+    if let (Some(allowed), Some(mode)) = (&req.allowed_sandbox_modes, &b.scalars.sandbox_mode) {
         if !allowed.value.contains(&mode.value) {
             b.errors.push(forbidden(
                 format!("sandbox_mode = \"{}\"", mode.value.as_str()),
@@ -206,9 +206,10 @@ pub fn apply(b: &mut Builder, req: &Requirements) {
             ));
         }
     }
-    if let (Some(allowed), Some(reviewer)) =
-        (&req.allowed_approvals_reviewers, &b.approvals_reviewer)
-    {
+    if let (Some(allowed), Some(reviewer)) = (
+        &req.allowed_approvals_reviewers,
+        &b.scalars.approvals_reviewer,
+    ) {
         if !allowed.value.contains(&reviewer.value) {
             b.errors.push(forbidden(
                 format!("approvals_reviewer = \"{}\"", reviewer.value.as_str()),
@@ -221,7 +222,12 @@ pub fn apply(b: &mut Builder, req: &Requirements) {
     let mut managed_review = Vec::new();
     if let Some(allow) = req.allow_network.as_ref().filter(|a| !a.value) {
         let rule = || "allow_network = false".to_owned();
-        if let Some(net) = b.network.as_ref().filter(|n| n.value == NetworkMode::On) {
+        if let Some(net) = b
+            .scalars
+            .network
+            .as_ref()
+            .filter(|n| n.value == NetworkMode::On)
+        {
             b.errors.push(forbidden(
                 "sandbox.network = \"on\"".into(),
                 &net.source,

@@ -18,7 +18,7 @@ use crate::config::schema::*;
 use crate::decision::Source;
 
 /// Collects provenance while values are taken out of the builder.
-struct Taker {
+pub struct Taker {
     provenance: Vec<Provenance>,
 }
 
@@ -38,7 +38,7 @@ impl Taker {
         Ok(set)
     }
 
-    fn value<T>(
+    pub(super) fn value<T>(
         &mut self,
         key: &str,
         slot: Option<Set<T>>,
@@ -47,7 +47,7 @@ impl Taker {
         self.required(key, slot, show).map(|s| s.value)
     }
 
-    fn optional<T>(
+    pub(super) fn optional<T>(
         &mut self,
         key: &str,
         slot: Option<Set<T>>,
@@ -124,40 +124,51 @@ pub fn check(b: &Builder) -> Vec<ConfigError> {
             source: s.source.clone(),
         })
     };
-    at_least_one(e, &as_u64(&b.output_limit), "sandbox.output_limit", " byte");
     at_least_one(
         e,
-        &as_u64(&b.agent_tool_output_limit),
+        &as_u64(&b.scalars.output_limit),
+        "sandbox.output_limit",
+        " byte",
+    );
+    at_least_one(
+        e,
+        &as_u64(&b.scalars.agent_tool_output_limit),
         "agent.tool_output_limit",
         " byte",
     );
     // `auto_review.provider = "script"` is accepted: the reviewer then
     // answers from the `reviews:` of `warden run --scenario F`; a command
     // without a scenario refuses it (see review::llm::from_config).
-    check_url(e, &b.ar_base_url, "auto_review.base_url");
-    check_url(e, &b.agent_base_url, "agent.base_url");
-    at_least_one(e, &b.ar_max_attempts, "auto_review.max_attempts", "");
-    at_least_one(e, &b.agent_max_attempts, "agent.max_attempts", "");
-    at_least_one(e, &b.agent_max_turns, "agent.max_turns", "");
+    check_url(e, &b.scalars.ar_base_url, "auto_review.base_url");
+    check_url(e, &b.scalars.agent_base_url, "agent.base_url");
     at_least_one(
         e,
-        &b.breaker_consecutive,
+        &b.scalars.ar_max_attempts,
+        "auto_review.max_attempts",
+        "",
+    );
+    at_least_one(e, &b.scalars.agent_max_attempts, "agent.max_attempts", "");
+    at_least_one(e, &b.scalars.agent_max_turns, "agent.max_turns", "");
+    at_least_one(
+        e,
+        &b.scalars.breaker_consecutive,
         "auto_review.circuit_breaker.consecutive",
         "",
     );
     at_least_one(
         e,
-        &b.breaker_window,
+        &b.scalars.breaker_window,
         "auto_review.circuit_breaker.window",
         "",
     );
     at_least_one(
         e,
-        &b.breaker_max_in_window,
+        &b.scalars.breaker_max_in_window,
         "auto_review.circuit_breaker.max_in_window",
         "",
     );
-    if let (Some(window), Some(max)) = (&b.breaker_window, &b.breaker_max_in_window) {
+    if let (Some(window), Some(max)) = (&b.scalars.breaker_window, &b.scalars.breaker_max_in_window)
+    {
         if max.value > window.value {
             e.push(
                 ConfigError::located(
@@ -203,15 +214,15 @@ fn take_all(
     let mut t = Taker {
         provenance: Vec::new(),
     };
-    let approval_policy = t.value("approval_policy", b.approval_policy.take(), render_granular)?;
-    let approvals_reviewer = t.value("approvals_reviewer", b.approvals_reviewer.take(), render)?;
-    let sandbox_mode = t.value("sandbox_mode", b.sandbox_mode.take(), render)?;
-    let fallback = t.value("sandbox_fallback", b.sandbox_fallback.take(), render)?;
+    let approval_policy = b.scalars.approval_policy(&mut t)?;
+    let approvals_reviewer = b.scalars.approvals_reviewer(&mut t)?;
+    let sandbox_mode = b.scalars.sandbox_mode(&mut t)?;
+    let fallback = b.scalars.sandbox_fallback(&mut t)?;
 
     let sandbox = SandboxConfig {
-        network: t.value("sandbox.network", b.network.take(), render)?,
-        timeout: t.value("sandbox.timeout", b.timeout.take(), dur)?,
-        output_limit: t.value("sandbox.output_limit", b.output_limit.take(), render)?,
+        network: b.scalars.network(&mut t)?,
+        timeout: b.scalars.timeout(&mut t)?,
+        output_limit: b.scalars.output_limit(&mut t)?,
         writable_roots: t.list(
             "sandbox.writable_roots",
             std::mem::take(&mut b.writable_roots),
@@ -235,16 +246,12 @@ fn take_all(
             .collect(),
     };
 
-    let provider = t.value("auto_review.provider", b.ar_provider.take(), render)?;
-    let model = t.optional("auto_review.model", b.ar_model.take(), render);
-    let base_url = t.optional("auto_review.base_url", b.ar_base_url.take(), render);
-    let timeout = t.value("auto_review.timeout", b.ar_timeout.take(), dur)?;
-    let max_attempts = t.value("auto_review.max_attempts", b.ar_max_attempts.take(), render)?;
-    let transcript_budget = t.value(
-        "auto_review.transcript_budget",
-        b.transcript_budget.take(),
-        render,
-    )?;
+    let provider = b.scalars.ar_provider(&mut t)?;
+    let model = b.scalars.ar_model(&mut t);
+    let base_url = b.scalars.ar_base_url(&mut t);
+    let timeout = b.scalars.ar_timeout(&mut t)?;
+    let max_attempts = b.scalars.ar_max_attempts(&mut t)?;
+    let transcript_budget = b.scalars.transcript_budget(&mut t)?;
     let policy = effective_policy(&mut t, b.policy.take(), req);
     let extra: Vec<String> = std::mem::take(&mut b.extra_policy)
         .into_iter()
@@ -258,21 +265,9 @@ fn take_all(
         })
         .collect();
     let circuit_breaker = BreakerConfig {
-        consecutive: t.value(
-            "auto_review.circuit_breaker.consecutive",
-            b.breaker_consecutive.take(),
-            render,
-        )?,
-        window: t.value(
-            "auto_review.circuit_breaker.window",
-            b.breaker_window.take(),
-            render,
-        )?,
-        max_in_window: t.value(
-            "auto_review.circuit_breaker.max_in_window",
-            b.breaker_max_in_window.take(),
-            render,
-        )?,
+        consecutive: b.scalars.breaker_consecutive(&mut t)?,
+        window: b.scalars.breaker_window(&mut t)?,
+        max_in_window: b.scalars.breaker_max_in_window(&mut t)?,
     };
     let auto_review = AutoReviewConfig {
         provider,
@@ -287,33 +282,26 @@ fn take_all(
     };
 
     let agent = AgentConfig {
-        provider: t.value("agent.provider", b.agent_provider.take(), render)?,
-        model: t.optional("agent.model", b.agent_model.take(), render),
-        base_url: t.optional("agent.base_url", b.agent_base_url.take(), render),
-        max_turns: t.value("agent.max_turns", b.agent_max_turns.take(), render)?,
-        timeout: t.value("agent.timeout", b.agent_timeout.take(), dur)?,
-        token_budget: t.optional("agent.token_budget", b.agent_token_budget.take(), render),
-        tool_output_limit: t.value(
-            "agent.tool_output_limit",
-            b.agent_tool_output_limit.take(),
-            render,
-        )?,
-        request_timeout: t.value("agent.request_timeout", b.agent_request_timeout.take(), dur)?,
-        max_attempts: t.value("agent.max_attempts", b.agent_max_attempts.take(), render)?,
+        provider: b.scalars.agent_provider(&mut t)?,
+        model: b.scalars.agent_model(&mut t),
+        base_url: b.scalars.agent_base_url(&mut t),
+        max_turns: b.scalars.agent_max_turns(&mut t)?,
+        timeout: b.scalars.agent_timeout(&mut t)?,
+        token_budget: b.scalars.agent_token_budget(&mut t),
+        tool_output_limit: b.scalars.agent_tool_output_limit(&mut t)?,
+        request_timeout: b.scalars.agent_request_timeout(&mut t)?,
+        max_attempts: b.scalars.agent_max_attempts(&mut t)?,
     };
     let report = ReportConfig {
-        on_breaker: t.value("report.on_breaker", b.on_breaker.take(), render)?,
-        on_escalation: t.value("report.on_escalation", b.on_escalation.take(), render)?,
-        on_denial: t.value("report.on_denial", b.on_denial.take(), render)?,
-        annotate_approvals: t.value(
-            "report.annotate_approvals",
-            b.annotate_approvals.take(),
-            render,
-        )?,
+        on_breaker: b.scalars.on_breaker(&mut t)?,
+        on_escalation: b.scalars.on_escalation(&mut t)?,
+        on_denial: b.scalars.on_denial(&mut t)?,
+        annotate_approvals: b.scalars.annotate_approvals(&mut t)?,
     };
     let skills = SkillsConfig {
-        dirs: t
-            .value("skills.dirs", b.skills_dirs.take(), render)?
+        dirs: b
+            .scalars
+            .skills_dirs(&mut t)?
             .into_iter()
             .map(PathBuf::from)
             .collect(),
@@ -343,14 +331,6 @@ fn take_all(
         skills,
     };
     Ok((config, t.provenance, b.warnings))
-}
-
-/// `{ granular = { … } }` with the categories in their documented order.
-fn render_granular(g: &Granular) -> String {
-    format!(
-        "{{ granular = {{ sandbox_approval = {}, rules = {}, mcp_elicitations = {}, request_permissions = {}, skill_approval = {} }} }}",
-        g.sandbox_approval, g.rules, g.mcp_elicitations, g.request_permissions, g.skill_approval
-    )
 }
 
 fn effective_policy(
