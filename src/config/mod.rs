@@ -7,6 +7,12 @@
 //! key=value`; managed requirements sit on top and can only tighten.
 //! [`load`] returns the resolved [`Config`] with the provenance of every
 //! value; [`Loaded::digest`] fingerprints the result.
+//!
+//! Errors and warnings are [`Diagnostic`]s: a load reports every error of
+//! every layer at once ([`diagnostic`]); scalar keys are defined once in
+//! [`keys`]. Imports: `decision` (sources, categories), `action` (kinds) and
+//! `policy::command_rules` (rule examples are run while loading); never
+//! `cli`, whose flags become [`LoadOptions`] in `cli::GlobalArgs`.
 
 pub mod builtin;
 pub mod codex_rules;
