@@ -49,7 +49,8 @@ pub enum Error {
     /// Bad flags, bad input files (exit 2).
     #[error("{0}")]
     Usage(String),
-    /// Bad configuration, already formatted with file:line:col (exit 2).
+    /// Bad configuration: every error of the load, each formatted with
+    /// file:line:col and its excerpt (exit 2).
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     /// An outside service or the kernel failed us (exit 5).

@@ -256,3 +256,63 @@ fn bad_requirements_file_is_an_error() {
         "{err}"
     );
 }
+
+/// Every error of every layer in one run, each at `file:line:col` with its
+/// source line, a caret and labels: two in the project layer (a sandbox mode
+/// the requirements forbid, with the requirement as the secondary place, and
+/// a zero limit) and one in the `--config` layer (an unknown key: a layer
+/// that does not parse adds nothing, but the others are still checked).
+#[test]
+fn three_errors_in_two_layers_are_reported_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        ".warden/config.toml",
+        "# project layer\nsandbox_mode = \"danger-full-access\"\n\n[agent]\nmax_turns = 0\n",
+    );
+    write(dir.path(), "extra.toml", "[sandbox]\n  netwrk = \"off\"\n");
+    write(
+        dir.path(),
+        "req.toml",
+        "allowed_sandbox_modes = [\"read-only\", \"workspace-write\"]\n",
+    );
+    let out = warden(dir.path())
+        .args(["--config", "extra.toml", "--requirements", "req.toml"])
+        .args(["check", "--", "true"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for headline in [
+        "error: extra.toml:2:3: unknown key `netwrk`",
+        "error: .warden/config.toml:5:13: `agent.max_turns` must be at least 1",
+        "error: .warden/config.toml:2:16: sandbox_mode = \"danger-full-access\" is forbidden",
+        "error: 3 errors in the configuration",
+    ] {
+        assert!(err.contains(headline), "{headline} in:\n{err}");
+    }
+    assert!(err.contains("^^^^^^ ") || err.contains("^^^^^^\n"), "{err}");
+    assert!(err.contains("- the requirement it would weaken"), "{err}");
+    insta::assert_snapshot!("three_errors_in_two_layers", err);
+}
+
+/// An excerpt never shows a value that may be a credential: an error inside
+/// an environment table shows its line with the value elided.
+#[test]
+fn an_excerpt_elides_environment_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "ghp_excerptSecret0123456789abcdefABCDEF";
+    write(
+        dir.path(),
+        "extra.toml",
+        &format!("[sandbox.env.set]\n\"1BAD\" = \"{secret}\"\n"),
+    );
+    let (code, err) = show(dir.path(), &["--config", "extra.toml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("extra.toml:2:10: `1BAD` is not a valid environment variable name"),
+        "{err}"
+    );
+    assert!(err.contains("2 | \"1BAD\" = …"), "{err}");
+    assert!(!err.contains("excerptSecret"), "{err}");
+}

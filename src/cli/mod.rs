@@ -74,6 +74,25 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
+impl GlobalArgs {
+    /// What these flags ask the config loader for: the workspace is `--cwd`
+    /// or the current directory, and system requirements are consulted.
+    pub fn load_options(&self, profile: Option<&str>) -> crate::config::LoadOptions {
+        crate::config::LoadOptions {
+            profile: profile.map(str::to_owned),
+            workspace: self
+                .cwd
+                .clone()
+                .or_else(|| std::env::current_dir().ok())
+                .or_else(|| Some(PathBuf::from("."))),
+            config_files: self.config.clone(),
+            overrides: self.overrides.clone(),
+            requirements: self.requirements.clone(),
+            system_requirements: true,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the agent on a task: every tool call goes through the pipeline.

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use super::GlobalArgs;
 use crate::config::provenance::{looks_secret, render, render_key};
 use crate::config::rules::{quote, render_pattern};
-use crate::config::{self, CommandRule, LoadOptions, Loaded, Provenance, ReviewRule};
+use crate::config::{self, CommandRule, Loaded, Provenance, ReviewRule};
 use crate::error::{Error, ExitStatus};
 
 const SHOW_HELP: &str = "\
@@ -60,9 +60,9 @@ pub fn run(global: &GlobalArgs, cmd: ProfilesCommand) -> Result<ExitStatus, Erro
             Ok(ExitStatus::Success)
         }
         ProfilesCommand::Show(args) => {
-            let loaded = config::load(&LoadOptions::from_global(global, Some(&args.name)))?;
-            for w in &loaded.warnings {
-                eprintln!("warning: {}", crate::redact::redact(w));
+            let loaded = config::load(&global.load_options(Some(&args.name)))?;
+            for w in &loaded.diagnostics {
+                eprintln!("warning: {}", crate::redact::redact(&w.to_string()));
             }
             let out = if args.json {
                 show_json(&loaded)
@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn show_text_names_sources_and_policy_origin() {
-        let loaded = config::load(&LoadOptions::builtin("ci")).unwrap();
+        let loaded = config::load(&config::LoadOptions::builtin("ci")).unwrap();
         let text = show_text(&loaded);
         assert!(
             text.contains("# origin: builtin:profiles/policy/default.md"),

@@ -126,7 +126,7 @@ pub fn run(global: &GlobalArgs, args: ReportArgs) -> Result<ExitStatus, Error> {
 
 fn report_config(global: &GlobalArgs, args: &ReportArgs) -> Result<ReportConfig, Error> {
     let mut config = if args.profile.is_some() || !global.config.is_empty() {
-        let opts = crate::config::LoadOptions::from_global(global, args.profile.as_deref());
+        let opts = global.load_options(args.profile.as_deref());
         crate::config::load(&opts)?.config.report
     } else {
         default_report_config()

@@ -17,7 +17,6 @@ use std::time::Duration;
 use clap::Args;
 
 use super::GlobalArgs;
-use crate::config::LoadOptions;
 use crate::error::{Error, ExitStatus};
 use crate::sandbox::{ExecRequest, SandboxError, SandboxPolicy};
 
@@ -125,10 +124,12 @@ pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> 
         None => std::env::current_dir()
             .map_err(|e| Error::usage(format!("cannot read the current directory: {e}")))?,
     };
-    let settings =
-        crate::config::load_sandbox(&LoadOptions::from_global(global, args.profile.as_deref()))?;
-    for warning in &settings.warnings {
-        eprintln!("warden: warning: {}", crate::redact::redact(warning));
+    let settings = crate::config::load_sandbox(&global.load_options(args.profile.as_deref()))?;
+    for warning in &settings.diagnostics {
+        eprintln!(
+            "warden: warning: {}",
+            crate::redact::redact(&warning.to_string())
+        );
     }
     let policy =
         SandboxPolicy::from_sandbox_config(settings.sandbox_mode, &settings.sandbox, &workspace)?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::GlobalArgs;
-use crate::config::{self, LoadOptions, Loaded, ReviewerKind};
+use crate::config::{self, Loaded, ReviewerKind};
 use crate::error::Error;
 use crate::policy::paths::PathContext;
 use crate::policy::pipeline::Pipeline;
@@ -63,11 +63,11 @@ impl Session {
         extra: &[String],
     ) -> Result<Self, Error> {
         let workspace = workspace(global)?;
-        let mut opts = LoadOptions::from_global(global, profile);
+        let mut opts = global.load_options(profile);
         opts.workspace = Some(workspace.clone());
         opts.overrides.extend(extra.iter().cloned());
         let loaded = config::load(&opts)?;
-        for w in &loaded.warnings {
+        for w in &loaded.diagnostics {
             tracing::warn!("{w}");
         }
         let pipeline = Pipeline::new(&loaded.config, PathContext::from_env(&workspace))

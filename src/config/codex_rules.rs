@@ -65,19 +65,6 @@ enum Val {
     List(Vec<Spanned<Val>>),
 }
 
-fn err(
-    src: &SourceText,
-    offset: usize,
-    message: impl Into<String>,
-    help: Option<&str>,
-) -> ConfigError {
-    ConfigError {
-        location: Some(src.source_at(offset)),
-        message: message.into(),
-        help: help.map(str::to_owned),
-    }
-}
-
 fn lex(src: &SourceText) -> Result<Vec<Spanned<Tok>>, ConfigError> {
     let text = src.text.as_str();
     let mut out = Vec::new();
@@ -103,18 +90,22 @@ fn lex(src: &SourceText) -> Result<Vec<Spanned<Tok>>, ConfigError> {
             }
             '"' | '\'' => {
                 if text[start..].starts_with(&format!("{c}{c}{c}")) {
-                    return Err(err(
+                    return Err(ConfigError::at(
                         src,
-                        start,
+                        &(start..start),
                         "triple-quoted strings are not supported in .rules files",
-                        Some("use a one-line string"),
-                    ));
+                    )
+                    .help("use a one-line string"));
                 }
                 let mut value = String::new();
                 let end = loop {
                     match chars.next() {
                         None | Some((_, '\n')) => {
-                            return Err(err(src, start, "unterminated string", None));
+                            return Err(ConfigError::at(
+                                src,
+                                &(start..start),
+                                "unterminated string",
+                            ));
                         }
                         Some((i, q)) if q == c => break i + 1,
                         Some((i, '\\')) => match chars.next() {
@@ -123,12 +114,12 @@ fn lex(src: &SourceText) -> Result<Vec<Spanned<Tok>>, ConfigError> {
                             Some((_, 'r')) => value.push('\r'),
                             Some((_, e @ ('\\' | '"' | '\''))) => value.push(e),
                             _ => {
-                                return Err(err(
+                                return Err(ConfigError::at(
                                     src,
-                                    i,
+                                    &(i..i),
                                     "unsupported escape in string",
-                                    Some("supported escapes: \\\\ \\\" \\' \\n \\t \\r"),
-                                ));
+                                )
+                                .help("supported escapes: \\\\ \\\" \\' \\n \\t \\r"));
                             }
                         },
                         Some((_, ch)) => value.push(ch),
@@ -151,14 +142,9 @@ fn unexpected(src: &SourceText, t: &Spanned<Tok>, expected: &str) -> ConfigError
         Tok::Str(_) => "a string".to_owned(),
         Tok::Punct(c) | Tok::Other(c) => format!("`{c}`"),
     };
-    err(
-        src,
-        t.span().start,
-        format!("expected {expected}, found {found}"),
-        Some(
+    ConfigError::at(src, &t.span(), format!("expected {expected}, found {found}")).help(
             "warden reads only `prefix_rule(...)` calls with string and list arguments from .rules files",
-        ),
-    )
+        )
 }
 
 struct Parser<'a> {
@@ -182,11 +168,10 @@ impl Parser<'_> {
                 self.pos += 1;
                 Ok(t.clone())
             }
-            None => Err(err(
+            None => Err(ConfigError::at(
                 self.src,
-                self.end_offset(),
+                &(self.end_offset()..self.end_offset()),
                 format!("unexpected end of file, expected {expected}"),
-                None,
             )),
         }
     }
@@ -214,12 +199,12 @@ impl Parser<'_> {
         match head.get_ref() {
             Tok::Ident(name) if name == "prefix_rule" => {}
             Tok::Ident(name) => {
-                return Err(err(
+                return Err(ConfigError::at(
                     self.src,
-                    head.span().start,
+                    &head.span(),
                     format!("`{name}` is not supported in .rules files"),
-                    Some("warden imports only `prefix_rule(...)` calls"),
-                ));
+                )
+                .help("warden imports only `prefix_rule(...)` calls"));
             }
             _ => return Err(unexpected(self.src, &head, "`prefix_rule(`")),
         }
@@ -231,30 +216,25 @@ impl Parser<'_> {
             }
             let name = self.next("a keyword argument or `)`")?;
             let Tok::Ident(key) = name.get_ref().clone() else {
-                return Err(ConfigError {
-                    help: Some(
-                        "positional arguments are not supported; write `pattern = [...]`".into(),
-                    ),
-                    ..unexpected(self.src, &name, "a keyword argument")
-                });
+                return Err(unexpected(self.src, &name, "a keyword argument")
+                    .help("positional arguments are not supported; write `pattern = [...]`"));
             };
             if !KEYWORDS.contains(&key.as_str()) {
                 let help = suggest::closest(&key, &KEYWORDS)
                     .map(|k| format!("did you mean `{k}`?"))
                     .unwrap_or_else(|| format!("expected one of: {}", KEYWORDS.join(", ")));
-                return Err(err(
+                return Err(ConfigError::at(
                     self.src,
-                    name.span().start,
+                    &name.span(),
                     format!("unknown argument `{key}` to prefix_rule"),
-                    Some(&help),
-                ));
+                )
+                .help(help));
             }
             if args.iter().any(|(k, _)| *k.get_ref() == key) {
-                return Err(err(
+                return Err(ConfigError::at(
                     self.src,
-                    name.span().start,
+                    &name.span(),
                     format!("`{key}` given twice"),
-                    None,
                 ));
             }
             self.expect_punct('=')?;
@@ -288,10 +268,8 @@ impl Parser<'_> {
                 let end = self.tokens[self.pos - 1].span().end;
                 Ok(Spanned::new(t.span().start..end, Val::List(items)))
             }
-            _ => Err(ConfigError {
-                help: Some("variables and expressions are not supported in .rules files".into()),
-                ..unexpected(self.src, &t, "a string or a list")
-            }),
+            _ => Err(unexpected(self.src, &t, "a string or a list")
+                .help("variables and expressions are not supported in .rules files")),
         }
     }
 
@@ -326,12 +304,12 @@ impl Parser<'_> {
                         "prompt" => RuleDecision::Prompt,
                         "forbidden" => RuleDecision::Forbidden,
                         other => {
-                            return Err(err(
+                            return Err(ConfigError::at(
                                 self.src,
-                                span.start,
+                                &(span.start..span.start),
                                 format!("unknown decision `{other}`"),
-                                Some("expected one of: allow, prompt, forbidden"),
-                            ));
+                            )
+                            .help("expected one of: allow, prompt, forbidden"));
                         }
                     };
                     rule.decision = Spanned::new(span, decision);
@@ -342,12 +320,12 @@ impl Parser<'_> {
             }
         }
         if !has_pattern {
-            return Err(err(
+            return Err(ConfigError::at(
                 self.src,
-                head.start,
+                &(head.start..head.start),
                 "prefix_rule without `pattern`",
-                Some("add `pattern = [\"program\", …]`"),
-            ));
+            )
+            .help("add `pattern = [\"program\", …]`"));
         }
         Ok(Spanned::new(call, rule))
     }
@@ -355,7 +333,11 @@ impl Parser<'_> {
     fn string(&self, value: &Spanned<Val>) -> Result<String, ConfigError> {
         match value.get_ref() {
             Val::Str(s) => Ok(s.clone()),
-            Val::List(_) => Err(err(self.src, value.span().start, "expected a string", None)),
+            Val::List(_) => Err(ConfigError::at(
+                self.src,
+                &value.span(),
+                "expected a string",
+            )),
         }
     }
 
@@ -363,7 +345,11 @@ impl Parser<'_> {
         let span = value.span();
         match value.into_inner() {
             Val::List(items) => Ok(items),
-            Val::Str(_) => Err(err(self.src, span.start, "expected a list", None)),
+            Val::Str(_) => Err(ConfigError::at(
+                self.src,
+                &(span.start..span.start),
+                "expected a list",
+            )),
         }
     }
 
@@ -380,21 +366,19 @@ impl Parser<'_> {
                 Val::List(alts) => {
                     let words = self.words(alts)?;
                     if words.is_empty() || words.iter().any(String::is_empty) {
-                        return Err(err(
+                        return Err(ConfigError::at(
                             self.src,
-                            span.start,
+                            &(span.start..span.start),
                             "alternatives must be non-empty words",
-                            None,
                         ));
                     }
                     PatternToken::AnyOf(words)
                 }
                 Val::Str(_) => {
-                    return Err(err(
+                    return Err(ConfigError::at(
                         self.src,
-                        span.start,
+                        &(span.start..span.start),
                         "a pattern word cannot be empty",
-                        None,
                     ));
                 }
             };
@@ -409,16 +393,19 @@ impl Parser<'_> {
             let span = item.span();
             let argv = match item.into_inner() {
                 Val::Str(line) => shell_words(&line).ok_or_else(|| {
-                    err(self.src, span.start, "unterminated quote in example", None)
+                    ConfigError::at(
+                        self.src,
+                        &(span.start..span.start),
+                        "unterminated quote in example",
+                    )
                 })?,
                 Val::List(words) => self.words(words)?,
             };
             if argv.is_empty() {
-                return Err(err(
+                return Err(ConfigError::at(
                     self.src,
-                    span.start,
+                    &(span.start..span.start),
                     "an example command cannot be empty",
-                    None,
                 ));
             }
             out.push(Spanned::new(span, Example(argv)));

@@ -125,6 +125,40 @@ impl SourceText {
     }
 }
 
+impl SourceText {
+    /// Line `line` (1-based) as a diagnostic may show it: for `-c`, the
+    /// argument of that ordinal. A value that may be a credential (under an
+    /// environment table, or a key that looks like one) is elided, as in
+    /// [`SourceText::override_argument`].
+    pub fn excerpt_line(&self, line: u32) -> Option<String> {
+        if let Some(map) = &self.override_map {
+            return (map.ordinal == line).then(|| self.override_argument().unwrap_or_default());
+        }
+        let index = usize::try_from(line).ok()?.checked_sub(1)?;
+        let start = *self.line_starts.get(index)?;
+        let end = self
+            .line_starts
+            .get(index + 1)
+            .map_or(self.text.len(), |e| e - 1);
+        let text = self.text.get(start..end)?.trim_end_matches('\r');
+        let in_env_table = self.text[..start]
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('['))
+            .is_some_and(|h| h.to_ascii_lowercase().contains("env"));
+        Some(match text.split_once('=') {
+            Some((key, _))
+                if in_env_table
+                    || key.to_ascii_lowercase().contains("env")
+                    || super::provenance::looks_secret(key) =>
+            {
+                format!("{key}= …")
+            }
+            _ => text.to_owned(),
+        })
+    }
+}
+
 impl OverrideMap {
     fn source_at(&self, offset: usize) -> Source {
         // The synthetic text is `KEY = VALUE`: the key maps one to one, the
@@ -178,6 +212,22 @@ mod tests {
         // `=` on line 2 is after "bé " (3 characters, 4 bytes).
         assert_eq!(t.source_at(10).to_string(), "f.toml:2:4");
         assert_eq!(t.source_at(999).line, 3);
+    }
+
+    #[test]
+    fn excerpt_lines_elide_what_may_be_a_credential() {
+        let t = SourceText::file(
+            "f.toml",
+            "a = 1\r\napi_token = \"t0k\"\n[sandbox.env.set]\nX = \"v\"\n",
+        );
+        assert_eq!(t.excerpt_line(1).as_deref(), Some("a = 1"));
+        assert_eq!(t.excerpt_line(2).as_deref(), Some("api_token = …"));
+        assert_eq!(t.excerpt_line(4).as_deref(), Some("X = …"));
+        assert_eq!(t.excerpt_line(9), None);
+        let env =
+            SourceText::override_arg(2, "sandbox.env.set.T=x", "sandbox.env.set.T", "x", true);
+        assert_eq!(env.excerpt_line(1), None);
+        assert_eq!(env.excerpt_line(2).as_deref(), Some("sandbox.env.set.T=…"));
     }
 
     #[test]

@@ -14,15 +14,16 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::ConfigError;
 use super::codex_rules;
+use super::globs;
+use super::keys::Scalars;
 use super::location::SourceText;
 use super::provenance::{LayerKind, Set};
 use super::raw::{HumanDuration, RawLayer, RawMcpServer};
 use super::rules::{command_rule, review_rule};
+use super::{ConfigError, Diagnostic};
 use crate::config::schema::{
-    CommandRule, Conclusion, Granular, NetworkMode, ProviderKind, ReviewRule, ReviewerKind,
-    RuleDecision, SandboxFallback, SandboxMode, Trust,
+    CommandRule, NetworkMode, ReviewRule, RuleDecision, SandboxMode, Trust,
 };
 
 /// One layer to apply: its text, what kind it is and where relative paths
@@ -39,24 +40,11 @@ pub struct LayerCtx<'a> {
 }
 
 impl LayerCtx<'_> {
-    fn set<T>(&self, v: Spanned<T>) -> Set<T> {
+    pub(super) fn set<T>(&self, v: Spanned<T>) -> Set<T> {
         Set {
             layer: self.kind,
             source: self.src.source_of(&v.span()),
             value: v.into_inner(),
-        }
-    }
-
-    fn error(
-        &self,
-        span: &std::ops::Range<usize>,
-        message: String,
-        help: Option<String>,
-    ) -> ConfigError {
-        ConfigError {
-            location: Some(self.src.source_of(span)),
-            message,
-            help,
         }
     }
 
@@ -68,10 +56,10 @@ impl LayerCtx<'_> {
         path: &str,
     ) -> Result<(PathBuf, String), ConfigError> {
         let Some(fs_base) = &self.fs_base else {
-            return Err(self.error(
+            return Err(ConfigError::at(
+                self.src,
                 span,
                 format!("`{key}` cannot be used in a built-in profile"),
-                None,
             ));
         };
         let expanded = expand_home(path);
@@ -118,47 +106,23 @@ pub struct ToolBuilder {
 /// Everything the layers said so far.
 #[derive(Debug, Default)]
 pub struct Builder {
-    pub approval_policy: Option<Set<Granular>>,
-    pub approvals_reviewer: Option<Set<ReviewerKind>>,
-    pub sandbox_mode: Option<Set<SandboxMode>>,
-    pub sandbox_fallback: Option<Set<SandboxFallback>>,
+    /// The scalar keys, one slot per row of [`super::keys`].
+    pub scalars: Scalars,
     pub writable_roots: Vec<Set<String>>,
     pub deny_read: Vec<Set<String>>,
     pub protected: Vec<Set<String>>,
-    pub network: Option<Set<NetworkMode>>,
-    pub timeout: Option<Set<Duration>>,
-    pub output_limit: Option<Set<usize>>,
     pub env_pass: Vec<Set<String>>,
     pub env_set: BTreeMap<String, Set<String>>,
     pub command_rules: Vec<CommandRule>,
     pub review_rules: Vec<ReviewRule>,
-    pub ar_provider: Option<Set<ProviderKind>>,
-    pub ar_model: Option<Set<String>>,
-    pub ar_base_url: Option<Set<String>>,
-    pub ar_timeout: Option<Set<Duration>>,
-    pub ar_max_attempts: Option<Set<u32>>,
     pub policy: Option<Set<LocalPolicy>>,
     pub extra_policy: Vec<Set<String>>,
-    pub transcript_budget: Option<Set<usize>>,
-    pub breaker_consecutive: Option<Set<u32>>,
-    pub breaker_window: Option<Set<u32>>,
-    pub breaker_max_in_window: Option<Set<u32>>,
-    pub agent_provider: Option<Set<ProviderKind>>,
-    pub agent_model: Option<Set<String>>,
-    pub agent_base_url: Option<Set<String>>,
-    pub agent_max_turns: Option<Set<u32>>,
-    pub agent_timeout: Option<Set<Duration>>,
-    pub agent_token_budget: Option<Set<u64>>,
-    pub agent_tool_output_limit: Option<Set<usize>>,
-    pub agent_request_timeout: Option<Set<Duration>>,
-    pub agent_max_attempts: Option<Set<u32>>,
-    pub on_breaker: Option<Set<Conclusion>>,
-    pub on_escalation: Option<Set<Conclusion>>,
-    pub on_denial: Option<Set<Conclusion>>,
-    pub annotate_approvals: Option<Set<bool>>,
-    pub skills_dirs: Option<Set<Vec<String>>>,
     pub mcp_servers: BTreeMap<String, McpBuilder>,
-    pub warnings: Vec<String>,
+    /// Located warnings, in layer order.
+    pub warnings: Vec<Diagnostic>,
+    /// Every error so far: a layer goes on being applied after one, so a
+    /// load reports them all.
+    pub errors: Vec<ConfigError>,
 }
 
 fn put<T>(slot: &mut Option<Set<T>>, value: Option<Spanned<T>>, ctx: &LayerCtx<'_>) {
@@ -173,45 +137,50 @@ fn put_duration(
     ctx: &LayerCtx<'_>,
 ) {
     if let Some(v) = value {
-        let set = ctx.set(v);
-        *slot = Some(Set {
-            value: set.value.0,
-            layer: set.layer,
-            source: set.source,
-        });
+        *slot = Some(ctx.set(v).map(Into::into));
     }
 }
 
-/// Append non-empty strings.
+/// Append non-empty strings; an empty one is an error in `errors`.
 fn append(
     list: &mut Vec<Set<String>>,
     values: Option<Vec<Spanned<String>>>,
     ctx: &LayerCtx<'_>,
     key: &str,
-) -> Result<(), ConfigError> {
+    errors: &mut Vec<ConfigError>,
+) {
     for v in values.unwrap_or_default() {
         if v.get_ref().trim().is_empty() {
-            return Err(ctx.error(&v.span(), format!("empty entry in `{key}`"), None));
+            errors.push(ConfigError::at(
+                ctx.src,
+                &v.span(),
+                format!("empty entry in `{key}`"),
+            ));
+            continue;
         }
         list.push(ctx.set(v));
     }
-    Ok(())
 }
 
 impl Builder {
-    /// Fold one layer in.
-    pub fn apply(&mut self, ctx: &LayerCtx<'_>, raw: RawLayer) -> Result<(), ConfigError> {
-        if let Some(p) = raw.approval_policy {
-            let set = ctx.set(p);
-            self.approval_policy = Some(Set {
-                value: set.value.0,
-                layer: set.layer,
-                source: set.source,
-            });
+    /// Keep the error of one step, if any.
+    fn keep<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|e| self.errors.push(e)).ok()
+    }
+
+    /// Check the globs of a path list (empty entries are `append`'s error).
+    fn check_globs(&mut self, ctx: &LayerCtx<'_>, list: Option<&[Spanned<String>]>, key: &str) {
+        for entry in list.unwrap_or_default() {
+            if !entry.get_ref().trim().is_empty() {
+                let checked = globs::check(ctx.src, &entry.span(), entry.get_ref(), key);
+                self.keep(checked);
+            }
         }
-        put(&mut self.approvals_reviewer, raw.approvals_reviewer, ctx);
-        put(&mut self.sandbox_mode, raw.sandbox_mode, ctx);
-        put(&mut self.sandbox_fallback, raw.sandbox_fallback, ctx);
+    }
+
+    /// Fold one layer in; its errors go to [`Builder::errors`].
+    pub fn apply(&mut self, ctx: &LayerCtx<'_>, mut raw: RawLayer) {
+        self.scalars.apply(ctx, &mut raw);
 
         if let Some(s) = raw.sandbox {
             append(
@@ -219,21 +188,49 @@ impl Builder {
                 s.writable_roots,
                 ctx,
                 "sandbox.writable_roots",
-            )?;
-            append(&mut self.deny_read, s.deny_read, ctx, "sandbox.deny_read")?;
-            append(&mut self.protected, s.protected, ctx, "sandbox.protected")?;
-            put(&mut self.network, s.network, ctx);
-            put_duration(&mut self.timeout, s.timeout, ctx);
-            put(&mut self.output_limit, s.output_limit, ctx);
+                &mut self.errors,
+            );
+            // Built-in globs are compiled in and checked by the test suite;
+            // checking them here would cost every `warden sandbox` start.
+            if ctx.kind != LayerKind::Builtin {
+                self.check_globs(ctx, s.deny_read.as_deref(), "sandbox.deny_read");
+                self.check_globs(ctx, s.protected.as_deref(), "sandbox.protected");
+            }
+            let errors = &mut self.errors;
+            append(
+                &mut self.deny_read,
+                s.deny_read,
+                ctx,
+                "sandbox.deny_read",
+                errors,
+            );
+            append(
+                &mut self.protected,
+                s.protected,
+                ctx,
+                "sandbox.protected",
+                errors,
+            );
             if let Some(env) = s.env {
-                append(&mut self.env_pass, env.pass, ctx, "sandbox.env.pass")?;
+                let errors = &mut self.errors;
+                append(
+                    &mut self.env_pass,
+                    env.pass,
+                    ctx,
+                    "sandbox.env.pass",
+                    errors,
+                );
                 for (name, value) in env.set.unwrap_or_default() {
                     if !is_env_name(&name) {
-                        return Err(ctx.error(
-                            &value.span(),
-                            format!("`{name}` is not a valid environment variable name"),
-                            Some("use letters, digits and `_`, not starting with a digit".into()),
-                        ));
+                        self.errors.push(
+                            ConfigError::at(
+                                ctx.src,
+                                &value.span(),
+                                format!("`{name}` is not a valid environment variable name"),
+                            )
+                            .help("use letters, digits and `_`, not starting with a digit"),
+                        );
+                        continue;
                     }
                     self.env_set.insert(name, ctx.set(value));
                 }
@@ -241,65 +238,39 @@ impl Builder {
         }
 
         for rule in raw.command_rules.unwrap_or_default() {
-            self.command_rules.push(command_rule(ctx.src, rule, false)?);
+            if let Some(rule) = self.keep(command_rule(ctx.src, rule, false)) {
+                self.command_rules.push(rule);
+            }
         }
         for rule in raw.review_rules.unwrap_or_default() {
-            self.review_rules.push(review_rule(ctx.src, rule, false)?);
+            if let Some(rule) = self.keep(review_rule(ctx.src, rule, false)) {
+                self.review_rules.push(rule);
+            }
         }
         for file in raw.rules_files.unwrap_or_default() {
-            self.import_rules_files(ctx, file)?;
+            let imported = self.import_rules_files(ctx, file);
+            self.keep(imported);
         }
 
         if let Some(a) = raw.auto_review {
-            put(&mut self.ar_provider, a.provider, ctx);
-            put(&mut self.ar_model, a.model, ctx);
-            put(&mut self.ar_base_url, a.base_url, ctx);
-            put_duration(&mut self.ar_timeout, a.timeout, ctx);
-            put(&mut self.ar_max_attempts, a.max_attempts, ctx);
-            put(&mut self.transcript_budget, a.transcript_budget, ctx);
-            self.apply_policy(ctx, a.policy, a.policy_file)?;
+            let policy = self.apply_policy(ctx, a.policy, a.policy_file);
+            self.keep(policy);
             if let Some(extra) = a.extra_policy {
                 if !extra.get_ref().trim().is_empty() {
                     self.extra_policy.push(ctx.set(extra));
                 }
             }
-            if let Some(b) = a.circuit_breaker {
-                put(&mut self.breaker_consecutive, b.consecutive, ctx);
-                put(&mut self.breaker_window, b.window, ctx);
-                put(&mut self.breaker_max_in_window, b.max_in_window, ctx);
-            }
         }
 
-        if let Some(a) = raw.agent {
-            put(&mut self.agent_provider, a.provider, ctx);
-            put(&mut self.agent_model, a.model, ctx);
-            put(&mut self.agent_base_url, a.base_url, ctx);
-            put(&mut self.agent_max_turns, a.max_turns, ctx);
-            put_duration(&mut self.agent_timeout, a.timeout, ctx);
-            put(&mut self.agent_token_budget, a.token_budget, ctx);
-            put(&mut self.agent_tool_output_limit, a.tool_output_limit, ctx);
-            put_duration(&mut self.agent_request_timeout, a.request_timeout, ctx);
-            put(&mut self.agent_max_attempts, a.max_attempts, ctx);
-        }
-        if let Some(r) = raw.report {
-            put(&mut self.on_breaker, r.on_breaker, ctx);
-            put(&mut self.on_escalation, r.on_escalation, ctx);
-            put(&mut self.on_denial, r.on_denial, ctx);
-            put(&mut self.annotate_approvals, r.annotate_approvals, ctx);
-        }
-        if let Some(s) = raw.skills {
-            put(&mut self.skills_dirs, s.dirs, ctx);
-        }
         for (name, server) in raw.mcp_servers.unwrap_or_default() {
             let header = server.span();
             let entry = self.mcp_servers.entry(name).or_default();
             if entry.first.is_none() {
                 entry.first = Some(ctx.set(Spanned::new(header, ())));
             }
-            entry.apply(ctx, server.into_inner())?;
+            entry.apply(ctx, server.into_inner(), &mut self.errors);
         }
         self.warn_if_project_weakens(ctx);
-        Ok(())
     }
 
     fn apply_policy(
@@ -309,18 +280,16 @@ impl Builder {
         policy_file: Option<Spanned<String>>,
     ) -> Result<(), ConfigError> {
         match (policy, policy_file) {
-            (Some(_), Some(file)) => Err(ctx.error(
+            (Some(_), Some(file)) => Err(ConfigError::at(
+                ctx.src,
                 &file.span(),
-                "`policy` and `policy_file` are both set in this file".into(),
-                Some("keep one: `policy_file` reads the policy from a Markdown file".into()),
-            )),
+                "`policy` and `policy_file` are both set in this file",
+            )
+            .help("keep one: `policy_file` reads the policy from a Markdown file")),
             (Some(text), None) => {
                 if text.get_ref().trim().is_empty() {
-                    return Err(ctx.error(
-                        &text.span(),
-                        "`policy` is empty".into(),
-                        Some("write the policy, or remove the key to use the default".into()),
-                    ));
+                    return Err(ConfigError::at(ctx.src, &text.span(), "`policy` is empty")
+                        .help("write the policy, or remove the key to use the default"));
                 }
                 let set = ctx.set(text);
                 self.policy = Some(Set {
@@ -334,17 +303,18 @@ impl Builder {
                 let span = file.span();
                 let (path, display) = ctx.resolve_path(&span, "policy_file", file.get_ref())?;
                 let text = std::fs::read_to_string(&path).map_err(|e| {
-                    ctx.error(
+                    ConfigError::at(
+                        ctx.src,
                         &span,
                         format!("cannot read policy_file `{display}`: {e}"),
-                        Some("the path is relative to the file that names it".into()),
                     )
+                    .help("the path is relative to the file that names it")
                 })?;
                 if text.trim().is_empty() {
-                    return Err(ctx.error(
+                    return Err(ConfigError::at(
+                        ctx.src,
                         &span,
                         format!("policy_file `{display}` is empty"),
-                        None,
                     ));
                 }
                 self.policy = Some(Set {
@@ -375,18 +345,19 @@ impl Builder {
         if name.contains('*') {
             let dir = path.parent().unwrap_or(Path::new("."));
             if dir.to_string_lossy().contains('*') {
-                return Err(ctx.error(
+                return Err(ConfigError::at(
+                    ctx.src,
                     &span,
-                    "`*` is only supported in the file name of a rules_files entry".into(),
-                    None,
+                    "`*` is only supported in the file name of a rules_files entry",
                 ));
             }
             let entries = std::fs::read_dir(dir).map_err(|e| {
-                ctx.error(
+                ConfigError::at(
+                    ctx.src,
                     &span,
                     format!("cannot read directory of `{display}`: {e}"),
-                    Some("the path is relative to the file that names it".into()),
                 )
+                .help("the path is relative to the file that names it")
             })?;
             for entry in entries.flatten() {
                 let file_name = entry.file_name().to_string_lossy().into_owned();
@@ -402,9 +373,10 @@ impl Builder {
             }
             files.sort();
             if files.is_empty() {
-                self.warnings.push(format!(
-                    "{}: rules_files `{display}` matches no file",
-                    ctx.src.source_of(&span)
+                self.warnings.push(Diagnostic::at(
+                    ctx.src,
+                    &span,
+                    format!("rules_files `{display}` matches no file"),
                 ));
             }
         } else {
@@ -412,15 +384,18 @@ impl Builder {
         }
         for (path, shown) in files {
             let text = std::fs::read_to_string(&path).map_err(|e| {
-                ctx.error(
+                ConfigError::at(
+                    ctx.src,
                     &span,
                     format!("cannot read rules file `{shown}`: {e}"),
-                    Some("the path is relative to the file that names it".into()),
                 )
+                .help("the path is relative to the file that names it")
             })?;
             let src = SourceText::file(shown, text);
             for rule in codex_rules::parse(&src)? {
-                self.command_rules.push(command_rule(&src, rule, false)?);
+                if let Some(rule) = self.keep(command_rule(&src, rule, false)) {
+                    self.command_rules.push(rule);
+                }
             }
         }
         Ok(())
@@ -433,27 +408,33 @@ impl Builder {
             return;
         }
         let note = "the project layer comes from the checkout (a pull request's author controls it); pin what must hold with --requirements";
-        if let Some(m) = &self.sandbox_mode {
+        if let Some(m) = &self.scalars.sandbox_mode {
             if m.layer == LayerKind::Project && m.value == SandboxMode::DangerFullAccess {
-                self.warnings.push(format!(
-                    "{}: sets sandbox_mode = \"danger-full-access\"; {note}",
-                    m.source
-                ));
+                self.warnings.push(
+                    Diagnostic::located(
+                        m.source.clone(),
+                        format!("sets sandbox_mode = \"danger-full-access\"; {note}"),
+                    )
+                    .label("set by the project layer"),
+                );
             }
         }
-        if let Some(n) = &self.network {
+        if let Some(n) = &self.scalars.network {
             if n.layer == LayerKind::Project && n.value == NetworkMode::On {
-                self.warnings.push(format!(
-                    "{}: sets sandbox.network = \"on\"; {note}",
-                    n.source
-                ));
+                self.warnings.push(
+                    Diagnostic::located(
+                        n.source.clone(),
+                        format!("sets sandbox.network = \"on\"; {note}"),
+                    )
+                    .label("set by the project layer"),
+                );
             }
         }
         for rule in &self.command_rules {
             if rule.source.file == ctx.src.name && rule.grants != Default::default() {
-                self.warnings.push(format!(
-                    "{}: an allow rule with grants; {note}",
-                    rule.source
+                self.warnings.push(Diagnostic::located(
+                    rule.source.clone(),
+                    format!("an allow rule with grants; {note}"),
                 ));
             }
         }
@@ -461,7 +442,7 @@ impl Builder {
 }
 
 impl McpBuilder {
-    fn apply(&mut self, ctx: &LayerCtx<'_>, raw: RawMcpServer) -> Result<(), ConfigError> {
+    fn apply(&mut self, ctx: &LayerCtx<'_>, raw: RawMcpServer, errors: &mut Vec<ConfigError>) {
         put(&mut self.command, raw.command, ctx);
         put(&mut self.args, raw.args, ctx);
         for (k, v) in raw.env.unwrap_or_default() {
@@ -475,7 +456,8 @@ impl McpBuilder {
             raw.disabled_tools,
             ctx,
             "disabled_tools",
-        )?;
+            errors,
+        );
         put(&mut self.network, raw.network, ctx);
         put_duration(&mut self.startup_timeout, raw.startup_timeout, ctx);
         put_duration(&mut self.tool_timeout, raw.tool_timeout, ctx);
@@ -485,7 +467,6 @@ impl McpBuilder {
             put(&mut entry.read_only, o.read_only, ctx);
             put(&mut entry.decision, o.decision, ctx);
         }
-        Ok(())
     }
 }
 

@@ -7,9 +7,18 @@
 //! key=value`; managed requirements sit on top and can only tighten.
 //! [`load`] returns the resolved [`Config`] with the provenance of every
 //! value; [`Loaded::digest`] fingerprints the result.
+//!
+//! Errors and warnings are [`Diagnostic`]s: a load reports every error of
+//! every layer at once ([`diagnostic`]); scalar keys are defined once in
+//! [`keys`]. Imports: `decision` (sources, categories), `action` (kinds) and
+//! `policy::command_rules` (rule examples are run while loading); never
+//! `cli`, whose flags become [`LoadOptions`] in `cli::GlobalArgs`.
 
 pub mod builtin;
 pub mod codex_rules;
+pub mod diagnostic;
+mod globs;
+pub mod keys;
 pub mod location;
 mod merge;
 pub mod parse;
@@ -26,44 +35,14 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use builtin::builtin_profiles;
+pub use diagnostic::{ConfigError, Diagnostic};
 pub use provenance::{LayerInfo, LayerKind, Provenance};
 pub use schema::*;
 
-use crate::decision::Source;
+use diagnostic::SourceFiles;
 use location::SourceText;
 use merge::{Builder, LayerCtx};
 use requirements::{Requirements, SYSTEM_REQUIREMENTS};
-
-/// A configuration error, located where possible.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct ConfigError {
-    pub location: Option<Source>,
-    pub message: String,
-    pub help: Option<String>,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(loc) = &self.location {
-            write!(f, "{loc}: ")?;
-        }
-        f.write_str(&self.message)?;
-        if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
-        }
-        Ok(())
-    }
-}
-
-impl ConfigError {
-    fn plain(message: impl Into<String>, help: Option<String>) -> Self {
-        ConfigError {
-            location: None,
-            message: message.into(),
-            help,
-        }
-    }
-}
 
 /// What to load.
 #[derive(Debug, Clone, Default)]
@@ -92,23 +71,6 @@ impl LoadOptions {
             ..Default::default()
         }
     }
-
-    /// What the command-line flags ask for. The workspace is `--cwd` or the
-    /// current directory; system requirements are consulted.
-    pub fn from_global(g: &crate::cli::GlobalArgs, profile: Option<&str>) -> Self {
-        LoadOptions {
-            profile: profile.map(str::to_owned),
-            workspace: g
-                .cwd
-                .clone()
-                .or_else(|| std::env::current_dir().ok())
-                .or_else(|| Some(PathBuf::from("."))),
-            config_files: g.config.clone(),
-            overrides: g.overrides.clone(),
-            requirements: g.requirements.clone(),
-            system_requirements: true,
-        }
-    }
 }
 
 /// The resolved configuration and how it came to be.
@@ -117,8 +79,11 @@ pub struct Loaded {
     pub config: Config,
     /// Key path → layer and `file:line:col` that set it.
     pub provenance: Vec<Provenance>,
-    /// Things that load but deserve attention (printed by the CLI).
+    /// Things that load but deserve attention, as `file:line:col: message`
+    /// (`profiles show --json`); the headlines of [`Loaded::diagnostics`].
     pub warnings: Vec<String>,
+    /// The same warnings with their excerpts (printed by the CLI).
+    pub diagnostics: Vec<Diagnostic>,
     /// Layers applied, lowest first (requirements last).
     pub layers: Vec<LayerInfo>,
 }
@@ -150,8 +115,10 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ConfigError> {
 pub struct SandboxSettings {
     pub sandbox_mode: SandboxMode,
     pub sandbox: SandboxConfig,
-    /// As in [`Loaded::warnings`] (printed by the CLI).
+    /// As in [`Loaded::warnings`].
     pub warnings: Vec<String>,
+    /// As in [`Loaded::diagnostics`] (printed by the CLI).
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// [`load`] for `warden sandbox`: the same layers, requirements and checks,
@@ -169,6 +136,7 @@ pub fn load_sandbox(opts: &LoadOptions) -> Result<SandboxSettings, ConfigError> 
         sandbox_mode: loaded.config.sandbox_mode,
         sandbox: loaded.config.sandbox,
         warnings: loaded.warnings,
+        diagnostics: loaded.diagnostics,
     })
 }
 
@@ -179,6 +147,9 @@ enum BuiltinRules {
     Skip,
 }
 
+/// Every layer is read, parsed and applied even after an error, so one run
+/// reports every error of every layer (a layer that does not parse adds
+/// nothing, so errors that follow from it are not invented).
 fn load_layers(opts: &LoadOptions, builtin_rules: BuiltinRules) -> Result<Loaded, ConfigError> {
     let profile = opts.profile.as_deref().unwrap_or(builtin::DEFAULT_PROFILE);
     let Some((profile_name, profile_text)) = builtin::profile(profile) else {
@@ -187,19 +158,19 @@ fn load_layers(opts: &LoadOptions, builtin_rules: BuiltinRules) -> Result<Loaded
             Some(n) => format!("did you mean `{n}`? (`warden profiles list` shows all)"),
             None => format!("built-in profiles: {}", names.join(", ")),
         };
-        return Err(ConfigError::plain(
-            format!("unknown profile `{profile}`"),
-            Some(help),
-        ));
+        return Err(ConfigError::new(format!("unknown profile `{profile}`")).help(help));
     };
+    let mut errors = Vec::new();
 
-    let requirements = match (&opts.requirements, opts.system_requirements) {
-        (Some(path), _) => Some(Requirements::load(path)?),
+    let requirements_path = match (&opts.requirements, opts.system_requirements) {
+        (Some(path), _) => Some(path.as_path()),
         (None, true) if Path::new(SYSTEM_REQUIREMENTS).exists() => {
-            Some(Requirements::load(Path::new(SYSTEM_REQUIREMENTS))?)
+            Some(Path::new(SYSTEM_REQUIREMENTS))
         }
         _ => None,
     };
+    let requirements_text =
+        requirements_path.and_then(|p| keep(&mut errors, Requirements::read(p)));
 
     let builtin_text = |text: &'static str| match builtin_rules {
         BuiltinRules::Parse => text.to_owned(),
@@ -222,18 +193,24 @@ fn load_layers(opts: &LoadOptions, builtin_rules: BuiltinRules) -> Result<Loaded
     if let Some(ws) = &opts.workspace {
         let path = ws.join(PROJECT_CONFIG);
         if path.exists() {
-            let text = read(&path, PROJECT_CONFIG, "the project layer")?;
-            layers.push((
-                LayerKind::Project,
-                SourceText::file(PROJECT_CONFIG, text),
-                Some(ws.join(".warden")),
-                PathBuf::from(".warden"),
-            ));
+            if let Some(text) = keep(
+                &mut errors,
+                read(&path, PROJECT_CONFIG, "the project layer"),
+            ) {
+                layers.push((
+                    LayerKind::Project,
+                    SourceText::file(PROJECT_CONFIG, text),
+                    Some(ws.join(".warden")),
+                    PathBuf::from(".warden"),
+                ));
+            }
         }
     }
     for file in &opts.config_files {
         let shown = file.display().to_string();
-        let text = read(file, &shown, "--config")?;
+        let Some(text) = keep(&mut errors, read(file, &shown, "--config")) else {
+            continue;
+        };
         let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let fs_dir = if dir.as_os_str().is_empty() {
             PathBuf::from(".")
@@ -249,44 +226,88 @@ fn load_layers(opts: &LoadOptions, builtin_rules: BuiltinRules) -> Result<Loaded
     }
     for (i, arg) in opts.overrides.iter().enumerate() {
         let ordinal = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        layers.push((
-            LayerKind::Override,
-            parse::override_text(ordinal, arg)?,
-            Some(PathBuf::from(".")),
-            PathBuf::new(),
-        ));
+        if let Some(text) = keep(&mut errors, parse::override_text(ordinal, arg)) {
+            layers.push((
+                LayerKind::Override,
+                text,
+                Some(PathBuf::from(".")),
+                PathBuf::new(),
+            ));
+        }
     }
 
     let mut builder = Builder::default();
     let mut infos = Vec::new();
     for (kind, src, fs_base, display_base) in &layers {
-        let raw: raw::RawLayer = parse::parse_toml(src)?;
+        let Some(raw) = keep(&mut errors, parse::parse_toml::<raw::RawLayer>(src)) else {
+            continue;
+        };
         let ctx = LayerCtx {
             kind: *kind,
             src,
             fs_base: fs_base.clone(),
             display_base: display_base.clone(),
         };
-        builder.apply(&ctx, raw)?;
+        builder.apply(&ctx, raw);
         infos.push(LayerInfo {
             kind: *kind,
             name: src.name.clone(),
         });
     }
+    let requirements = requirements_text
+        .as_ref()
+        .and_then(|src| keep(&mut errors, Requirements::parse(src.clone())));
     if let Some(req) = &requirements {
-        requirements::apply(&mut builder, req)?;
+        requirements::apply(&mut builder, req);
         infos.push(LayerInfo {
             kind: LayerKind::Requirements,
             name: req.file.clone(),
         });
     }
-    let (config, provenance, warnings) = resolve::finish(builder, profile, requirements.as_ref())?;
-    Ok(Loaded {
-        config,
-        provenance,
-        warnings,
-        layers: infos,
-    })
+
+    let mut files = SourceFiles::default();
+    for (_, src, _, _) in &layers {
+        files.add(src);
+    }
+    if let Some(src) = &requirements_text {
+        files.add(src);
+    }
+    errors.append(&mut builder.errors);
+    errors.extend(resolve::check(&builder));
+    let resolved = if errors.is_empty() {
+        resolve::finish(builder, profile, requirements.as_ref())
+            .map_err(|mut e| errors.append(&mut e))
+            .ok()
+    } else {
+        None
+    };
+    match resolved {
+        Some((config, provenance, mut diagnostics)) => {
+            for w in &mut diagnostics {
+                files.attach(w);
+            }
+            Ok(Loaded {
+                config,
+                provenance,
+                warnings: diagnostics.iter().map(Diagnostic::headline).collect(),
+                diagnostics,
+                layers: infos,
+            })
+        }
+        None => {
+            errors.sort_by_key(|e| files.order_of(e.location.as_ref()));
+            for e in &mut errors {
+                files.attach(e);
+            }
+            Err(Diagnostic::all(errors)
+                .unwrap_or_else(|| ConfigError::new("the configuration did not resolve")))
+        }
+    }
+}
+
+/// The value of `result`, or `None` with its error kept for the report.
+fn keep<T>(errors: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
 }
 
 /// SHA-256 of the canonical JSON form of a resolved configuration (struct
@@ -298,13 +319,8 @@ pub fn digest(config: &Config) -> String {
 
 fn read(path: &Path, shown: &str, what: &str) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::plain(
-            format!("cannot read {what} file `{shown}`: {e}"),
-            Some(
-                "check the path; warden does not run with a configuration it could not read"
-                    .to_owned(),
-            ),
-        )
+        ConfigError::new(format!("cannot read {what} file `{shown}`: {e}"))
+            .help("check the path; warden does not run with a configuration it could not read")
     })
 }
 

@@ -21,11 +21,11 @@ pub fn toml_error(src: &SourceText, e: &toml::de::Error) -> ConfigError {
     if let Some(arg) = src.override_argument() {
         message = format!("{message} (in `-c {arg}`)");
     }
-    ConfigError {
-        location: e.span().map(|span| src.source_of(&span)),
-        message,
-        help: reworded.help,
+    match e.span() {
+        Some(span) => ConfigError::at(src, &span, message),
+        None => ConfigError::new(message),
     }
+    .help_opt(reworded.help)
 }
 
 /// Build the TOML text for the `ordinal`-th `-c KEY=VALUE` argument.
@@ -36,14 +36,9 @@ pub fn toml_error(src: &SourceText, e: &toml::de::Error) -> ConfigError {
 /// (a second key smuggled in after a newline, say) is an error.
 pub fn override_text(ordinal: u32, argument: &str) -> Result<SourceText, ConfigError> {
     let usage = |message: String| {
-        ConfigError {
-        location: None,
-        message,
-        help: Some(
-            "write `-c KEY=VALUE`, e.g. `-c sandbox_mode=read-only` or `-c 'sandbox.deny_read=[\"~/.kube\"]'`"
-                .to_owned(),
-        ),
-    }
+        ConfigError::new(message).help(
+            "write `-c KEY=VALUE`, e.g. `-c sandbox_mode=read-only` or `-c 'sandbox.deny_read=[\"~/.kube\"]'`",
+        )
     };
     let Some((key, value)) = argument.split_once('=') else {
         return Err(usage(format!("`-c {argument}`: expected KEY=VALUE")));
@@ -54,9 +49,10 @@ pub fn override_text(ordinal: u32, argument: &str) -> Result<SourceText, ConfigE
     // The key alone, with a placeholder value, tells us its dotted path and
     // whether it is a valid TOML key at all.
     let key_probe = SourceText::override_arg(ordinal, argument, key, "0", false);
-    let probe: toml::Table = toml::from_str(&key_probe.text).map_err(|e| ConfigError {
-        message: format!("invalid key `{}` (in `-c {argument}`)", key.trim()),
-        ..toml_error(&key_probe, &e)
+    let probe: toml::Table = toml::from_str(&key_probe.text).map_err(|e| {
+        let mut d = toml_error(&key_probe, &e);
+        d.message = format!("invalid key `{}` (in `-c {argument}`)", key.trim());
+        d
     })?;
     let path = key_path(&probe);
 

@@ -69,6 +69,15 @@ pub struct Set<T> {
 }
 
 impl<T> Set<T> {
+    /// The same place, another form of the value.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Set<U> {
+        Set {
+            value: f(self.value),
+            layer: self.layer,
+            source: self.source,
+        }
+    }
+
     pub fn provenance(&self, key: impl Into<String>, value: String) -> Provenance {
         Provenance {
             key: key.into(),

@@ -168,6 +168,12 @@ pub struct RawToolOverride {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApprovalPolicy(pub Granular);
 
+impl From<ApprovalPolicy> for Granular {
+    fn from(p: ApprovalPolicy) -> Granular {
+        p.0
+    }
+}
+
 /// The granular table: a missing category is `false` (fail closed).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -308,6 +314,12 @@ impl<'de> Deserialize<'de> for Example {
 /// A humantime duration (`"30s"`, `"10m"`, `"1h 30m"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
+
+impl From<HumanDuration> for Duration {
+    fn from(d: HumanDuration) -> Duration {
+        d.0
+    }
+}
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -15,13 +15,14 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::ConfigError;
+use super::globs;
 use super::location::SourceText;
 use super::merge::Builder;
 use super::parse::parse_toml;
 use super::provenance::{LayerKind, Set, render};
 use super::raw::{RawCommandRule, RawReviewRule};
 use super::rules::{command_rule, review_rule};
+use super::{ConfigError, Diagnostic};
 use crate::config::schema::{
     CommandRule, NetworkMode, ReviewDecision, ReviewRule, ReviewerKind, SandboxMode,
 };
@@ -70,16 +71,17 @@ pub struct Requirements {
 impl Requirements {
     /// Read and check a requirements file.
     pub fn load(path: &Path) -> Result<Requirements, ConfigError> {
+        Self::parse(Self::read(path)?)
+    }
+
+    /// Read a requirements file (named as given).
+    pub fn read(path: &Path) -> Result<SourceText, ConfigError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            location: None,
-            message: format!("cannot read requirements file `{name}`: {e}"),
-            help: Some(
-                "check --requirements / WARDEN_REQUIREMENTS; warden refuses to run without the requirements it was told to enforce"
-                    .to_owned(),
-            ),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(format!("cannot read requirements file `{name}`: {e}"))
+                .help("check --requirements / WARDEN_REQUIREMENTS; warden refuses to run without the requirements it was told to enforce")
         })?;
-        Self::parse(SourceText::file(name, text))
+        Ok(SourceText::file(name, text))
     }
 
     /// Check requirements already in memory (`src.name` names the file).
@@ -89,11 +91,12 @@ impl Requirements {
         let non_empty =
             |len: usize, span: std::ops::Range<usize>, key: &str| -> Result<(), ConfigError> {
                 if len == 0 {
-                    return Err(ConfigError {
-                        location: Some(src.source_of(&span)),
-                        message: format!("`{key}` is empty, so no configuration could satisfy it"),
-                        help: Some(format!("list at least one value, or remove `{key}`")),
-                    });
+                    return Err(ConfigError::at(
+                        &src,
+                        &span,
+                        format!("`{key}` is empty, so no configuration could satisfy it"),
+                    )
+                    .help(format!("list at least one value, or remove `{key}`")));
                 }
                 Ok(())
             };
@@ -114,12 +117,13 @@ impl Requirements {
                 .into_iter()
                 .map(|p| {
                     if p.get_ref().trim().is_empty() {
-                        return Err(ConfigError {
-                            location: Some(src.source_of(&p.span())),
-                            message: format!("empty path in `{key}`"),
-                            help: None,
-                        });
+                        return Err(ConfigError::at(
+                            &src,
+                            &p.span(),
+                            format!("empty path in `{key}`"),
+                        ));
                     }
+                    globs::check(&src, &p.span(), p.get_ref(), key)?;
                     Ok(Required {
                         source: at(&p.span()),
                         value: p.into_inner(),
@@ -131,11 +135,10 @@ impl Requirements {
         let protected = paths(raw.protected, "protected")?;
         let guardian_policy_config = match raw.guardian_policy_config {
             Some(p) if p.get_ref().trim().is_empty() => {
-                return Err(ConfigError {
-                    location: Some(src.source_of(&p.span())),
-                    message: "`guardian_policy_config` is empty".to_owned(),
-                    help: Some("write the reviewer policy, or remove the key".to_owned()),
-                });
+                return Err(
+                    ConfigError::at(&src, &p.span(), "`guardian_policy_config` is empty")
+                        .help("write the reviewer policy, or remove the key"),
+                );
             }
             Some(p) => Some(Required {
                 source: at(&p.span()),
@@ -179,18 +182,23 @@ impl Requirements {
 }
 
 /// Enforce and add managed requirements. Call once, after every layer.
-pub fn apply(b: &mut Builder, req: &Requirements) -> Result<(), ConfigError> {
-    let forbidden = |what: String, at: &Source, rule: &Source, allowed: String| ConfigError {
-        location: Some(at.clone()),
-        message: format!("{what} is forbidden by managed requirements ({rule}: {allowed})"),
-        help: Some(format!(
-            "requirements cannot be weakened; change the setting at {} (or override it, e.g. with `-c`) to a value the requirements allow",
-            at
-        )),
+/// Every setting a requirement forbids is an error in `b.errors`, at the
+/// layer that set it, with the requirement as the secondary place.
+pub fn apply(b: &mut Builder, req: &Requirements) {
+    let forbidden = |what: String, at: &Source, rule: &Source, allowed: String| {
+        ConfigError::located(
+            at.clone(),
+            format!("{what} is forbidden by managed requirements ({rule}: {allowed})"),
+        )
+        .label("set in this layer")
+        .also(rule.clone(), "the requirement it would weaken")
+        .help(format!(
+            "requirements cannot be weakened; change the setting at {at} (or override it, e.g. with `-c`) to a value the requirements allow"
+        ))
     };
-    if let (Some(allowed), Some(mode)) = (&req.allowed_sandbox_modes, &b.sandbox_mode) {
+    if let (Some(allowed), Some(mode)) = (&req.allowed_sandbox_modes, &b.scalars.sandbox_mode) {
         if !allowed.value.contains(&mode.value) {
-            return Err(forbidden(
+            b.errors.push(forbidden(
                 format!("sandbox_mode = \"{}\"", mode.value.as_str()),
                 &mode.source,
                 &allowed.source,
@@ -198,11 +206,12 @@ pub fn apply(b: &mut Builder, req: &Requirements) -> Result<(), ConfigError> {
             ));
         }
     }
-    if let (Some(allowed), Some(reviewer)) =
-        (&req.allowed_approvals_reviewers, &b.approvals_reviewer)
-    {
+    if let (Some(allowed), Some(reviewer)) = (
+        &req.allowed_approvals_reviewers,
+        &b.scalars.approvals_reviewer,
+    ) {
         if !allowed.value.contains(&reviewer.value) {
-            return Err(forbidden(
+            b.errors.push(forbidden(
                 format!("approvals_reviewer = \"{}\"", reviewer.value.as_str()),
                 &reviewer.source,
                 &allowed.source,
@@ -213,8 +222,13 @@ pub fn apply(b: &mut Builder, req: &Requirements) -> Result<(), ConfigError> {
     let mut managed_review = Vec::new();
     if let Some(allow) = req.allow_network.as_ref().filter(|a| !a.value) {
         let rule = || "allow_network = false".to_owned();
-        if let Some(net) = b.network.as_ref().filter(|n| n.value == NetworkMode::On) {
-            return Err(forbidden(
+        if let Some(net) = b
+            .scalars
+            .network
+            .as_ref()
+            .filter(|n| n.value == NetworkMode::On)
+        {
+            b.errors.push(forbidden(
                 "sandbox.network = \"on\"".into(),
                 &net.source,
                 &allow.source,
@@ -223,7 +237,7 @@ pub fn apply(b: &mut Builder, req: &Requirements) -> Result<(), ConfigError> {
         }
         for (name, server) in &b.mcp_servers {
             if let Some(net) = server.network.as_ref().filter(|n| n.value) {
-                return Err(forbidden(
+                b.errors.push(forbidden(
                     format!("mcp_servers.{name}.network = true"),
                     &net.source,
                     &allow.source,
@@ -236,10 +250,16 @@ pub fn apply(b: &mut Builder, req: &Requirements) -> Result<(), ConfigError> {
         // permission, never more) and say so.
         for r in b.command_rules.iter_mut().filter(|r| r.grants.network) {
             r.grants.network = false;
-            b.warnings.push(format!(
-                "{}: this rule's network grant is dropped: managed requirements forbid network ({}: allow_network = false)",
-                r.source, allow.source
-            ));
+            b.warnings.push(
+                Diagnostic::located(
+                    r.source.clone(),
+                    format!(
+                        "this rule's network grant is dropped: managed requirements forbid network ({}: allow_network = false)",
+                        allow.source
+                    ),
+                )
+                .also(allow.source.clone(), "the requirement"),
+            );
         }
         // And no reviewer may approve reaching a host.
         managed_review.push(ReviewRule {
@@ -275,13 +295,18 @@ pub fn apply(b: &mut Builder, req: &Requirements) -> Result<(), ConfigError> {
     b.review_rules.splice(0..0, managed_review);
     if let Some(policy) = &req.guardian_policy_config {
         if let Some(local) = &b.policy {
-            b.warnings.push(format!(
-                "{}: the local reviewer policy is not used: managed guardian_policy_config ({}) wins",
-                local.source, policy.source
-            ));
+            b.warnings.push(
+                Diagnostic::located(
+                    local.source.clone(),
+                    format!(
+                        "the local reviewer policy is not used: managed guardian_policy_config ({}) wins",
+                        policy.source
+                    ),
+                )
+                .also(policy.source.clone(), "the managed policy"),
+            );
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -7,18 +7,18 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::ConfigError;
 use super::builtin::{DEFAULT_POLICY, DEFAULT_POLICY_ORIGIN};
 use super::merge::{Builder, LocalPolicy, McpBuilder};
 use super::provenance::{
     HIDDEN, LayerKind, Provenance, Set, looks_secret, render, render_duration, render_text_summary,
 };
 use super::requirements::Requirements;
+use super::{ConfigError, Diagnostic};
 use crate::config::schema::*;
 use crate::decision::Source;
 
 /// Collects provenance while values are taken out of the builder.
-struct Taker {
+pub struct Taker {
     provenance: Vec<Provenance>,
 }
 
@@ -29,19 +29,16 @@ impl Taker {
         slot: Option<Set<T>>,
         show: impl Fn(&T) -> String,
     ) -> Result<Set<T>, ConfigError> {
-        let set = slot.ok_or_else(|| ConfigError {
-            location: None,
-            message: format!("no value for `{key}`"),
-            help: Some(
-                "every built-in profile sets it in profiles/common.toml; this is a bug in warden"
-                    .to_owned(),
-            ),
+        let set = slot.ok_or_else(|| {
+            ConfigError::new(format!("no value for `{key}`")).help(
+                "every built-in profile sets it in profiles/common.toml; this is a bug in warden",
+            )
         })?;
         self.provenance.push(set.provenance(key, show(&set.value)));
         Ok(set)
     }
 
-    fn value<T>(
+    pub(super) fn value<T>(
         &mut self,
         key: &str,
         slot: Option<Set<T>>,
@@ -50,7 +47,7 @@ impl Taker {
         self.required(key, slot, show).map(|s| s.value)
     }
 
-    fn optional<T>(
+    pub(super) fn optional<T>(
         &mut self,
         key: &str,
         slot: Option<Set<T>>,
@@ -86,105 +83,146 @@ impl Taker {
 }
 
 /// Refuse a zero where at least one is needed, at the value's location.
-fn at_least_one<T: Copy + Into<u64>>(slot: &Option<Set<T>>, key: &str) -> Result<(), ConfigError> {
-    match slot {
-        Some(set) if set.value.into() == 0 => Err(ConfigError {
-            location: Some(set.source.clone()),
-            message: format!("`{key}` must be at least 1"),
-            help: None,
-        }),
-        _ => Ok(()),
+fn at_least_one<T: Copy + Into<u64>>(
+    errors: &mut Vec<ConfigError>,
+    slot: &Option<Set<T>>,
+    key: &str,
+    unit: &str,
+) {
+    if let Some(set) = slot.as_ref().filter(|set| set.value.into() == 0) {
+        errors.push(ConfigError::located(
+            set.source.clone(),
+            format!("`{key}` must be at least 1{unit}"),
+        ));
     }
 }
 
-fn check_url(set: &Option<Set<String>>, key: &str) -> Result<(), ConfigError> {
+fn check_url(errors: &mut Vec<ConfigError>, set: &Option<Set<String>>, key: &str) {
     if let Some(url) = set {
         if !(url.value.starts_with("https://") || url.value.starts_with("http://")) {
-            return Err(ConfigError {
-                location: Some(url.source.clone()),
-                message: format!("`{key}` must be an http:// or https:// URL"),
-                help: None,
-            });
+            errors.push(ConfigError::located(
+                url.source.clone(),
+                format!("`{key}` must be an http:// or https:// URL"),
+            ));
         }
     }
-    Ok(())
 }
 
 fn dur(d: &Duration) -> String {
     render_duration(*d)
 }
 
-/// Check values that need more than their type says, before any is taken.
-fn check(b: &Builder) -> Result<(), ConfigError> {
-    if let Some(limit) = &b.output_limit {
-        if limit.value == 0 {
-            return Err(ConfigError {
-                location: Some(limit.source.clone()),
-                message: "`sandbox.output_limit` must be at least 1 byte".into(),
-                help: None,
-            });
-        }
-    }
-    if let Some(limit) = &b.agent_tool_output_limit {
-        if limit.value == 0 {
-            return Err(ConfigError {
-                location: Some(limit.source.clone()),
-                message: "`agent.tool_output_limit` must be at least 1 byte".into(),
-                help: None,
-            });
-        }
-    }
+/// Check values that need more than their type says, before any is taken:
+/// every failing check is one error.
+pub fn check(b: &Builder) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let e = &mut errors;
+    let as_u64 = |slot: &Option<Set<usize>>| {
+        slot.as_ref().map(|s| Set {
+            value: u64::try_from(s.value).unwrap_or(u64::MAX),
+            layer: s.layer,
+            source: s.source.clone(),
+        })
+    };
+    at_least_one(
+        e,
+        &as_u64(&b.scalars.output_limit),
+        "sandbox.output_limit",
+        " byte",
+    );
+    at_least_one(
+        e,
+        &as_u64(&b.scalars.agent_tool_output_limit),
+        "agent.tool_output_limit",
+        " byte",
+    );
     // `auto_review.provider = "script"` is accepted: the reviewer then
     // answers from the `reviews:` of `warden run --scenario F`; a command
     // without a scenario refuses it (see review::llm::from_config).
-    check_url(&b.ar_base_url, "auto_review.base_url")?;
-    check_url(&b.agent_base_url, "agent.base_url")?;
-    at_least_one(&b.ar_max_attempts, "auto_review.max_attempts")?;
-    at_least_one(&b.agent_max_attempts, "agent.max_attempts")?;
-    at_least_one(&b.agent_max_turns, "agent.max_turns")?;
+    check_url(e, &b.scalars.ar_base_url, "auto_review.base_url");
+    check_url(e, &b.scalars.agent_base_url, "agent.base_url");
     at_least_one(
-        &b.breaker_consecutive,
+        e,
+        &b.scalars.ar_max_attempts,
+        "auto_review.max_attempts",
+        "",
+    );
+    at_least_one(e, &b.scalars.agent_max_attempts, "agent.max_attempts", "");
+    at_least_one(e, &b.scalars.agent_max_turns, "agent.max_turns", "");
+    at_least_one(
+        e,
+        &b.scalars.breaker_consecutive,
         "auto_review.circuit_breaker.consecutive",
-    )?;
-    at_least_one(&b.breaker_window, "auto_review.circuit_breaker.window")?;
+        "",
+    );
     at_least_one(
-        &b.breaker_max_in_window,
+        e,
+        &b.scalars.breaker_window,
+        "auto_review.circuit_breaker.window",
+        "",
+    );
+    at_least_one(
+        e,
+        &b.scalars.breaker_max_in_window,
         "auto_review.circuit_breaker.max_in_window",
-    )?;
-    if let (Some(window), Some(max)) = (&b.breaker_window, &b.breaker_max_in_window) {
+        "",
+    );
+    if let (Some(window), Some(max)) = (&b.scalars.breaker_window, &b.scalars.breaker_max_in_window)
+    {
         if max.value > window.value {
-            return Err(ConfigError {
-                location: Some(max.source.clone()),
-                message: format!(
-                    "`max_in_window` ({}) is larger than `window` ({}), so the window limit could never trip",
-                    max.value, window.value
-                ),
-                help: Some(format!("`window` is set at {}", window.source)),
-            });
+            e.push(
+                ConfigError::located(
+                    max.source.clone(),
+                    format!(
+                        "`max_in_window` ({}) is larger than `window` ({}), so the window limit could never trip",
+                        max.value, window.value
+                    ),
+                )
+                .also(window.source.clone(), "the window it cannot exceed")
+                .help(format!("`window` is set at {}", window.source)),
+            );
         }
     }
-    Ok(())
+    errors
 }
 
-/// Build the resolved configuration. `req` has already been applied.
+/// Build the resolved configuration from a builder that passed [`check`].
+/// `req` has already been applied.
 pub fn finish(
+    b: Builder,
+    profile: &str,
+    req: Option<&Requirements>,
+) -> Result<(Config, Vec<Provenance>, Vec<Diagnostic>), Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let resolved = take_all(b, profile, req, &mut errors);
+    match resolved {
+        Ok(done) if errors.is_empty() => Ok(done),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.push(e);
+            Err(errors)
+        }
+    }
+}
+
+fn take_all(
     mut b: Builder,
     profile: &str,
     req: Option<&Requirements>,
-) -> Result<(Config, Vec<Provenance>, Vec<String>), ConfigError> {
-    check(&b)?;
+    errors: &mut Vec<ConfigError>,
+) -> Result<(Config, Vec<Provenance>, Vec<Diagnostic>), ConfigError> {
     let mut t = Taker {
         provenance: Vec::new(),
     };
-    let approval_policy = t.value("approval_policy", b.approval_policy.take(), render_granular)?;
-    let approvals_reviewer = t.value("approvals_reviewer", b.approvals_reviewer.take(), render)?;
-    let sandbox_mode = t.value("sandbox_mode", b.sandbox_mode.take(), render)?;
-    let fallback = t.value("sandbox_fallback", b.sandbox_fallback.take(), render)?;
+    let approval_policy = b.scalars.approval_policy(&mut t)?;
+    let approvals_reviewer = b.scalars.approvals_reviewer(&mut t)?;
+    let sandbox_mode = b.scalars.sandbox_mode(&mut t)?;
+    let fallback = b.scalars.sandbox_fallback(&mut t)?;
 
     let sandbox = SandboxConfig {
-        network: t.value("sandbox.network", b.network.take(), render)?,
-        timeout: t.value("sandbox.timeout", b.timeout.take(), dur)?,
-        output_limit: t.value("sandbox.output_limit", b.output_limit.take(), render)?,
+        network: b.scalars.network(&mut t)?,
+        timeout: b.scalars.timeout(&mut t)?,
+        output_limit: b.scalars.output_limit(&mut t)?,
         writable_roots: t.list(
             "sandbox.writable_roots",
             std::mem::take(&mut b.writable_roots),
@@ -208,16 +246,12 @@ pub fn finish(
             .collect(),
     };
 
-    let provider = t.value("auto_review.provider", b.ar_provider.take(), render)?;
-    let model = t.optional("auto_review.model", b.ar_model.take(), render);
-    let base_url = t.optional("auto_review.base_url", b.ar_base_url.take(), render);
-    let timeout = t.value("auto_review.timeout", b.ar_timeout.take(), dur)?;
-    let max_attempts = t.value("auto_review.max_attempts", b.ar_max_attempts.take(), render)?;
-    let transcript_budget = t.value(
-        "auto_review.transcript_budget",
-        b.transcript_budget.take(),
-        render,
-    )?;
+    let provider = b.scalars.ar_provider(&mut t)?;
+    let model = b.scalars.ar_model(&mut t);
+    let base_url = b.scalars.ar_base_url(&mut t);
+    let timeout = b.scalars.ar_timeout(&mut t)?;
+    let max_attempts = b.scalars.ar_max_attempts(&mut t)?;
+    let transcript_budget = b.scalars.transcript_budget(&mut t)?;
     let policy = effective_policy(&mut t, b.policy.take(), req);
     let extra: Vec<String> = std::mem::take(&mut b.extra_policy)
         .into_iter()
@@ -231,21 +265,9 @@ pub fn finish(
         })
         .collect();
     let circuit_breaker = BreakerConfig {
-        consecutive: t.value(
-            "auto_review.circuit_breaker.consecutive",
-            b.breaker_consecutive.take(),
-            render,
-        )?,
-        window: t.value(
-            "auto_review.circuit_breaker.window",
-            b.breaker_window.take(),
-            render,
-        )?,
-        max_in_window: t.value(
-            "auto_review.circuit_breaker.max_in_window",
-            b.breaker_max_in_window.take(),
-            render,
-        )?,
+        consecutive: b.scalars.breaker_consecutive(&mut t)?,
+        window: b.scalars.breaker_window(&mut t)?,
+        max_in_window: b.scalars.breaker_max_in_window(&mut t)?,
     };
     let auto_review = AutoReviewConfig {
         provider,
@@ -260,40 +282,38 @@ pub fn finish(
     };
 
     let agent = AgentConfig {
-        provider: t.value("agent.provider", b.agent_provider.take(), render)?,
-        model: t.optional("agent.model", b.agent_model.take(), render),
-        base_url: t.optional("agent.base_url", b.agent_base_url.take(), render),
-        max_turns: t.value("agent.max_turns", b.agent_max_turns.take(), render)?,
-        timeout: t.value("agent.timeout", b.agent_timeout.take(), dur)?,
-        token_budget: t.optional("agent.token_budget", b.agent_token_budget.take(), render),
-        tool_output_limit: t.value(
-            "agent.tool_output_limit",
-            b.agent_tool_output_limit.take(),
-            render,
-        )?,
-        request_timeout: t.value("agent.request_timeout", b.agent_request_timeout.take(), dur)?,
-        max_attempts: t.value("agent.max_attempts", b.agent_max_attempts.take(), render)?,
+        provider: b.scalars.agent_provider(&mut t)?,
+        model: b.scalars.agent_model(&mut t),
+        base_url: b.scalars.agent_base_url(&mut t),
+        max_turns: b.scalars.agent_max_turns(&mut t)?,
+        timeout: b.scalars.agent_timeout(&mut t)?,
+        token_budget: b.scalars.agent_token_budget(&mut t),
+        tool_output_limit: b.scalars.agent_tool_output_limit(&mut t)?,
+        request_timeout: b.scalars.agent_request_timeout(&mut t)?,
+        max_attempts: b.scalars.agent_max_attempts(&mut t)?,
     };
     let report = ReportConfig {
-        on_breaker: t.value("report.on_breaker", b.on_breaker.take(), render)?,
-        on_escalation: t.value("report.on_escalation", b.on_escalation.take(), render)?,
-        on_denial: t.value("report.on_denial", b.on_denial.take(), render)?,
-        annotate_approvals: t.value(
-            "report.annotate_approvals",
-            b.annotate_approvals.take(),
-            render,
-        )?,
+        on_breaker: b.scalars.on_breaker(&mut t)?,
+        on_escalation: b.scalars.on_escalation(&mut t)?,
+        on_denial: b.scalars.on_denial(&mut t)?,
+        annotate_approvals: b.scalars.annotate_approvals(&mut t)?,
     };
     let skills = SkillsConfig {
-        dirs: t
-            .value("skills.dirs", b.skills_dirs.take(), render)?
+        dirs: b
+            .scalars
+            .skills_dirs(&mut t)?
             .into_iter()
             .map(PathBuf::from)
             .collect(),
     };
     let mut mcp_servers = BTreeMap::new();
     for (name, server) in std::mem::take(&mut b.mcp_servers) {
-        mcp_servers.insert(name.clone(), mcp_server(&mut t, &name, server)?);
+        match mcp_server(&mut t, &name, server) {
+            Ok(server) => {
+                mcp_servers.insert(name, server);
+            }
+            Err(e) => errors.push(e),
+        }
     }
 
     let config = Config {
@@ -311,14 +331,6 @@ pub fn finish(
         skills,
     };
     Ok((config, t.provenance, b.warnings))
-}
-
-/// `{ granular = { … } }` with the categories in their documented order.
-fn render_granular(g: &Granular) -> String {
-    format!(
-        "{{ granular = {{ sandbox_approval = {}, rules = {}, mcp_elicitations = {}, request_permissions = {}, skill_approval = {} }} }}",
-        g.sandbox_approval, g.rules, g.mcp_elicitations, g.request_permissions, g.skill_approval
-    )
 }
 
 fn effective_policy(
@@ -378,17 +390,19 @@ fn mcp_server(t: &mut Taker, name: &str, s: McpBuilder) -> Result<McpServerConfi
         column: None,
         ..f.source.clone()
     });
-    let command = s.command.ok_or_else(|| ConfigError {
-        location: header.clone(),
-        message: format!("MCP server `{name}` has no `command`"),
-        help: Some(format!("add `command = \"…\"` under [mcp_servers.{name}]")),
+    let command = s.command.ok_or_else(|| {
+        let message = format!("MCP server `{name}` has no `command`");
+        match header.clone() {
+            Some(at) => ConfigError::located(at, message),
+            None => ConfigError::new(message),
+        }
+        .help(format!("add `command = \"…\"` under [mcp_servers.{name}]"))
     })?;
     if command.value.trim().is_empty() {
-        return Err(ConfigError {
-            location: Some(command.source),
-            message: format!("MCP server `{name}` has an empty `command`"),
-            help: None,
-        });
+        return Err(ConfigError::located(
+            command.source,
+            format!("MCP server `{name}` has an empty `command`"),
+        ));
     }
     t.provenance
         .push(command.provenance(k("command"), render(&command.value)));

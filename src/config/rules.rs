@@ -4,28 +4,14 @@
 //! `.rules` file), `match`/`not_match` examples are run against the rule and
 //! a failing one is an error at the example itself, and globs must compile.
 
-use std::ops::Range;
-
 use toml::Spanned;
 
 use super::ConfigError;
+use super::globs;
 use super::location::SourceText;
 use super::raw::{RawCommandRule, RawReviewRule, Token};
 use crate::config::schema::{CommandRule, PatternToken, ReviewDecision, ReviewRule, RuleDecision};
 use crate::policy::command_rules::check_examples;
-
-fn error_at(
-    src: &SourceText,
-    span: &Range<usize>,
-    message: String,
-    help: Option<&str>,
-) -> ConfigError {
-    ConfigError {
-        location: Some(src.source_of(span)),
-        message,
-        help: help.map(str::to_owned),
-    }
-}
 
 fn pattern(
     src: &SourceText,
@@ -39,12 +25,10 @@ fn pattern(
         .map(|t| t.into_inner().0)
         .collect();
     if tokens.is_empty() {
-        return Err(error_at(
-            src,
-            &span,
-            format!("`{what}` cannot be empty"),
-            Some("give at least the program name, e.g. [\"git\", \"push\"]"),
-        ));
+        return Err(
+            ConfigError::at(src, &span, format!("`{what}` cannot be empty"))
+                .help("give at least the program name, e.g. [\"git\", \"push\"]"),
+        );
     }
     Ok(tokens)
 }
@@ -62,11 +46,10 @@ pub fn command_rule(
     let mut any_arg = Vec::new();
     for arg in raw.any_arg.unwrap_or_default() {
         if arg.get_ref().is_empty() {
-            return Err(error_at(
+            return Err(ConfigError::at(
                 src,
                 &arg.span(),
-                "an `any_arg` pattern cannot be empty".into(),
-                None,
+                "an `any_arg` pattern cannot be empty",
             ));
         }
         any_arg.push(arg.into_inner());
@@ -74,25 +57,31 @@ pub fn command_rule(
 
     let grants = match raw.grants {
         Some(g) if decision != RuleDecision::Allow => {
-            return Err(error_at(
+            return Err(ConfigError::at(
                 src,
                 &g.span(),
                 format!(
                     "`grants` on a `{}` rule: only an `allow` rule pre-approves anything",
                     decision.as_str()
                 ),
-                Some("remove `grants`, or make the rule `decision = \"allow\"`"),
-            ));
+            )
+            .help("remove `grants`, or make the rule `decision = \"allow\"`"));
         }
-        Some(g) => g.into_inner(),
+        Some(g) => {
+            let span = g.span();
+            let grants = g.into_inner();
+            for path in grants.write.iter().filter(|p| !p.is_empty()) {
+                globs::check(src, &span, path, "grants.write")?;
+            }
+            grants
+        }
         None => Default::default(),
     };
     if grants.write.iter().any(String::is_empty) {
-        return Err(error_at(
+        return Err(ConfigError::at(
             src,
             &header,
-            "`grants.write` contains an empty path".into(),
-            None,
+            "`grants.write` contains an empty path",
         ));
     }
 
@@ -122,17 +111,12 @@ pub fn command_rule(
                 probe.examples_not_match = vec![example.get_ref().0.clone()];
             }
             if let Err(why) = check_examples(&probe) {
-                return Err(error_at(
-                    src,
-                    &example.span(),
-                    why,
-                    Some(&format!(
-                        "the rule at {} has pattern {}{}; fix the example or the rule",
-                        rule.source,
-                        render_pattern(&rule.pattern),
-                        if rule.piped { " (piped only)" } else { "" }
-                    )),
-                ));
+                return Err(ConfigError::at(src, &example.span(), why).help(format!(
+                    "the rule at {} has pattern {}{}; fix the example or the rule",
+                    rule.source,
+                    render_pattern(&rule.pattern),
+                    if rule.piped { " (piped only)" } else { "" }
+                )));
             }
         }
     }
@@ -159,12 +143,10 @@ pub fn review_rule(
     let reason_span = raw.reason.span();
     let reason = raw.reason.into_inner();
     if reason.trim().is_empty() {
-        return Err(error_at(
-            src,
-            &reason_span,
-            "`reason` cannot be empty".into(),
-            Some("say why, in one sentence: it is shown to the agent and in reports"),
-        ));
+        return Err(
+            ConfigError::at(src, &reason_span, "`reason` cannot be empty")
+                .help("say why, in one sentence: it is shown to the agent and in reports"),
+        );
     }
     let command = match raw.command {
         Some(c) => Some(pattern(src, c, "command")?),
@@ -204,12 +186,7 @@ pub fn review_rule(
         managed,
     };
     if decision == ReviewDecision::Approve && has_no_condition(&rule) {
-        return Err(error_at(
-            src,
-            &header,
-            "this `approve` review rule has no condition, so it would approve every boundary crossing".into(),
-            Some("add `kinds`, `categories`, `command`, `path`, `host` or `mcp_*` conditions"),
-        ));
+        return Err(ConfigError::at(src, &header, "this `approve` review rule has no condition, so it would approve every boundary crossing").help("add `kinds`, `categories`, `command`, `path`, `host` or `mcp_*` conditions"));
     }
     Ok(rule)
 }
@@ -226,26 +203,7 @@ fn has_no_condition(rule: &ReviewRule) -> bool {
 }
 
 fn check_glob(src: &SourceText, glob: &Spanned<String>, key: &str) -> Result<(), ConfigError> {
-    if glob.get_ref().is_empty() {
-        return Err(error_at(
-            src,
-            &glob.span(),
-            format!("empty glob in `{key}`"),
-            None,
-        ));
-    }
-    globset::GlobBuilder::new(glob.get_ref())
-        .literal_separator(true)
-        .build()
-        .map(drop)
-        .map_err(|e| {
-            error_at(
-                src,
-                &glob.span(),
-                format!("invalid glob `{}` in `{key}`: {}", glob.get_ref(), e.kind()),
-                Some("globs use `*`, `?`, `**`, `[abc]` and `{a,b}`"),
-            )
-        })
+    globs::check(src, &glob.span(), glob.get_ref(), key)
 }
 
 /// A pattern as TOML, e.g. `["git", ["push", "fetch"]]`.

@@ -174,10 +174,8 @@ impl TryFrom<String> for NonEmpty {
 impl Scenario {
     /// Read and parse a scenario file. `path` is named in errors as given.
     pub fn load(path: &Path) -> Result<Scenario, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            location: None,
-            message: format!("cannot read scenario {}: {e}", path.display()),
-            help: None,
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(format!("cannot read scenario {}: {e}", path.display()))
         })?;
         Scenario::parse(&text, &path.display().to_string())
     }
@@ -190,7 +188,7 @@ impl Scenario {
 
 /// A YAML error as `origin:line:col: message`.
 fn located_error(err: &serde_norway::Error, origin: &str) -> ConfigError {
-    let help = Some("see docs/providers.md for the scenario format".to_owned());
+    let help = "see docs/providers.md for the scenario format";
     let text = err.to_string();
     match err.location() {
         Some(loc) => {
@@ -198,20 +196,16 @@ fn located_error(err: &serde_norway::Error, origin: &str) -> ConfigError {
             // location prefix says that already.
             let suffix = format!(" at line {} column {}", loc.line(), loc.column());
             let message = text.strip_suffix(&suffix).unwrap_or(&text);
-            ConfigError {
-                location: Some(Source {
+            ConfigError::located(
+                Source {
                     file: origin.to_owned(),
                     line: loc.line() as u32,
                     column: Some(loc.column() as u32),
-                }),
-                message: format!("invalid scenario: {message}"),
-                help,
-            }
+                },
+                format!("invalid scenario: {message}"),
+            )
+            .help(help)
         }
-        None => ConfigError {
-            location: None,
-            message: format!("invalid scenario {origin}: {text}"),
-            help,
-        },
+        None => ConfigError::new(format!("invalid scenario {origin}: {text}")).help(help),
     }
 }
