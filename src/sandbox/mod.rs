@@ -20,7 +20,7 @@
 //! exit 5) unless the profile says `sandbox_fallback = "warn"`.
 //!
 //! Map of the module:
-//! - [`policy`]: profile settings → absolute paths ([`SandboxPolicy`]);
+//! - [`resolve`]: profile settings resolved against a workspace into absolute paths ([`SandboxPolicy`]);
 //! - [`prepare`] and [`plan`]: one command's writable set and Landlock rules;
 //!   [`devices`]: the device nodes (and terminals) a command may open;
 //! - [`deny`]: deny-read globs expanded (cached, kept exact with inotify);
@@ -72,9 +72,9 @@ pub mod launch;
 pub mod output;
 pub mod plan;
 pub mod plan_cache;
-pub mod policy;
 pub mod prepare;
 pub mod refusal;
+pub mod resolve;
 pub mod seccomp;
 mod seccomp_cross;
 mod seccomp_prefix;
@@ -90,8 +90,8 @@ pub use enforcement::{Enforcement, LandlockState};
 pub use error::SandboxError;
 pub use exec::execute;
 pub use guard::ProtectedChange;
-pub use policy::SandboxPolicy;
 pub use refusal::{Refusal, RefusalKind};
+pub use resolve::SandboxPolicy;
 
 /// Where the warden executable is (the zygote and the MCP servers'
 /// supervisors are warden itself). Library tests point this at
