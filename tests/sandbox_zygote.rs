@@ -47,7 +47,7 @@ async fn a_dead_zygote_fails_closed_and_the_next_command_gets_a_new_one() {
     );
     let err = execute(&runtime(), &f.policy(), &req).await.unwrap_err();
     assert!(
-        matches!(&err, SandboxError::Helper(m) if m.contains("zygote") && m.contains("not run")),
+        matches!(&err, SandboxError::Supervisor(m) if m.contains("zygote") && m.contains("not run")),
         "{err}"
     );
     assert_eq!(warden::error::Error::from(err).exit_status().code(), 5);

@@ -19,11 +19,11 @@
 //!    ([`close_inherited_descriptors`]), `chdir`;
 //! 4. `no_new_privs`, Landlock `restrict_self`, dropping every
 //!    capability ([`caps::drop_all`]),
-//!    seccomp — in the order the old helper applied them to itself;
+//!    seccomp — in the order the supervisor once applied them to itself;
 //! 5. a fixed-size report on a close-on-exec pipe: what the kernel enforced
 //!    and whether that is a refusal ([`super::enforcement::must_refuse`],
 //!    allocation-free twin of [`super::enforcement::assess`]); a refusal
-//!    exits with [`HELPER_FAILED`] without running anything;
+//!    exits with [`SUPERVISOR_FAILED`] without running anything;
 //! 6. `execve` of each candidate path; a failure is reported (errno) and
 //!    the child exits 127 (not found) or 126.
 //!
@@ -47,7 +47,7 @@ use super::{caps, seccomp};
 use crate::config::SandboxFallback;
 
 /// Exit code of a sandbox that refused or failed before the command ran.
-pub const HELPER_FAILED: i32 = 5;
+pub const SUPERVISOR_FAILED: i32 = 5;
 
 /// What to apply, when the command is sandboxed.
 pub struct SandboxSetup {
@@ -237,7 +237,7 @@ impl Launch {
                 0,
             );
             if libc::getppid() != parent {
-                libc::_exit(HELPER_FAILED);
+                libc::_exit(SUPERVISOR_FAILED);
             }
             for (target, fd) in self.stdio.iter().enumerate() {
                 if *fd >= 0 && libc::dup2(*fd, target as RawFd) < 0 {
@@ -279,7 +279,7 @@ impl Launch {
                 record = Record::applied(state, nnp, seccomp_ok, caps_dropped, refused);
                 if refused {
                     write_record(report, &record);
-                    libc::_exit(HELPER_FAILED);
+                    libc::_exit(SUPERVISOR_FAILED);
                 }
             }
             write_record(report, &record);

@@ -103,7 +103,7 @@ impl Prepared {
 impl From<String> for SandboxError {
     /// Building a ruleset failed: the supervisor could not be set up.
     fn from(message: String) -> Self {
-        SandboxError::Helper(message)
+        SandboxError::Supervisor(message)
     }
 }
 

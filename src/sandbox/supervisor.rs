@@ -1,5 +1,5 @@
 //! The supervisor of one command for `warden run` and MCP servers: reads a
-//! [`HelperSpec`] from the control pipe (the Landlock ruleset, built by
+//! [`SupervisorSpec`] from the control pipe (the Landlock ruleset, built by
 //! warden, comes as a descriptor next to it), starts the command with the
 //! sandbox applied ([`super::launch`]), reports what the kernel enforced,
 //! supervises, and reports how the command ended.
@@ -22,8 +22,10 @@ use std::sync::Arc;
 
 use super::enforcement::requested_abi;
 use super::landlock_apply::BuiltRuleset;
-use super::launch::{ChildOutcome, HELPER_FAILED, Launch, SandboxSetup, Stdio, exec_failure_code};
-use super::spec::{HelperMessage, HelperSpec, read_framed};
+use super::launch::{
+    ChildOutcome, Launch, SUPERVISOR_FAILED, SandboxSetup, Stdio, exec_failure_code,
+};
+use super::spec::{SupervisorMessage, SupervisorSpec, read_framed};
 use super::supervise::{Child, Wake, become_subreaper};
 
 /// Entry point of `warden __sandbox-exec --spec-fd N --status-fd M
@@ -35,7 +37,7 @@ pub fn main(spec_fd: RawFd, status_fd: RawFd, ruleset_fds: &[RawFd]) -> i32 {
     for fd in all {
         if fd < 3 || !set_cloexec(fd) {
             eprintln!("warden __sandbox-exec: fd {fd} is not inherited (internal command)");
-            return HELPER_FAILED;
+            return SUPERVISOR_FAILED;
         }
     }
     // SAFETY: warden passed these descriptors to this process for its
@@ -65,19 +67,19 @@ pub fn serve(
     stdio: [Option<OwnedFd>; 3],
     rulesets: Vec<OwnedFd>,
 ) -> i32 {
-    let spec: HelperSpec = match read_framed(&control) {
+    let spec: SupervisorSpec = match read_framed(&control) {
         Ok(s) => s,
         Err(e) => {
             let message = format!("bad spec: {e}");
-            send(&mut status, &HelperMessage::SetupFailed { message });
-            return HELPER_FAILED;
+            send(&mut status, &SupervisorMessage::SetupFailed { message });
+            return SUPERVISOR_FAILED;
         }
     };
     let sandbox = match sandbox_setup(&spec, rulesets) {
         Ok(s) => s,
         Err(message) => {
-            send(&mut status, &HelperMessage::SetupFailed { message });
-            return HELPER_FAILED;
+            send(&mut status, &SupervisorMessage::SetupFailed { message });
+            return SUPERVISOR_FAILED;
         }
     };
     let raw = |i: usize| stdio[i].as_ref().map(AsRawFd::as_raw_fd);
@@ -96,16 +98,16 @@ pub fn serve(
     ) {
         Ok(l) => l,
         Err(message) => {
-            send(&mut status, &HelperMessage::SetupFailed { message });
-            return HELPER_FAILED;
+            send(&mut status, &SupervisorMessage::SetupFailed { message });
+            return SUPERVISOR_FAILED;
         }
     };
     let reaper = become_subreaper();
     let spawned = match launch.spawn() {
         Ok(s) => s,
         Err(message) => {
-            send(&mut status, &HelperMessage::SetupFailed { message });
-            return HELPER_FAILED;
+            send(&mut status, &SupervisorMessage::SetupFailed { message });
+            return SUPERVISOR_FAILED;
         }
     };
     drop(stdio);
@@ -115,16 +117,16 @@ pub fn serve(
         ChildOutcome::SetupFailed(message) => {
             child.reap();
             let message = message.clone();
-            send(&mut status, &HelperMessage::SetupFailed { message });
-            return HELPER_FAILED;
+            send(&mut status, &SupervisorMessage::SetupFailed { message });
+            return SUPERVISOR_FAILED;
         }
     };
     match spawned.enforcement(&applied) {
-        Ok(enforcement) => send(&mut status, &HelperMessage::Enforced { enforcement }),
+        Ok(enforcement) => send(&mut status, &SupervisorMessage::Enforced { enforcement }),
         Err(feature) => {
             child.reap();
-            send(&mut status, &HelperMessage::Refused { feature });
-            return HELPER_FAILED;
+            send(&mut status, &SupervisorMessage::Refused { feature });
+            return SUPERVISOR_FAILED;
         }
     }
     if let ChildOutcome::ExecFailed(_, errno) = spawned.outcome {
@@ -135,7 +137,10 @@ pub fn serve(
             spec.argv[0],
             std::io::Error::from_raw_os_error(errno)
         );
-        send(&mut status, &HelperMessage::ExecFailed { message, code });
+        send(
+            &mut status,
+            &SupervisorMessage::ExecFailed { message, code },
+        );
         return code;
     }
     if let Wake::Fd(_) = child.wait_until(&[control.as_raw_fd()], None) {
@@ -146,7 +151,7 @@ pub fn serve(
     reaper.sweep();
     send(
         &mut status,
-        &HelperMessage::Exited {
+        &SupervisorMessage::Exited {
             code: ended.code,
             signal: ended.signal,
         },
@@ -157,7 +162,7 @@ pub fn serve(
 /// The sandbox to apply, from the spec and the ruleset descriptors; a
 /// mismatch between the two is refused (fail closed).
 fn sandbox_setup(
-    spec: &HelperSpec,
+    spec: &SupervisorSpec,
     rulesets: Vec<OwnedFd>,
 ) -> Result<Option<SandboxSetup>, String> {
     if !spec.sandboxed {
@@ -200,7 +205,7 @@ pub(super) fn set_cloexec(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) == 0 }
 }
 
-fn send(status: &mut File, msg: &HelperMessage) {
+fn send(status: &mut File, msg: &SupervisorMessage) {
     if let Ok(mut line) = serde_json::to_vec(msg) {
         line.push(b'\n');
         let _ = status.write_all(&line);

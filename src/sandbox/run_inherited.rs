@@ -1,11 +1,11 @@
-//! `warden sandbox`: the warden process is its own sandbox helper.
+//! `warden sandbox`: the warden process is its own sandbox supervisor.
 //!
 //! No second warden process: warden prepares the plan, builds the Landlock
 //! ruleset and the seccomp program, `fork`s once ([`super::launch`]: the child
 //! applies the sandbox and `execve`s the command) and supervises the child
 //! itself, as a child subreaper, with warden's own stdin, stdout and
-//! stderr. The command gets its own process group (like the helper gave
-//! it before) and `PR_SET_PDEATHSIG(SIGKILL)`.
+//! stderr. The command gets its own process group (as under a `__sandbox-exec`
+//! supervisor) and `PR_SET_PDEATHSIG(SIGKILL)`.
 //!
 //! - timeout: the command's process group and every descendant are killed;
 //! - SIGINT, SIGTERM, SIGHUP, SIGQUIT to warden: the same, then warden
@@ -45,18 +45,18 @@ pub fn run_inherited(
         false => None,
     };
     let launch = Launch::build(&req.argv, &vars, &req.cwd, sandbox, Stdio::default(), true)
-        .map_err(SandboxError::Helper)?;
+        .map_err(SandboxError::Supervisor)?;
 
     let signals = SignalWatch::new();
     let reaper = become_subreaper();
     let started = Instant::now();
-    let spawned = launch.spawn().map_err(SandboxError::Helper)?;
+    let spawned = launch.spawn().map_err(SandboxError::Supervisor)?;
     let mut child = Child::new(spawned.pid);
     let applied = match &spawned.outcome {
         ChildOutcome::Running(a) | ChildOutcome::ExecFailed(a, _) | ChildOutcome::Refused(a) => *a,
         ChildOutcome::SetupFailed(msg) => {
             child.reap();
-            return Err(SandboxError::Helper(msg.clone()));
+            return Err(SandboxError::Supervisor(msg.clone()));
         }
     };
     let mut enforcement = match spawned.enforcement(&applied) {
