@@ -67,7 +67,10 @@ turns:
         let gone = wait_for(Duration::from_secs(5), || !alive(*pid));
         if !gone {
             // SAFETY: kill(2) on a process this test's run started.
-            unsafe { libc::kill(*pid, libc::SIGKILL) };
+            #[allow(unsafe_code, reason = "the test's one system call, a cleanup")]
+            unsafe {
+                libc::kill(*pid, libc::SIGKILL)
+            };
         }
         assert!(gone, "process {pid} outlived the SIGKILLed warden run");
     }

@@ -9,6 +9,10 @@
 //! What it may import: `warden`'s public API, the dev-dependencies, and
 //! the shared fixtures in `tests/support/`.
 
+// The escape tests make the system calls an attacker would (raw `clone`,
+// `kill`, descriptors…): `unsafe` is allowed here as in `warden::sandbox`.
+#![allow(unsafe_code)]
+
 // Shared with the other test binary (`tests/it/` or `tests/sandbox/`).
 #[path = "../support/run.rs"]
 mod run_support;

@@ -17,9 +17,9 @@ use sandbox_support::{Fixture, require_tool, warden_exe};
 
 fn assert_root() {
     // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
     assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
+        euid, 0,
         "these tests need root (they run as root here and in CI)"
     );
 }
