@@ -23,6 +23,7 @@ pub mod config;
 pub mod decision;
 pub mod error;
 pub mod gh;
+pub mod github;
 pub mod mcp;
 pub mod policy;
 pub mod redact;

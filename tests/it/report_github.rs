@@ -15,8 +15,8 @@ use report_github_mock::{BOT, Comment, Fault, PR, Shared, start};
 use warden::audit::{AuditSummary, Event};
 use warden::decision::{Category, Layer, Outcome, Source};
 use warden::error::ExitStatus;
+use warden::github::client::RetryPolicy;
 use warden::report::default_report_config;
-use warden::report::github::client::RetryPolicy;
 use warden::report::github::{Delivery, GithubEnv, PublishOptions, PublishOutcome, publish_with};
 
 const TOKEN: &str = "ghs_MockInstallationToken0123456789abcdef";

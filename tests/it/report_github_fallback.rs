@@ -15,8 +15,8 @@ use std::time::Duration;
 use audit_support::{WORKSPACE, sample_events, write_log};
 use report_github_mock::{PR, Shared, start};
 use warden::audit::{AuditSummary, Event};
+use warden::github::client::RetryPolicy;
 use warden::report::default_report_config;
-use warden::report::github::client::RetryPolicy;
 use warden::report::github::{Delivery, GithubEnv, PublishOptions, PublishOutcome, publish_with};
 
 const TOKEN: &str = "ghs_MockInstallationToken0123456789abcdef";

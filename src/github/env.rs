@@ -10,18 +10,19 @@
 //! | `GITHUB_SERVER_URL` | web base, for the link to the run |
 //! | `GITHUB_REPOSITORY` | `owner/repo` |
 //! | `GITHUB_TOKEN` | API token; without it, workflow commands only |
-//! | `GITHUB_EVENT_PATH` | event payload: PR number (`pull_request.number` or `issue.number`) and PR head SHA |
+//! | `GITHUB_EVENT_PATH` | event payload ([`super::event::read_event`], bounded): PR number (`pull_request.number` or `issue.number`) and PR head SHA |
 //! | `GITHUB_SHA` | commit for the check run when the event has no PR head |
 //! | `GITHUB_RUN_ID`, `GITHUB_RUN_ATTEMPT` | link to the run |
 //! | `GITHUB_WORKFLOW`, `GITHUB_JOB` | the sticky comment's marker |
 //! | `GITHUB_WORKFLOW_REF` | fallback annotation file (the workflow) |
-//! | `GITHUB_ACTION_PATH` | the action's directory: its `action.yml` is a later fallback ([`super::fallback`]) |
+//! | `GITHUB_ACTION_PATH` | the action's directory: its `action.yml` is a later fallback ([`crate::report::github::fallback`]) |
 //! | `GITHUB_STEP_SUMMARY` | job summary file |
 //! | `WARDEN_COMMENT_AUTHOR` | login whose marker comments are updated (default `github-actions[bot]`) |
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+
+use super::event::{EnvMap, process_env, read_event, var};
 
 /// Login of the `GITHUB_TOKEN` identity, the default comment author.
 pub const DEFAULT_COMMENT_AUTHOR: &str = "github-actions[bot]";
@@ -74,19 +75,12 @@ pub struct GithubEnv {
 impl GithubEnv {
     /// From the process environment.
     pub fn from_process_env() -> GithubEnv {
-        let map: BTreeMap<String, String> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
-        GithubEnv::from_map(&map)
+        GithubEnv::from_map(&process_env())
     }
 
     /// From a map of environment variables; reads the event file it names.
-    pub fn from_map(env: &BTreeMap<String, String>) -> GithubEnv {
-        let get = |name: &str| {
-            env.get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+    pub fn from_map(env: &EnvMap) -> GithubEnv {
+        let get = |name: &str| var(env, name);
         let mut problems = Vec::new();
         let (owner, repo) = match get("GITHUB_REPOSITORY") {
             Some(full) => match full.split_once('/') {
@@ -102,12 +96,9 @@ impl GithubEnv {
             },
             None => (None, None),
         };
-        let event = get("GITHUB_EVENT_PATH").and_then(|path| match read_event(&path) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                problems.push(e);
-                None
-            }
+        let event = read_event(env).unwrap_or_else(|e| {
+            problems.push(e);
+            None
         });
         let pr_number = event.as_ref().and_then(|e| {
             e.pointer("/pull_request/number")
@@ -179,12 +170,6 @@ impl GithubEnv {
     }
 }
 
-fn read_event(path: &str) -> Result<serde_json::Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read GITHUB_EVENT_PATH {path}: {e}"))?;
-    serde_json::from_str(&text).map_err(|e| format!("GITHUB_EVENT_PATH {path} is not JSON: {e}"))
-}
-
 /// `owner/repo/.github/workflows/ci.yml@refs/heads/main` → the path.
 fn workflow_path(workflow_ref: &str) -> Option<String> {
     let without_ref = workflow_ref.split('@').next()?;
@@ -223,7 +208,7 @@ fn marker_part(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn map(pairs: &[(&str, &str)]) -> EnvMap {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
