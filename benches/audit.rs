@@ -4,7 +4,7 @@
 //! Run: `cargo bench --bench audit`. Logs go under Cargo's target tmp
 //! directory (a real file system, so fsync is real).
 
-#[path = "../tests/audit_support/mod.rs"]
+#[path = "../tests/it/audit_support/mod.rs"]
 mod audit_support;
 
 use std::hint::black_box;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Node packages some tests use, installed locally (never globally) from the
-# lockfile: the MCP reference server for tests/mcp_e2e.rs, into
+# lockfile: the MCP reference server for tests/it/mcp_e2e.rs, into
 # tests/node/node_modules (gitignored). Without npm: under CI=true an error
 # (no test may pass by skipping in CI; .ci/run installs npm first),
 # elsewhere a note, and the tests that need Node skip with a printed reason.

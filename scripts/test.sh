@@ -37,7 +37,7 @@ cargo nextest run --locked --no-fail-fast
 echo "== the release build (static-pie): sandbox tests and the demo again"
 scripts/install-release.sh target/release-install
 release="$PWD/target/release-install/bin/warden"
-WARDEN_TEST_EXE="$release" cargo nextest run --locked --no-fail-fast -E 'binary(/^sandbox_/)'
+WARDEN_TEST_EXE="$release" cargo nextest run --locked --no-fail-fast -E 'binary(sandbox)'
 status=0
 "$release" run --demo >target/release-demo.log 2>&1 || status=$?
 if [ "$status" -ne 3 ]; then

@@ -2,7 +2,7 @@
 
 fn main() {
     quiet_broken_pipe();
-    ignore_file_size_limit_signal();
+    warden::sandbox::launch::ignore_file_size_limit_signal();
     std::process::exit(warden::cli::main_with_args(std::env::args_os()));
 }
 
@@ -26,15 +26,4 @@ fn quiet_broken_pipe() {
         }
         default(info);
     }));
-}
-
-/// A file-size limit (`RLIMIT_FSIZE`, which another process of the same
-/// user may lower with `prlimit --pid`) must not kill warden in the middle
-/// of a run with SIGXFSZ: ignored, a write past the limit fails with
-/// `EFBIG` instead, and the audit log's writer stops the run (exit 5) with
-/// every record before it intact. Commands get the default action back
-/// (`sandbox::launch`).
-fn ignore_file_size_limit_signal() {
-    // SAFETY: setting a signal disposition at start-up, before any thread.
-    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
 }

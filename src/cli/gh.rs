@@ -15,12 +15,12 @@ use super::session::runtime;
 use crate::error::{Error, ExitStatus};
 use crate::gh::approve::{self, ApproveError};
 use crate::gh::authorize::{self, AuthorizeError, AuthorizeOptions, Required, Verdict};
-use crate::gh::event::{self, EnvMap};
 use crate::gh::find_audit::{self, FindError};
 use crate::gh::outputs::{self, FailOn, OutputsRequest};
 use crate::gh::step_output::StepOutputs;
+use crate::github::client::RetryPolicy;
+use crate::github::event::{self, EnvMap};
 use crate::redact::redact;
-use crate::report::github::client::RetryPolicy;
 
 const AUTHORIZE_HELP: &str = "\
 Who is checked: every login the event names as acting (comment.user.login,

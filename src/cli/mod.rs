@@ -201,7 +201,7 @@ fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Profiles(cmd) => profiles::run(&global, cmd),
         Command::Mcp(cmd) => mcp::run(&global, cmd),
         Command::Gh(cmd) => gh::run(&global, cmd),
-        Command::SandboxExec(args) => sandbox::exec_helper(args),
+        Command::SandboxExec(args) => sandbox::exec_supervisor(args),
     }
 }
 

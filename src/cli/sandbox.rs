@@ -9,7 +9,7 @@
 //! Also the hidden `__sandbox-exec` entry: the per-run sandbox zygote
 //! (`--zygote-fd`, [`crate::sandbox::zygote`]) and the one-command
 //! supervisor of MCP servers (`--spec-fd/--status-fd`,
-//! [`crate::sandbox::helper`]).
+//! [`crate::sandbox::supervisor`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -79,14 +79,14 @@ pub struct SandboxArgs {
     pub command: Vec<String>,
 }
 
-/// Arguments of the hidden helper (internal; warden passes them).
+/// Arguments of the hidden supervisor command (internal; warden passes them).
 #[derive(Debug, Args)]
 pub struct SandboxExecArgs {
     /// Inherited pipe with the length-prefixed JSON spec; stays open as the
     /// control channel (closed: kill the command).
     #[arg(long, requires = "status_fd", conflicts_with = "zygote_fd")]
     pub spec_fd: Option<i32>,
-    /// Inherited pipe for the helper's JSON-line reports.
+    /// Inherited pipe for the supervisor's JSON-line reports.
     #[arg(long, requires = "spec_fd")]
     pub status_fd: Option<i32>,
     /// Inherited Landlock rulesets built by warden (with --spec-fd).
@@ -98,11 +98,11 @@ pub struct SandboxExecArgs {
     pub zygote_fd: Option<i32>,
 }
 
-pub fn exec_helper(args: SandboxExecArgs) -> Result<ExitStatus, Error> {
+pub fn exec_supervisor(args: SandboxExecArgs) -> Result<ExitStatus, Error> {
     let code = match (args.zygote_fd, args.spec_fd, args.status_fd) {
         (Some(sock), _, _) => crate::sandbox::zygote::main(sock),
         (None, Some(spec), Some(status)) => {
-            crate::sandbox::helper::main(spec, status, &args.ruleset_fd)
+            crate::sandbox::supervisor::main(spec, status, &args.ruleset_fd)
         }
         _ => {
             return Err(Error::usage(
@@ -118,7 +118,7 @@ pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> 
     // that sweeps what the command starts. Forked first, while the process
     // is small: what the supervisor allocates later is its own, so neither
     // copy-on-write faults nor page tables cost much.
-    crate::sandbox::guardian::split().map_err(SandboxError::Helper)?;
+    crate::sandbox::guardian::split().map_err(SandboxError::Supervisor)?;
     let workspace = match &global.cwd {
         Some(dir) => dir.clone(),
         None => std::env::current_dir()

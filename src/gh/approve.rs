@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use super::event::str_at;
+use crate::github::event::str_at;
 use crate::judge::denials::KEPT;
 
 /// A valid command.

@@ -18,9 +18,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::event::{self, EnvMap, str_at};
-use crate::report::github::GithubEnv;
-use crate::report::github::client::{Api, ApiError, Method, RetryPolicy};
+use crate::github::GithubEnv;
+use crate::github::client::{Api, ApiError, Method, RetryPolicy};
+use crate::github::event::{self, EnvMap, str_at};
+use crate::github::login::{LoginKind, classify};
 
 /// The least role an actor needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -266,7 +267,7 @@ fn push_actor(
     typed_bot: bool,
     source: &'static str,
 ) -> Result<(), String> {
-    let Some(bot_suffix) = login_shape(login) else {
+    let Some(kind) = classify(login) else {
         return Err(format!(
             "{source} {:?} is not a GitHub login",
             login.chars().take(64).collect::<String>()
@@ -277,26 +278,10 @@ fn push_actor(
     }
     found.push(Actor {
         login: login.to_owned(),
-        bot: typed_bot || bot_suffix,
+        bot: typed_bot || kind == LoginKind::Bot,
         source,
     });
     Ok(())
-}
-
-/// `Some(is_bot)` for a valid login: letters, digits and inner hyphens, at
-/// most 39 characters, optionally followed by `[bot]`. Nothing else can
-/// reach an API path.
-fn login_shape(login: &str) -> Option<bool> {
-    let (name, bot) = match login.strip_suffix("[bot]") {
-        Some(name) => (name, true),
-        None => (login, false),
-    };
-    let ok = !name.is_empty()
-        && name.len() <= 39
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    ok.then_some(bot)
 }
 
 /// GitHub's answer for `login`: `Ok(None)` when it knows no such
@@ -345,25 +330,6 @@ mod tests {
         assert!(!Required::Maintain.satisfied_by("write", Some("write")));
         assert!(Required::Admin.satisfied_by("admin", Some("admin")));
         assert!(!Required::Admin.satisfied_by("write", Some("admin")));
-    }
-
-    #[test]
-    fn logins_are_checked_before_they_reach_a_path() {
-        assert_eq!(login_shape("octo-cat"), Some(false));
-        assert_eq!(login_shape("renovate[bot]"), Some(true));
-        for bad in [
-            "",
-            "-x",
-            "x-",
-            "a/b",
-            "../admin",
-            "a b",
-            "x?y",
-            "[bot]",
-            &"a".repeat(40),
-        ] {
-            assert_eq!(login_shape(bad), None, "{bad:?}");
-        }
     }
 
     #[test]

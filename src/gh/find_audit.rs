@@ -11,9 +11,8 @@
 
 use serde_json::Value;
 
-use super::event::EnvMap;
-use crate::report::github::GithubEnv;
-use crate::report::github::client::{Api, Method, RetryPolicy};
+use crate::github::client::{Api, Method, RetryPolicy};
+use crate::github::{EnvMap, GithubEnv};
 
 /// A restorable artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,15 +11,13 @@
 //!   (from this repository's own runs only), to restore its kept denials.
 //! - [`step_output`]: writing `GITHUB_OUTPUT` safely.
 //!
-//! Like [`crate::report::github::GithubEnv`], everything here reads the
-//! environment from a map the caller passes ([`EnvMap`]), so tests run the
+//! Like [`crate::github::GithubEnv`], everything here reads the
+//! environment from a map the caller passes ([`crate::github::EnvMap`]),
+//! and the event through [`crate::github::event`], so tests run the
 //! real code in-process with their own environment.
 
 pub mod approve;
 pub mod authorize;
-pub mod event;
 pub mod find_audit;
 pub mod outputs;
 pub mod step_output;
-
-pub use event::EnvMap;

@@ -26,15 +26,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::event::EnvMap;
 use super::step_output::StepOutputs;
 use crate::audit::AuditSummary;
 use crate::decision::Outcome;
+use crate::github::client::{Api, Method, RetryPolicy};
+use crate::github::{EnvMap, GithubEnv};
 use crate::report::annotations::annotations;
 use crate::report::default_report_config;
-use crate::report::github::GithubEnv;
 use crate::report::github::check_run::CHECK_NAME;
-use crate::report::github::client::{Api, Method, RetryPolicy};
 use crate::report::workflow_commands;
 
 /// Longest final message put in an output (GitHub allows 1 MiB of outputs

@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 
 use crate::config::McpServerConfig;
-use crate::sandbox::policy::expand_tilde;
+use crate::sandbox::resolve::expand_tilde;
 use crate::sandbox::stdio::StdioRequest;
 use crate::sandbox::{SandboxPolicy, SandboxRuntime};
 

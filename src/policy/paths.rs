@@ -61,7 +61,7 @@ impl PathContext {
     /// existing ancestor, so a workspace symlink to `/etc` is seen as `/etc`
     /// (the same resolution the sandbox uses for its own paths).
     pub fn resolve_real(&self, raw: &str, base: Option<&Path>) -> PathBuf {
-        crate::sandbox::policy::canonical_or_normal(&self.resolve(raw, base))
+        crate::sandbox::resolve::canonical_or_normal(&self.resolve(raw, base))
     }
 }
 
@@ -213,7 +213,7 @@ pub struct PathPolicy {
 
 impl PathPolicy {
     pub fn new(cfg: &Config, ctx: PathContext) -> Result<Self, String> {
-        // The sandbox also denies `$RUNNER_TEMP` (src/sandbox/policy.rs):
+        // The sandbox also denies `$RUNNER_TEMP` (src/sandbox/resolve.rs):
         // an escalation naming it is a deny-read crossing like any other.
         let mut deny_entries = cfg.sandbox.deny_read.clone();
         if let Some(temp) = std::env::var_os("RUNNER_TEMP").filter(|v| !v.is_empty()) {

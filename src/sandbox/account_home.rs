@@ -7,7 +7,7 @@
 //! keep another user's HOME. ssh, and anything that asks the account
 //! database instead of the environment, keeps its credentials in the
 //! account's home, so a `~/.ssh` denied only under `$HOME` left
-//! `/root/.ssh` readable. [`super::policy`] denies `~` entries under both.
+//! `/root/.ssh` readable. [`super::resolve`] denies `~` entries under both.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

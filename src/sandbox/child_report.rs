@@ -8,7 +8,7 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::enforcement::LandlockState;
-use super::launch::HELPER_FAILED;
+use super::launch::SUPERVISOR_FAILED;
 
 /// Where the child gave up before `execve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +152,7 @@ pub(super) unsafe fn fail(report: RawFd, stage: Stage) -> ! {
             report,
             &Record::failed(Kind::SetupFailed, stage as u32, errno),
         );
-        libc::_exit(HELPER_FAILED)
+        libc::_exit(SUPERVISOR_FAILED)
     }
 }
 

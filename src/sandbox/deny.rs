@@ -28,7 +28,7 @@ use std::sync::Mutex;
 
 use super::deny_match::Matcher;
 use super::inotify::{DIR_CHANGES, Event, Inotify};
-use super::policy::DenyRead;
+use super::resolve::DenyRead;
 
 /// Cap on the entries one walk visits, so a huge tree cannot stall every
 /// command.

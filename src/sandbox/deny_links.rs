@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::policy::canonical_or_normal;
+use super::resolve::canonical_or_normal;
 
 /// Entries walked per denied directory when looking for links inside.
 const DIR_WALK_LIMIT: usize = 100_000;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::policy::has_glob_chars;
+use super::resolve::has_glob_chars;
 
 /// The part of an absolute glob below its literal prefix (`/ws/**/.env` →
 /// `**/.env`), which is what paths relative to the walked base are matched

@@ -26,7 +26,7 @@ pub enum SandboxError {
     Request(String),
     /// Spawning or talking to the sandbox supervisor failed (nothing ran).
     #[error("sandbox helper: {0}")]
-    Helper(String),
+    Supervisor(String),
     /// `warden sandbox` got this termination signal: the command and
     /// everything it started were killed; the caller should die by it.
     #[error("interrupted by signal {signal}; the command and everything it started were killed")]
@@ -57,7 +57,7 @@ impl From<SandboxError> for Error {
         match e {
             SandboxError::Config(_) | SandboxError::Request(_) => Error::Usage(e.to_string()),
             SandboxError::Unsupported { .. }
-            | SandboxError::Helper(_)
+            | SandboxError::Supervisor(_)
             | SandboxError::Interrupted { .. }
             | SandboxError::Unrestored { .. } => Error::Infrastructure(e.to_string()),
         }

@@ -19,7 +19,7 @@ use super::guard::Guard;
 use super::output::{Captured, capture};
 use super::prepare::{Begun, Prepared, Reuse, begin};
 use super::refusal::{DetectContext, detect};
-use super::spec::{HelperMessage, HelperSpec, parse_messages};
+use super::spec::{SupervisorMessage, SupervisorSpec, parse_messages};
 use super::{ExecOutput, ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime};
 
 /// How long the supervisor gets to kill everything after a timeout before
@@ -37,7 +37,7 @@ pub async fn execute(
     let req = &req;
     let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
     let layers = prepared.rulesets()?;
-    let spec = HelperSpec {
+    let spec = SupervisorSpec {
         argv: req.argv.clone(),
         cwd: req.cwd.clone(),
         env: command_env(&env.vars, &BTreeMap::new(), tmp.path()),
@@ -61,7 +61,8 @@ pub async fn execute(
     // The spec goes into the control pipe before the supervisor exists, so
     // it reads it at once; what does not fit is written afterwards.
     let mut control = async_sender(control_write)?;
-    let spec_bytes = super::spec::framed(&spec).map_err(|e| SandboxError::Helper(e.to_string()))?;
+    let spec_bytes =
+        super::spec::framed(&spec).map_err(|e| SandboxError::Supervisor(e.to_string()))?;
     let written = control.try_write(&spec_bytes).unwrap_or(0);
     let started = Instant::now();
     let mut fds = vec![
@@ -140,28 +141,30 @@ pub async fn execute(
     let mut exited = false;
     for msg in messages {
         match msg {
-            HelperMessage::Refused { feature } => {
+            SupervisorMessage::Refused { feature } => {
                 return Err(SandboxError::Unsupported {
                     command: req.argv[0].clone(),
                     feature,
                 });
             }
-            HelperMessage::SetupFailed { message } => return Err(SandboxError::Helper(message)),
-            HelperMessage::Enforced { enforcement: e } => enforcement = Some(e),
-            HelperMessage::ExecFailed { message, code } => {
+            SupervisorMessage::SetupFailed { message } => {
+                return Err(SandboxError::Supervisor(message));
+            }
+            SupervisorMessage::Enforced { enforcement: e } => enforcement = Some(e),
+            SupervisorMessage::ExecFailed { message, code } => {
                 exit_code = Some(code);
                 exited = true;
                 stderr
                     .kept
                     .extend_from_slice(format!("warden: {message}\n").as_bytes());
             }
-            HelperMessage::Exited { code, signal: s } => {
+            SupervisorMessage::Exited { code, signal: s } => {
                 (exit_code, signal, exited) = (code, s, true);
             }
         }
     }
     let Some(mut enforcement) = enforcement else {
-        return Err(SandboxError::Helper(
+        return Err(SandboxError::Supervisor(
             "the sandbox supervisor ended before reporting the sandbox; nothing was run".into(),
         ));
     };
@@ -217,21 +220,21 @@ pub(super) fn command_env(
 }
 
 fn pipe_pair() -> Result<(OwnedFd, OwnedFd), SandboxError> {
-    pipe().map_err(|e| SandboxError::Helper(format!("pipe: {e}")))
+    pipe().map_err(|e| SandboxError::Supervisor(format!("pipe: {e}")))
 }
 
 fn dev_null() -> Result<OwnedFd, SandboxError> {
     std::fs::File::open("/dev/null")
         .map(OwnedFd::from)
-        .map_err(|e| SandboxError::Helper(format!("/dev/null: {e}")))
+        .map_err(|e| SandboxError::Supervisor(format!("/dev/null: {e}")))
 }
 
 fn async_sender(fd: OwnedFd) -> Result<pipe::Sender, SandboxError> {
-    pipe::Sender::from_owned_fd(fd).map_err(|e| SandboxError::Helper(format!("pipe: {e}")))
+    pipe::Sender::from_owned_fd(fd).map_err(|e| SandboxError::Supervisor(format!("pipe: {e}")))
 }
 
 fn async_receiver(fd: OwnedFd) -> Result<pipe::Receiver, SandboxError> {
-    pipe::Receiver::from_owned_fd(fd).map_err(|e| SandboxError::Helper(format!("pipe: {e}")))
+    pipe::Receiver::from_owned_fd(fd).map_err(|e| SandboxError::Supervisor(format!("pipe: {e}")))
 }
 
 pub(super) fn fill_record(e: &mut Enforcement, prepared: &Prepared, env_removed: Vec<String>) {
@@ -260,10 +263,7 @@ async fn read_status(mut status: pipe::Receiver) -> Vec<u8> {
         while let Some(end) = bytes[scanned..].iter().position(|b| *b == b'\n') {
             let line = &bytes[scanned..scanned + end];
             scanned += end + 1;
-            if parse_messages(line)
-                .first()
-                .is_some_and(HelperMessage::is_final)
-            {
+            if SupervisorMessage::decode_line(line).is_some_and(|m| m.is_final()) {
                 return bytes;
             }
         }
@@ -272,7 +272,7 @@ async fn read_status(mut status: pipe::Receiver) -> Vec<u8> {
 
 async fn join_capture(task: tokio::task::JoinHandle<Captured>) -> Captured {
     // Every process holding the pipes is dead by now; the grace only guards
-    // against a descendant the helper could not reach.
+    // against a descendant the supervisor could not reach.
     match tokio::time::timeout(KILL_GRACE, task).await {
         Ok(Ok(c)) => c,
         _ => Captured::default(),

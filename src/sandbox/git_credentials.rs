@@ -76,7 +76,7 @@ pub fn persisted_credentials(workspace: &Path, home: Option<&Path>) -> Vec<Persi
 fn config_roots(workspace: &Path, home: Option<&Path>) -> Vec<PathBuf> {
     let dot_git = workspace.join(".git");
     let mut dirs = vec![dot_git.clone()];
-    dirs.extend(super::policy::real_gitdirs(&dot_git));
+    dirs.extend(super::resolve::real_gitdirs(&dot_git));
     let mut roots = Vec::new();
     let mut modules = Vec::new();
     for dir in &dirs {

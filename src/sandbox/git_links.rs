@@ -1,5 +1,5 @@
 //! The `.git` files that tie a repository's submodule and worktree checkouts
-//! to their gitdirs, so that [`super::policy`] protects them.
+//! to their gitdirs, so that [`super::resolve`] protects them.
 //!
 //! A submodule checkout holds a `.git` *file* (`gitdir: ../.git/modules/sub`)
 //! and so does a linked worktree. Inside the workspace that file is an
@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::policy::canonical_or_normal;
+use super::resolve::canonical_or_normal;
 
 /// The `.git` files of the submodule checkouts (nested ones included) and
 /// linked worktrees of the repository whose gitdir is `gitdir`.

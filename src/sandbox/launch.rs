@@ -19,11 +19,11 @@
 //!    ([`close_inherited_descriptors`]), `chdir`;
 //! 4. `no_new_privs`, Landlock `restrict_self`, dropping every
 //!    capability ([`caps::drop_all`]),
-//!    seccomp — in the order the old helper applied them to itself;
+//!    seccomp — in the order the supervisor once applied them to itself;
 //! 5. a fixed-size report on a close-on-exec pipe: what the kernel enforced
 //!    and whether that is a refusal ([`super::enforcement::must_refuse`],
 //!    allocation-free twin of [`super::enforcement::assess`]); a refusal
-//!    exits with [`HELPER_FAILED`] without running anything;
+//!    exits with [`SUPERVISOR_FAILED`] without running anything;
 //! 6. `execve` of each candidate path; a failure is reported (errno) and
 //!    the child exits 127 (not found) or 126.
 //!
@@ -46,8 +46,20 @@ use super::landlock_apply::{self, BuiltRuleset, LandlockFacts};
 use super::{caps, seccomp};
 use crate::config::SandboxFallback;
 
+/// Called by `main` at start-up: a file-size limit (`RLIMIT_FSIZE`, which
+/// another process of the same user may lower with `prlimit --pid`) must
+/// not kill warden in the middle of a run with SIGXFSZ: ignored, a write
+/// past the limit fails with `EFBIG` instead, and the audit log's writer
+/// stops the run (exit 5) with every record before it intact. Commands get
+/// the default action back (step 1 above). Here because `unsafe` lives in
+/// `sandbox` only (`[lints]` in Cargo.toml).
+pub fn ignore_file_size_limit_signal() {
+    // SAFETY: setting a signal disposition at start-up, before any thread.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+}
+
 /// Exit code of a sandbox that refused or failed before the command ran.
-pub const HELPER_FAILED: i32 = 5;
+pub const SUPERVISOR_FAILED: i32 = 5;
 
 /// What to apply, when the command is sandboxed.
 pub struct SandboxSetup {
@@ -206,109 +218,139 @@ impl Launch {
 
     /// The child between `clone` and `execve`.
     ///
-    /// SAFETY (caller): only in the child of `clone`, running on its own
-    /// stack and sharing the parent's memory, which it only reads.
-    /// Everything below is a system call or plain arithmetic on memory
-    /// built before:
+    /// # Safety
+    ///
+    /// Only in the child of `clone`, running on its own stack and sharing
+    /// the parent's memory, which it only reads. Everything below is a
+    /// system call or plain arithmetic on memory built before:
     /// [`landlock_apply::restrict_self`] is one system call,
     /// [`seccomp::Filter::apply`] is `seccompiler::apply_filter`: two
-    /// system calls (`prctl`, `seccomp`) with no heap value built
-    /// on success (seccompiler 0.5), and
-    /// [`caps::drop_all`] works on the stack.
+    /// system calls (`prctl`, `seccomp`) with no heap value built on
+    /// success (seccompiler 0.5), and [`caps::drop_all`] works on the
+    /// stack. Each `unsafe` block below is one such call.
     unsafe fn child_after_fork(&self, report: RawFd, parent: libc::pid_t) -> ! {
-        unsafe {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
-            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
+        // SAFETY: an all-zero `sigset_t` is a valid value (plain integers).
+        let mut empty: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `empty` is a live, writable sigset on our stack.
+        unsafe { libc::sigemptyset(&mut empty) };
+        // SAFETY: reads `empty`; a null old-set pointer is allowed.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) };
+        for signal in [libc::SIGPIPE, libc::SIGCHLD, libc::SIGXFSZ] {
+            // SAFETY: restoring a default disposition takes integers only.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
 
-            if self.new_process_group && libc::setpgid(0, 0) != 0 {
-                fail(report, Stage::ProcessGroup);
-            }
-            // The command dies with its supervisor; a supervisor that died
-            // before this line is caught by the parent check.
+        // SAFETY: setpgid(0, 0) takes integers only.
+        if self.new_process_group && unsafe { libc::setpgid(0, 0) } != 0 {
+            // SAFETY: we are the child (this function's contract).
+            unsafe { fail(report, Stage::ProcessGroup) };
+        }
+        // The command dies with its supervisor; a supervisor that died
+        // before this line is caught by the parent check.
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only.
+        unsafe {
             libc::prctl(
                 libc::PR_SET_PDEATHSIG,
                 libc::SIGKILL as libc::c_ulong,
                 0,
                 0,
                 0,
-            );
-            if libc::getppid() != parent {
-                libc::_exit(HELPER_FAILED);
+            )
+        };
+        // SAFETY: getppid has no preconditions.
+        if unsafe { libc::getppid() } != parent {
+            // SAFETY: _exit ends this child without running anything of
+            // the parent's (no atexit handlers, no buffers flushed).
+            unsafe { libc::_exit(SUPERVISOR_FAILED) };
+        }
+        for (target, fd) in self.stdio.iter().enumerate() {
+            // SAFETY: dup2 takes integers only; `fd` is the caller's open
+            // descriptor and `target` is 0, 1 or 2.
+            if *fd >= 0 && unsafe { libc::dup2(*fd, target as RawFd) } < 0 {
+                // SAFETY: we are the child (this function's contract).
+                unsafe { fail(report, Stage::Stdio) };
             }
-            for (target, fd) in self.stdio.iter().enumerate() {
-                if *fd >= 0 && libc::dup2(*fd, target as RawFd) < 0 {
-                    fail(report, Stage::Stdio);
-                }
-            }
-            if !close_inherited_descriptors() {
-                fail(report, Stage::Descriptors);
-            }
-            if libc::chdir(self.cwd.as_ptr()) != 0 {
-                fail(report, Stage::Chdir);
-            }
+        }
+        if !close_inherited_descriptors() {
+            // SAFETY: we are the child (this function's contract).
+            unsafe { fail(report, Stage::Descriptors) };
+        }
+        // SAFETY: `cwd` is a NUL-terminated string built before the clone.
+        if unsafe { libc::chdir(self.cwd.as_ptr()) } != 0 {
+            // SAFETY: we are the child (this function's contract).
+            unsafe { fail(report, Stage::Chdir) };
+        }
 
-            let mut record = Record::new(Kind::Applied);
-            if let Some(sb) = self.sandbox.as_ref() {
-                let nnp = landlock_apply::set_no_new_privs();
-                let mut state = LandlockState::None;
-                for layer in &sb.layers {
-                    let Some(fd) = &layer.fd else { continue };
-                    if !landlock_apply::restrict_self(fd.as_raw_fd()) {
-                        fail(report, Stage::Landlock);
-                    }
-                    state = sb.facts.state;
+        let mut record = Record::new(Kind::Applied);
+        if let Some(sb) = self.sandbox.as_ref() {
+            let nnp = landlock_apply::set_no_new_privs();
+            let mut state = LandlockState::None;
+            for layer in &sb.layers {
+                let Some(fd) = &layer.fd else { continue };
+                if !landlock_apply::restrict_self(fd.as_raw_fd()) {
+                    // SAFETY: we are the child (this function's contract).
+                    unsafe { fail(report, Stage::Landlock) };
                 }
-                // Fail closed: a command that kept a capability could
-                // plant what outlives it (file capabilities, devices).
-                let caps_dropped = caps::drop_all();
-                if !caps_dropped {
-                    fail(report, Stage::Capabilities);
-                }
-                let seccomp_ok = nnp && sb.seccomp.apply();
-                let kernel = KernelReport {
-                    kernel_abi: sb.facts.kernel_abi,
-                    ruleset: state,
-                    no_new_privs: nnp,
-                    seccomp: seccomp_ok,
-                };
-                let refused = must_refuse(&kernel, sb.fallback);
-                record = Record::applied(state, nnp, seccomp_ok, caps_dropped, refused);
-                if refused {
-                    write_record(report, &record);
-                    libc::_exit(HELPER_FAILED);
-                }
+                state = sb.facts.state;
             }
-            write_record(report, &record);
+            // Fail closed: a command that kept a capability could
+            // plant what outlives it (file capabilities, devices).
+            let caps_dropped = caps::drop_all();
+            if !caps_dropped {
+                // SAFETY: we are the child (this function's contract).
+                unsafe { fail(report, Stage::Capabilities) };
+            }
+            let seccomp_ok = nnp && sb.seccomp.apply();
+            let kernel = KernelReport {
+                kernel_abi: sb.facts.kernel_abi,
+                ruleset: state,
+                no_new_privs: nnp,
+                seccomp: seccomp_ok,
+            };
+            let refused = must_refuse(&kernel, sb.fallback);
+            record = Record::applied(state, nnp, seccomp_ok, caps_dropped, refused);
+            if refused {
+                // SAFETY: `report` is the report pipe's write end, open
+                // until `execve` (close-on-exec).
+                unsafe { write_record(report, &record) };
+                // SAFETY: _exit ends this child without running anything of
+                // the parent's.
+                unsafe { libc::_exit(SUPERVISOR_FAILED) };
+            }
+        }
+        // SAFETY: `report` is the report pipe's write end, open until
+        // `execve` (close-on-exec).
+        unsafe { write_record(report, &record) };
 
-            let mut saw_eacces = false;
-            let mut errno = libc::ENOENT;
-            for candidate in &self.candidates {
+        let mut saw_eacces = false;
+        let mut errno = libc::ENOENT;
+        for candidate in &self.candidates {
+            // SAFETY: the path, argv and envp are NUL-terminated strings
+            // and null-terminated pointer arrays built before the clone,
+            // alive until this child execs or exits.
+            unsafe {
                 libc::execve(
                     candidate.as_ptr(),
                     self.argv_ptrs.as_ptr(),
                     self.envp_ptrs.as_ptr(),
-                );
-                errno = *libc::__errno_location();
-                match errno {
-                    libc::EACCES => saw_eacces = true,
-                    libc::ENOENT
-                    | libc::ENOTDIR
-                    | libc::ESTALE
-                    | libc::ENODEV
-                    | libc::ETIMEDOUT => {}
-                    _ => break,
-                }
+                )
+            };
+            // SAFETY: errno's location is thread-local and always valid.
+            errno = unsafe { *libc::__errno_location() };
+            match errno {
+                libc::EACCES => saw_eacces = true,
+                libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
+                _ => break,
             }
-            if saw_eacces && errno != libc::EACCES && is_search_miss(errno) {
-                errno = libc::EACCES;
-            }
-            write_record(report, &Record::failed(Kind::ExecFailed, 0, errno));
-            libc::_exit(exec_failure_code(errno));
         }
+        if saw_eacces && errno != libc::EACCES && is_search_miss(errno) {
+            errno = libc::EACCES;
+        }
+        // SAFETY: `report` is still the open report pipe (no exec happened).
+        unsafe { write_record(report, &Record::failed(Kind::ExecFailed, 0, errno)) };
+        // SAFETY: _exit ends this child without running anything of the
+        // parent's.
+        unsafe { libc::_exit(exec_failure_code(errno)) }
     }
 }
 

@@ -7,8 +7,8 @@
 //! one, applies them, drops capabilities and `execve`s, making only system
 //! calls in between. The process that starts it stays as its supervisor
 //! (timeout, descendant sweep): warden itself for `warden sandbox`
-//! ([`direct`]), a fork of the per-process [`zygote`] for `warden run`, a
-//! fresh `__sandbox-exec` process for MCP servers ([`helper`]).
+//! ([`run_inherited`](mod@run_inherited)), a fork of the per-process [`zygote`] for `warden run`, a
+//! fresh `__sandbox-exec` process for MCP servers ([`supervisor`]).
 //!
 //! Between the commands of one `warden run`, deny-read expansion, plan and
 //! ruleset are reused while inotify shows nothing they depend on changed
@@ -20,7 +20,7 @@
 //! exit 5) unless the profile says `sandbox_fallback = "warn"`.
 //!
 //! Map of the module:
-//! - [`policy`]: profile settings → absolute paths ([`SandboxPolicy`]);
+//! - [`resolve`]: profile settings resolved against a workspace into absolute paths ([`SandboxPolicy`]);
 //! - [`prepare`] and [`plan`]: one command's writable set and Landlock rules;
 //!   [`devices`]: the device nodes (and terminals) a command may open;
 //! - [`deny`]: deny-read globs expanded (cached, kept exact with inotify);
@@ -30,7 +30,7 @@
 //! - [`launch`], [`landlock_apply`], [`seccomp`] (with `seccomp_prefix`, `seccomp_cross`,
 //!   written with the classic-BPF assembler `bpf`), [`caps`]: applying it;
 //! - [`supervise`]: waiting, timeouts, the descendant sweep;
-//! - [`direct`]: `warden sandbox`, with its [`guardian`]; [`zygote`], [`helper`], [`spec`]: the
+//! - [`run_inherited`](mod@run_inherited): `warden sandbox`, with its [`guardian`]; [`zygote`], [`supervisor`], [`spec`]: the
 //!   supervisor process of `warden run` and MCP servers;
 //! - [`exec`], [`output`]: warden's side (timeout, capture);
 //! - [`enforcement`]: what was enforced and the fail-closed verdict;
@@ -54,7 +54,6 @@ pub mod deny;
 pub mod deny_links;
 pub mod deny_match;
 pub mod devices;
-pub mod direct;
 pub mod enforcement;
 pub mod env;
 mod error;
@@ -65,33 +64,34 @@ mod git_links;
 pub mod guard;
 mod guard_scope;
 pub mod guardian;
-pub mod helper;
 pub mod inotify;
 pub mod landlock_apply;
 pub mod launch;
 pub mod output;
 pub mod plan;
 pub mod plan_cache;
-pub mod policy;
 pub mod prepare;
 pub mod refusal;
+pub mod resolve;
+pub mod run_inherited;
 pub mod seccomp;
 mod seccomp_cross;
 mod seccomp_prefix;
 pub mod spec;
 pub mod stdio;
 pub mod supervise;
+pub mod supervisor;
 pub mod tmp;
 pub mod tracked;
 pub mod zygote;
 
-pub use direct::run_inherited;
 pub use enforcement::{Enforcement, LandlockState};
 pub use error::SandboxError;
 pub use exec::execute;
 pub use guard::ProtectedChange;
-pub use policy::SandboxPolicy;
 pub use refusal::{Refusal, RefusalKind};
+pub use resolve::SandboxPolicy;
+pub use run_inherited::run_inherited;
 
 /// Where the warden executable is (the zygote and the MCP servers'
 /// supervisors are warden itself). Library tests point this at
@@ -104,8 +104,9 @@ pub struct SandboxRuntime {
 impl SandboxRuntime {
     /// The running executable.
     pub fn current() -> Result<Self, SandboxError> {
-        let warden_exe = std::env::current_exe()
-            .map_err(|e| SandboxError::Helper(format!("cannot find the warden executable: {e}")))?;
+        let warden_exe = std::env::current_exe().map_err(|e| {
+            SandboxError::Supervisor(format!("cannot find the warden executable: {e}"))
+        })?;
         Ok(SandboxRuntime { warden_exe })
     }
 }

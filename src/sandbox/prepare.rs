@@ -25,7 +25,7 @@ use super::env::{ScrubbedEnv, scrub};
 use super::landlock_apply::{self, BuiltRuleset, Layer};
 use super::plan::{self, PlanInput, PlanRule, Rights};
 use super::plan_cache::{self, CachedPlan};
-use super::policy::{SandboxPolicy, canonical_or_normal};
+use super::resolve::{SandboxPolicy, canonical_or_normal};
 use super::tmp::PrivateTmp;
 use crate::config::SandboxMode;
 
@@ -103,7 +103,7 @@ impl Prepared {
 impl From<String> for SandboxError {
     /// Building a ruleset failed: the supervisor could not be set up.
     fn from(message: String) -> Self {
-        SandboxError::Helper(message)
+        SandboxError::Supervisor(message)
     }
 }
 

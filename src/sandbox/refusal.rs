@@ -220,7 +220,7 @@ fn path_tokens(line: &str, cwd: &Path) -> Vec<PathBuf> {
         } else {
             return;
         };
-        let p = super::policy::canonical_or_normal(&p);
+        let p = super::resolve::canonical_or_normal(&p);
         if !out.contains(&p) {
             out.push(p);
         }

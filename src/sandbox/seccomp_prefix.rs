@@ -23,7 +23,7 @@
 //! call it does not refuse, goes on to seccompiler's program, which checks
 //! the architecture again first (and kills on a foreign one). Each
 //! behaviour has a test that runs it in the real sandbox
-//! (`tests/sandbox_escape_kernel.rs`).
+//! (`tests/sandbox/escape_kernel.rs`).
 
 use seccompiler::BpfProgram;
 

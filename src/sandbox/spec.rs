@@ -1,11 +1,11 @@
 //! The wire between warden and the supervisor of one command
-//! ([`super::helper`], in a zygote fork or a `__sandbox-exec` process).
+//! ([`super::supervisor`], in a zygote fork or a `__sandbox-exec` process).
 //!
-//! warden writes one [`HelperSpec`] (length-prefixed JSON) into a pipe the
+//! warden writes one [`SupervisorSpec`] (length-prefixed JSON) into a pipe the
 //! supervisor holds and keeps that pipe open: closing it is the
 //! supervisor's signal to kill the command and everything it started
 //! (timeouts, and warden dying). The supervisor answers with
-//! [`HelperMessage`] JSON lines on a second pipe.
+//! [`SupervisorMessage`] JSON lines on a second pipe.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -16,9 +16,9 @@ use super::enforcement::Enforcement;
 use super::landlock_apply::LandlockFacts;
 use crate::config::SandboxFallback;
 
-/// Everything the helper needs; computed by warden when the sandbox starts.
+/// Everything the supervisor needs; computed by warden when the sandbox starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HelperSpec {
+pub struct SupervisorSpec {
     pub argv: Vec<String>,
     /// The command's working directory (absolute).
     pub cwd: PathBuf,
@@ -31,19 +31,19 @@ pub struct HelperSpec {
     pub fallback: SandboxFallback,
     /// The Landlock rulesets warden built, in the order they are enforced
     /// (their descriptors travel next to the spec: `SCM_RIGHTS` to the
-    /// zygote, `--ruleset-fd` to a helper); empty when not sandboxed.
+    /// zygote, `--ruleset-fd` to a `__sandbox-exec` supervisor); empty when not sandboxed.
     pub landlock: Vec<LandlockFacts>,
 }
 
-/// What the helper reports.
+/// What the supervisor reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum HelperMessage {
+pub enum SupervisorMessage {
     /// The sandbox is in place (possibly degraded, see the record).
     Enforced { enforcement: Enforcement },
     /// Fail closed: the kernel cannot enforce the sandbox.
     Refused { feature: String },
-    /// The helper could not set things up (bad rule path, bad spec).
+    /// The supervisor could not set things up (bad rule path, bad spec).
     SetupFailed { message: String },
     /// The command could not be started (not found, not executable).
     ExecFailed { message: String, code: i32 },
@@ -63,10 +63,10 @@ pub fn framed<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-impl HelperMessage {
+impl SupervisorMessage {
     /// The supervisor's last message for a command (nothing follows it).
     pub fn is_final(&self) -> bool {
-        !matches!(self, HelperMessage::Enforced { .. })
+        !matches!(self, SupervisorMessage::Enforced { .. })
     }
 }
 
@@ -94,13 +94,23 @@ pub fn read_framed<R: Read, T: for<'de> Deserialize<'de>>(mut r: R) -> std::io::
     serde_json::from_slice(&buf).map_err(std::io::Error::other)
 }
 
-/// Parse the helper's JSON lines, skipping garbage (never trusted for more
-/// than reporting: the child cannot reach this pipe, it is close-on-exec).
-pub fn parse_messages(bytes: &[u8]) -> Vec<HelperMessage> {
+impl SupervisorMessage {
+    /// The one decoder of the supervisor's status lines (warden's side of
+    /// `warden run` and of MCP servers both read through it): one JSON line
+    /// without its newline, `None` for garbage, which is skipped (never
+    /// trusted for more than reporting: the child cannot reach this pipe,
+    /// it is close-on-exec).
+    pub fn decode_line(line: &[u8]) -> Option<SupervisorMessage> {
+        serde_json::from_slice(line).ok()
+    }
+}
+
+/// Every message in the supervisor's status lines ([`SupervisorMessage::decode_line`]).
+pub fn parse_messages(bytes: &[u8]) -> Vec<SupervisorMessage> {
     bytes
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
-        .filter_map(|l| serde_json::from_slice(l).ok())
+        .filter_map(SupervisorMessage::decode_line)
         .collect()
 }
 
@@ -110,7 +120,7 @@ mod tests {
 
     #[test]
     fn framing_round_trips() {
-        let spec = HelperSpec {
+        let spec = SupervisorSpec {
             argv: vec!["true".into()],
             cwd: PathBuf::from("/"),
             env: vec![("PATH".into(), "/bin".into())],
@@ -121,16 +131,36 @@ mod tests {
         };
         let mut buf = Vec::new();
         write_framed(&mut buf, &spec).unwrap();
-        let back: HelperSpec = read_framed(buf.as_slice()).unwrap();
+        let back: SupervisorSpec = read_framed(buf.as_slice()).unwrap();
         assert_eq!(back.argv, spec.argv);
         assert_eq!(back.env, spec.env);
         let msgs = parse_messages(b"{\"type\":\"exited\",\"code\":3,\"signal\":null}\nnoise\n");
         assert_eq!(
             msgs,
-            vec![HelperMessage::Exited {
+            vec![SupervisorMessage::Exited {
                 code: Some(3),
                 signal: None
             }]
         );
+    }
+
+    #[test]
+    fn one_decoder_for_status_lines() {
+        let exited = SupervisorMessage::decode_line(br#"{"type":"exited","code":0,"signal":null}"#);
+        assert!(exited.as_ref().is_some_and(SupervisorMessage::is_final));
+        let enforced = serde_json::to_vec(&SupervisorMessage::Enforced {
+            enforcement: Enforcement::default(),
+        })
+        .unwrap();
+        let enforced = SupervisorMessage::decode_line(&enforced).unwrap();
+        assert!(!enforced.is_final(), "more follows the sandbox report");
+        for garbage in [
+            &b""[..],
+            b"noise",
+            br#"{"type":"exited""#,
+            br#"{"type":"other"}"#,
+        ] {
+            assert_eq!(SupervisorMessage::decode_line(garbage), None);
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! but the command's stdin, stdout and stderr are pipes the caller keeps,
 //! there is no timeout, and the process lives until [`StdioProcess::terminate`],
 //! until the [`StdioProcess`] is dropped, or until warden dies: each closes
-//! the control pipe, which makes the helper kill the command and everything
+//! the control pipe, which makes the supervisor kill the command and everything
 //! it started.
 //!
 //! Writes to a dead server: warden ignores SIGPIPE (see `main.rs`), and it
@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use super::enforcement::Enforcement;
 use super::exec::{KILL_GRACE, command_env, fill_record, pipe};
 use super::prepare::{Begun, Reuse, begin};
-use super::spec::{HelperMessage, HelperSpec, write_framed};
+use super::spec::{SupervisorMessage, SupervisorSpec, write_framed};
 use super::tmp::PrivateTmp;
 use super::{ExecRequest, SandboxError, SandboxPolicy, SandboxRuntime};
 use crate::decision::Grants;
@@ -78,7 +78,7 @@ pub struct StdioProcess {
     pub stderr: Option<ChildStderr>,
     /// What the kernel enforces for this command.
     pub enforcement: Enforcement,
-    /// Closing it tells the helper to kill the command.
+    /// Closing it tells the supervisor to kill the command.
     control: Option<File>,
     /// Our copy of the read end of the command's stdin (see the module doc).
     _stdin_reader: OwnedFd,
@@ -112,7 +112,7 @@ impl StdioProcess {
     }
 
     /// Stop the command: give it `grace` to exit by itself (the caller
-    /// should have closed its stdin first), then have the helper kill it and
+    /// should have closed its stdin first), then have the supervisor kill it and
     /// everything it started, then kill the process group as a last resort.
     pub async fn terminate(&mut self, grace: Duration) -> ProcessEnd {
         drop(self.stdin.take());
@@ -124,7 +124,7 @@ impl StdioProcess {
             return end;
         }
         if let Some(pgid) = self.pgid {
-            // SAFETY: kill(2) on the helper's own process group.
+            // SAFETY: kill(2) on the supervisor's own process group.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
         }
         self.wait_for_end(KILL_GRACE).await.unwrap_or(ProcessEnd {
@@ -150,7 +150,7 @@ async fn wait_end(
     }
 }
 
-/// Start `req` in the sandbox with piped stdio. Returns once the helper has
+/// Start `req` in the sandbox with piped stdio. Returns once the supervisor has
 /// reported the sandbox in place; a command that cannot be executed shows
 /// up as an early [`ProcessEnd`] with `exec_error`.
 pub async fn spawn_stdio(
@@ -173,13 +173,13 @@ pub async fn spawn_stdio(
     } = begin(policy, &exec_req, &tmp, Reuse::Off, &[])?;
     let cwd = exec_req.cwd.clone();
 
-    let pipe = || pipe().map_err(|e| SandboxError::Helper(format!("pipe: {e}")));
+    let pipe = || pipe().map_err(|e| SandboxError::Supervisor(format!("pipe: {e}")));
     let (spec_read, spec_write) = pipe()?;
     let (status_read, status_write) = pipe()?;
     let (stdin_read, stdin_write) = pipe()?;
     let child_stdin = stdin_read
         .try_clone()
-        .map_err(|e| SandboxError::Helper(format!("dup stdin pipe: {e}")))?;
+        .map_err(|e| SandboxError::Supervisor(format!("dup stdin pipe: {e}")))?;
     let layers = prepared.rulesets()?;
     let ruleset_fds: Vec<RawFd> = layers
         .iter()
@@ -216,13 +216,13 @@ pub async fn spawn_stdio(
         });
     }
     let mut child = cmd.spawn().map_err(|e| {
-        SandboxError::Helper(format!("cannot start `{}`: {e}", rt.warden_exe.display()))
+        SandboxError::Supervisor(format!("cannot start `{}`: {e}", rt.warden_exe.display()))
     })?;
     drop(spec_read);
     drop(status_write);
     let pgid = child.id().map(|p| p as libc::pid_t);
 
-    let spec = HelperSpec {
+    let spec = SupervisorSpec {
         landlock: layers.iter().map(|l| l.facts).collect(),
         argv: req.argv.clone(),
         cwd: cwd.clone(),
@@ -239,21 +239,23 @@ pub async fn spawn_stdio(
     let mut status = read_status(status_read);
     let control = control
         .await
-        .map_err(|e| SandboxError::Helper(e.to_string()))?
+        .map_err(|e| SandboxError::Supervisor(e.to_string()))?
         .ok();
 
     let mut enforcement = match status.recv().await {
-        Some(HelperMessage::Enforced { enforcement }) => enforcement,
-        Some(HelperMessage::Refused { feature }) => {
+        Some(SupervisorMessage::Enforced { enforcement }) => enforcement,
+        Some(SupervisorMessage::Refused { feature }) => {
             return Err(SandboxError::Unsupported {
                 command: req.argv[0].clone(),
                 feature,
             });
         }
-        Some(HelperMessage::SetupFailed { message }) => return Err(SandboxError::Helper(message)),
+        Some(SupervisorMessage::SetupFailed { message }) => {
+            return Err(SandboxError::Supervisor(message));
+        }
         other => {
             let _ = child.start_kill();
-            return Err(SandboxError::Helper(format!(
+            return Err(SandboxError::Supervisor(format!(
                 "the helper ended before reporting the sandbox ({other:?}); nothing was started"
             )));
         }
@@ -263,23 +265,23 @@ pub async fn spawn_stdio(
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let stdin = tokio::net::unix::pipe::Sender::from_owned_fd(stdin_write)
-        .map_err(|e| SandboxError::Helper(format!("stdin pipe: {e}")))?;
+        .map_err(|e| SandboxError::Supervisor(format!("stdin pipe: {e}")))?;
     let (end_tx, end_rx) = watch::channel(None);
     tokio::spawn(async move {
-        let helper = child.wait().await;
+        let supervisor = child.wait().await;
         let mut end = ProcessEnd {
             code: None,
             signal: None,
             exec_error: None,
         };
         let mut reported = false;
-        // The status pipe closes when the helper exits; bounded anyway.
+        // The status pipe closes when the supervisor exits; bounded anyway.
         while let Ok(Some(msg)) = tokio::time::timeout(KILL_GRACE, status.recv()).await {
             match msg {
-                HelperMessage::Exited { code, signal } => {
+                SupervisorMessage::Exited { code, signal } => {
                     (end.code, end.signal, reported) = (code, signal, true);
                 }
-                HelperMessage::ExecFailed { message, code } => {
+                SupervisorMessage::ExecFailed { message, code } => {
                     (end.code, end.exec_error, reported) = (Some(code), Some(message), true);
                 }
                 _ => {}
@@ -287,7 +289,7 @@ pub async fn spawn_stdio(
         }
         if !reported {
             tracing::warn!(
-                ?helper,
+                ?supervisor,
                 "the sandbox helper ended without reporting its command"
             );
             end.signal = Some(libc::SIGKILL);
@@ -307,13 +309,13 @@ pub async fn spawn_stdio(
     })
 }
 
-/// The helper's JSON status lines, read off the async threads.
-fn read_status(status: OwnedFd) -> mpsc::UnboundedReceiver<HelperMessage> {
+/// The supervisor's JSON status lines, read off the async threads.
+fn read_status(status: OwnedFd) -> mpsc::UnboundedReceiver<SupervisorMessage> {
     let (tx, rx) = mpsc::unbounded_channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(File::from(status)).lines() {
+        for line in BufReader::new(File::from(status)).split(b'\n') {
             let Ok(line) = line else { break };
-            if let Ok(msg) = serde_json::from_str::<HelperMessage>(&line)
+            if let Some(msg) = SupervisorMessage::decode_line(&line)
                 && tx.send(msg).is_err()
             {
                 break;

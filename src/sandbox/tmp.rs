@@ -66,7 +66,7 @@ impl PrivateTmp {
                 Err(e) => return Err(e),
             }
         }
-        Err(SandboxError::Helper(
+        Err(SandboxError::Supervisor(
             "cannot create a private temp dir".into(),
         ))
     }
@@ -89,7 +89,7 @@ impl Drop for PrivateTmp {
 
 fn system_temp() -> Result<PathBuf, SandboxError> {
     std::fs::canonicalize(std::env::temp_dir())
-        .map_err(|e| SandboxError::Helper(format!("temp dir: {e}")))
+        .map_err(|e| SandboxError::Supervisor(format!("temp dir: {e}")))
 }
 
 /// A new mode-0700 directory `base/PREFIX<pid>-<random>`.
@@ -104,14 +104,14 @@ fn create_unique(base: &Path, prefix: &str) -> Result<PathBuf, SandboxError> {
             Ok(()) => return Ok(p),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Err(SandboxError::Helper(format!(
+                return Err(SandboxError::Supervisor(format!(
                     "cannot create a private temp dir in `{}`: {e}",
                     base.display()
                 )));
             }
         }
     }
-    Err(SandboxError::Helper(
+    Err(SandboxError::Supervisor(
         "cannot create a private temp dir".into(),
     ))
 }

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::policy::{canonical_or_normal, expand_tilde, has_glob_chars};
+use super::resolve::{canonical_or_normal, expand_tilde, has_glob_chars};
 
 /// One deny-read entry that names a tracked file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,14 +12,14 @@
 //! read end, the status pipe's write end, the command's stdin, stdout and
 //! stderr, and the Landlock rulesets warden built (when sandboxed).
 //! The zygote forks; the child becomes its own process group and runs
-//! [`super::helper::serve`] on those descriptors (the spec comes through
-//! the control pipe, exactly as for a `__sandbox-exec` helper); the zygote
+//! [`super::supervisor::serve`] on those descriptors (the spec comes through
+//! the control pipe, exactly as for a `__sandbox-exec` supervisor); the zygote
 //! closes its copies and answers with the child's pid (its process group,
 //! for warden's last-resort kill) or `-errno`. Supervisors are reaped by
 //! the kernel (`SIGCHLD` ignored in the zygote).
 //!
 //! Fail closed: if the zygote is gone or does not answer, the command is
-//! refused with [`SandboxError::Helper`] (exit 5 from the CLI) — it is
+//! refused with [`SandboxError::Supervisor`] (exit 5 from the CLI) — it is
 //! never run another way; the next command starts a new zygote. The
 //! zygote exits when warden's end of the socket closes (warden exited or
 //! died). Its environment is empty and it is non-dumpable.
@@ -32,8 +32,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::SandboxError;
-use super::helper::set_cloexec;
-use super::launch::HELPER_FAILED;
+use super::launch::SUPERVISOR_FAILED;
+use super::supervisor::set_cloexec;
 
 /// Descriptors per request: control, status, stdin, stdout, stderr (then
 /// the Landlock rulesets, when sandboxed).
@@ -53,13 +53,13 @@ pub fn main(sock_fd: RawFd) -> i32 {
         eprintln!(
             "warden __sandbox-exec: fd {sock_fd} is not an inherited socket (internal command)"
         );
-        return HELPER_FAILED;
+        return SUPERVISOR_FAILED;
     }
     // SAFETY: warden passed this descriptor for the zygote's exclusive use.
     let sock = unsafe { OwnedFd::from_raw_fd(sock_fd) };
     if thread_count() != Some(1) {
         eprintln!("warden sandbox zygote: not single-threaded; refusing to fork supervisors");
-        return HELPER_FAILED;
+        return SUPERVISOR_FAILED;
     }
     super::caps::protect_self();
     // Built once here, shared by every supervisor forked below.
@@ -73,7 +73,7 @@ pub fn main(sock_fd: RawFd) -> i32 {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
                 eprintln!("warden sandbox zygote: {e}");
-                return HELPER_FAILED;
+                return SUPERVISOR_FAILED;
             }
         };
         let answer = if (REQUEST_FDS..=REQUEST_FDS + MAX_LAYERS).contains(&fds.len()) {
@@ -115,9 +115,9 @@ fn fork_supervisor(sock: &OwnedFd, fds: Vec<OwnedFd>) -> i32 {
         // A panic must end this process, never unwind back into the
         // zygote's loop (warden then sees no report: nothing ran).
         let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            super::helper::serve(control, status, stdio, rulesets)
+            super::supervisor::serve(control, status, stdio, rulesets)
         }))
-        .unwrap_or(HELPER_FAILED);
+        .unwrap_or(SUPERVISOR_FAILED);
         // SAFETY: ends the forked supervisor without running the zygote's
         // exit handlers.
         unsafe { libc::_exit(code) };
@@ -228,7 +228,7 @@ pub(super) fn start_supervisor(exe: &Path, fds: &[RawFd]) -> Result<libc::pid_t,
     let zygote = slot.as_mut().expect("started above");
     match zygote.request(fds) {
         Ok(answer) if answer > 0 => Ok(answer),
-        Ok(answer) => Err(SandboxError::Helper(format!(
+        Ok(answer) => Err(SandboxError::Supervisor(format!(
             "the sandbox zygote could not start a supervisor: {}; the command was not run",
             IoError::from_raw_os_error(-answer)
         ))),
@@ -237,7 +237,7 @@ pub(super) fn start_supervisor(exe: &Path, fds: &[RawFd]) -> Result<libc::pid_t,
             if let Some(dead) = slot.take() {
                 dead.retire();
             }
-            Err(SandboxError::Helper(format!(
+            Err(SandboxError::Supervisor(format!(
                 "the sandbox zygote (pid {pid}) is not answering ({e}); the command was not \
                  run (the next command starts a new zygote)"
             )))
@@ -254,7 +254,7 @@ pub fn current_pid() -> Option<u32> {
 impl Zygote {
     fn start(exe: &Path) -> Result<Zygote, SandboxError> {
         let (ours, theirs) = socketpair()
-            .map_err(|e| SandboxError::Helper(format!("sandbox zygote socket: {e}")))?;
+            .map_err(|e| SandboxError::Supervisor(format!("sandbox zygote socket: {e}")))?;
         let theirs_raw = theirs.as_raw_fd();
         let mut cmd = std::process::Command::new(exe);
         cmd.arg("__sandbox-exec")
@@ -278,7 +278,7 @@ impl Zygote {
             });
         }
         let process = cmd.spawn().map_err(|e| {
-            SandboxError::Helper(format!(
+            SandboxError::Supervisor(format!(
                 "cannot start the sandbox zygote `{}`: {e}",
                 exe.display()
             ))

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::client::{Api, ApiError, Method, Reply};
+use crate::github::client::{Api, ApiError, Method, Reply};
 use crate::report::annotations::{Annotation, clip};
 
 /// Check-run name.

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use super::client::{Api, ApiError, Method, Reply};
+use crate::github::client::{Api, ApiError, Method, Reply};
 
 /// Longest issue comment body GitHub accepts, in characters.
 pub const MAX_COMMENT: usize = 65_536;

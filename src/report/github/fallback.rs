@@ -21,8 +21,8 @@
 
 use std::path::Path;
 
-use super::env::GithubEnv;
 use crate::audit::summary::workspace_relative;
+use crate::github::GithubEnv;
 
 /// The project configuration file, relative to the workspace.
 const PROJECT_CONFIG: &str = ".warden/config.toml";

@@ -13,9 +13,7 @@
 //! (a local file) is written regardless.
 
 pub mod check_run;
-pub mod client;
 pub mod comment;
-pub mod env;
 pub mod fallback;
 pub mod step_summary;
 
@@ -24,8 +22,6 @@ use std::io::Write as _;
 use std::path::Path;
 
 use self::check_run::CheckRunReport;
-use self::client::{Api, ApiError, RetryPolicy};
-pub use self::env::GithubEnv;
 use super::annotations::annotations;
 use super::markdown::{MarkdownOptions, render};
 use super::workflow_commands;
@@ -33,6 +29,8 @@ use super::{conclusion, conclusion_str, headline};
 use crate::audit::{AuditReadError, AuditSummary};
 use crate::config::ReportConfig;
 use crate::error::ExitStatus;
+pub use crate::github::GithubEnv;
+use crate::github::client::{Api, ApiError, RetryPolicy};
 
 /// How publishing behaves (tests shorten the retry delays).
 #[derive(Debug, Clone)]
