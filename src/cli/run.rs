@@ -204,12 +204,7 @@ pub fn run(global: &GlobalArgs, mut args: RunArgs) -> Result<ExitStatus, Error> 
 /// the maintainer behind `--approve`; only a valid GitHub login is used.
 fn approved_by() -> String {
     let login = std::env::var("WARDEN_APPROVED_BY").unwrap_or_default();
-    let valid = !login.is_empty()
-        && login.len() <= 39
-        && login
-            .trim_end_matches("[bot]")
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let valid = crate::github::login::classify(&login).is_some();
     if valid {
         format!("@{login} (--approve)")
     } else {

@@ -106,7 +106,12 @@ impl PathSet {
                     // Expand the home part only; the rest stays a glob.
                     ctx.resolve(entry, None).to_string_lossy().into_owned()
                 } else {
-                    format!("{}/{}", ctx.workspace.to_string_lossy(), entry)
+                    // The workspace name is literal (`/tmp/build[1]`).
+                    format!(
+                        "{}/{}",
+                        globset::escape(&ctx.workspace.to_string_lossy()),
+                        entry
+                    )
                 };
                 for p in [
                     pattern.clone(),

@@ -358,27 +358,29 @@ pub(crate) fn has_glob_chars(p: &Path) -> bool {
 
 /// Split a glob into the directory to walk and the absolute pattern.
 fn glob_base(workspace: &Path, expanded: &Path) -> (PathBuf, String) {
-    let absolute = if expanded.is_absolute() {
-        expanded.to_path_buf()
-    } else {
-        workspace.join(expanded)
+    // The workspace (or `/`) is literal whatever characters its name has
+    // (`/tmp/build[1]`): only the entry's own components can be a glob,
+    // and the pattern is kept relative to the base.
+    let (mut base, rel) = match expanded.strip_prefix("/") {
+        Ok(rel) => (PathBuf::from("/"), rel),
+        Err(_) => (workspace.to_path_buf(), expanded),
     };
-    let mut base = PathBuf::new();
-    for c in absolute.components() {
-        if has_glob_chars(Path::new(c.as_os_str())) {
-            break;
+    let mut rest: Vec<String> = Vec::new();
+    for c in rel.components() {
+        let part = Path::new(c.as_os_str());
+        if rest.is_empty() && !has_glob_chars(part) {
+            base.push(part);
+        } else {
+            rest.push(part.to_string_lossy().into_owned());
         }
-        base.push(c.as_os_str());
     }
-    let base = if base == absolute {
-        base.parent().map(Path::to_path_buf).unwrap_or(base)
-    } else {
-        base
-    };
-    (
-        canonical_or_normal(&base),
-        absolute.to_string_lossy().into_owned(),
-    )
+    if rest.is_empty() {
+        if let Some(name) = base.file_name().map(|n| n.to_string_lossy().into_owned()) {
+            rest.push(name);
+            base.pop();
+        }
+    }
+    (canonical_or_normal(&base), rest.join("/"))
 }
 
 /// For a `.git` that is a file (worktree or submodule: `gitdir: PATH`), the
@@ -437,8 +439,20 @@ mod tests {
         }
         assert!(p.deny_read.contains(&DenyRead::Glob {
             base: ws.clone(),
-            pattern: format!("{}/**/.env", ws.display()),
+            pattern: "**/.env".to_owned(),
         }));
+    }
+
+    #[test]
+    fn glob_characters_in_the_workspace_name_are_literal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("build[1]");
+        std::fs::create_dir_all(ws.join("secrets")).unwrap();
+        let ws = std::fs::canonicalize(&ws).unwrap();
+        let (base, pattern) = glob_base(&ws, Path::new("secrets/*.pem"));
+        assert_eq!((base, pattern.as_str()), (ws.join("secrets"), "*.pem"));
+        let (base, pattern) = glob_base(&ws, Path::new("**/.env"));
+        assert_eq!((base, pattern.as_str()), (ws.clone(), "**/.env"));
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub fn main(sock_fd: RawFd) -> i32 {
         return SUPERVISOR_FAILED;
     }
     super::caps::protect_self();
+    // As root: the bounding set and securebits once here, inherited by
+    // every command forked below (not repeated between clone and exec).
+    super::caps::drop_bounding();
     // Built once here, shared by every supervisor forked below.
     let _ = (super::seccomp::filter(true), super::seccomp::filter(false));
     // SAFETY: setting a disposition; supervisors are then reaped by the kernel.

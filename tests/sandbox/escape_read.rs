@@ -104,3 +104,34 @@ async fn glob_deny_read_hides_dot_env_files_in_the_workspace() {
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert_eq!(out.stdout, "hello\nok\n");
 }
+
+/// A workspace whose name holds glob characters (`build[1]`, as CI
+/// matrix directories are often named): a relative deny-read glob still
+/// denies what it names, because the workspace part is literal.
+#[test]
+fn a_relative_glob_holds_in_a_workspace_named_like_a_glob() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(tmp.path()).unwrap();
+    let ws = root.join("build[1]");
+    std::fs::create_dir_all(ws.join("secrets")).unwrap();
+    std::fs::create_dir_all(ws.join(".warden")).unwrap();
+    std::fs::write(
+        ws.join(".warden/config.toml"),
+        "[sandbox]\ndeny_read = [\"secrets/*.pem\"]\n",
+    )
+    .unwrap();
+    let canary = format!("CANARY-{:016x}", fastrand::u64(..));
+    std::fs::write(ws.join("secrets/x.pem"), &canary).unwrap();
+    let control = std::fs::read_to_string(ws.join("secrets/x.pem")).unwrap();
+    assert_eq!(control, canary, "the control read must see the canary");
+    let out = std::process::Command::new(sandbox_support::warden_exe())
+        .args(["--cwd"])
+        .arg(&ws)
+        .args(["sandbox", "--profile", "ci", "--", "cat", "secrets/x.pem"])
+        .env("HOME", &root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(&canary), "the canary leaked: {out:?}");
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+}
