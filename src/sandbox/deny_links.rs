@@ -52,8 +52,18 @@ pub(super) fn with_link_targets(mut deny: Vec<PathBuf>, cached: bool) -> Vec<Pat
 /// created); this keeps `warden run`'s per-command cost to the glob
 /// matches.
 pub(super) fn literal_targets(paths: &[PathBuf], cached: bool) -> Vec<PathBuf> {
+    // Most literal entries (the `~/…` defaults) do not exist: one listing
+    // of their directory answers for them ([`super::listing`]).
+    let mut listings = super::listing::Listings::default();
+    let mut targets = |p: &Path| {
+        if listings.surely_absent(p) {
+            Vec::new()
+        } else {
+            targets_of(p, cached)
+        }
+    };
     if !cached {
-        return paths.iter().flat_map(|p| targets_of(p, false)).collect();
+        return paths.iter().flat_map(|p| targets(p)).collect();
     }
     let mut slot = LITERAL.lock().unwrap_or_else(|e| e.into_inner());
     let map = slot.get_or_insert_with(HashMap::new);
@@ -61,7 +71,7 @@ pub(super) fn literal_targets(paths: &[PathBuf], cached: bool) -> Vec<PathBuf> {
     for p in paths {
         out.extend(
             map.entry(p.clone())
-                .or_insert_with(|| targets_of(p, true))
+                .or_insert_with(|| targets(p))
                 .iter()
                 .cloned(),
         );

@@ -67,6 +67,7 @@ pub mod guardian;
 pub mod inotify;
 pub mod landlock_apply;
 pub mod launch;
+mod listing;
 pub mod output;
 pub mod plan;
 pub mod plan_cache;

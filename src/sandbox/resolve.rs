@@ -300,8 +300,13 @@ pub fn canonical_or_normal(p: &Path) -> PathBuf {
 /// deny_read entry sits in HOME): each directory is canonicalised once,
 /// and a path that does not exist costs one `stat` instead of realpath(3)
 /// reading the link of each of its components before failing.
+/// Names missing from a directory's listing cost no `stat` at all
+/// ([`super::listing`]).
 #[derive(Default)]
-struct Canonicalizer(std::collections::HashMap<PathBuf, Option<PathBuf>>);
+struct Canonicalizer {
+    known: std::collections::HashMap<PathBuf, Option<PathBuf>>,
+    listings: super::listing::Listings,
+}
 
 impl Canonicalizer {
     fn resolve(&mut self, p: &Path) -> PathBuf {
@@ -309,14 +314,18 @@ impl Canonicalizer {
         let mut existing = normal.as_path();
         let mut rest = Vec::new();
         loop {
-            let canonical = match self.0.get(existing) {
+            let canonical = match self.known.get(existing) {
                 Some(known) => known.clone(),
                 None => {
                     // realpath fails wherever stat does.
-                    let c = std::fs::metadata(existing)
-                        .and_then(|_| std::fs::canonicalize(existing))
-                        .ok();
-                    self.0.insert(existing.to_path_buf(), c.clone());
+                    let c = if self.listings.surely_absent(existing) {
+                        None
+                    } else {
+                        std::fs::metadata(existing)
+                            .and_then(|_| std::fs::canonicalize(existing))
+                            .ok()
+                    };
+                    self.known.insert(existing.to_path_buf(), c.clone());
                     c
                 }
             };
