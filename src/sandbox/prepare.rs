@@ -186,10 +186,12 @@ pub fn prepare(
         Reuse::Off => deny::expand_once(&policy.deny_read),
     }
     .map_err(SandboxError::Config)?;
-    // Most deny paths are missing `~/…` defaults: one listing answers.
-    let mut listings = super::listing::Listings::default();
+    // Most deny paths are missing `~/…` defaults: in a one-shot process
+    // one listing answers for them. Not per command in a run: listing
+    // HOME before every command costs more than the stats it saves.
+    let mut listings = (reuse == Reuse::Off).then(super::listing::Listings::default);
     for d in &deny {
-        if listings.surely_absent(d) {
+        if listings.as_mut().is_some_and(|l| l.surely_absent(d)) {
             continue;
         }
         if let Ok(meta) = std::fs::symlink_metadata(d) {
