@@ -44,6 +44,14 @@ struct CapHeader {
     pid: i32,
 }
 
+impl CapHeader {
+    /// Version 3 (two 32-bit halves), the calling thread.
+    const V3_SELF: CapHeader = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 struct CapData {
@@ -107,10 +115,7 @@ pub fn drop_all() -> bool {
             0,
         )
     };
-    let mut header = CapHeader {
-        version: CAP_V3,
-        pid: 0,
-    };
+    let mut header = CapHeader::V3_SELF;
     let empty = [CapData::default(); 2];
     // SAFETY: capset with a v3 header and a two-element data array, as the
     // ABI requires; it only lowers sets here (to nothing).
@@ -131,10 +136,7 @@ pub fn drop_all() -> bool {
 
 /// The calling thread's capability sets (v3: two 32-bit halves).
 fn capget() -> Option<[CapData; 2]> {
-    let mut header = CapHeader {
-        version: CAP_V3,
-        pid: 0,
-    };
+    let mut header = CapHeader::V3_SELF;
     let mut data = [CapData::default(); 2];
     // SAFETY: capget with a v3 header and a two-element data array, as the
     // ABI requires.
