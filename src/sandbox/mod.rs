@@ -37,7 +37,10 @@
 //! - [`refusal`]: escalation detection; [`guard`]: protected-path snapshots
 //!   (`guard_scope`: what a snapshot of a git directory covers);
 //! - [`git_credentials`]: tokens a checkout left readable in git's config;
-//!   `git_links`: the `.git` files of submodule and worktree checkouts.
+//!   `git_links`: the `.git` files of submodule and worktree checkouts;
+//!   [`git_commits`] (with `git_ref_state`): commits, branches, stashes and
+//!   staged entries of protected paths, put back after each command;
+//!   `git_cmd`: the one hardened way warden runs git itself.
 //!
 //! What it stops and what it does not: docs/threat-model.md.
 
@@ -58,9 +61,12 @@ pub mod enforcement;
 pub mod env;
 mod error;
 pub mod exec;
+mod git_cmd;
+pub mod git_commits;
 pub mod git_config;
 pub mod git_credentials;
 mod git_links;
+mod git_ref_state;
 pub mod guard;
 mod guard_scope;
 pub mod guardian;

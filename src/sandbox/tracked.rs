@@ -6,17 +6,18 @@
 //! path that is tracked is a configuration error.
 //!
 //! The tracked files come from `git ls-files -z`, run by warden outside the
-//! sandbox once per run, with the settings that would run a program from
-//! the repository's config turned off (`core.fsmonitor`) and without
-//! taking the index lock. Without git, or when git cannot list the files
+//! sandbox once per run, hardened ([`super::git_cmd`]: nothing from the
+//! repository's config or warden's environment runs a program, and the
+//! index lock is not taken). Without git, or when git cannot list the files
 //! (not a checkout, a repository git refuses), nothing is checked and the
 //! caller says so.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use super::git_cmd::{hardened_git, run};
 use super::resolve::{canonical_or_normal, expand_tilde, has_glob_chars};
 
 /// One deny-read entry that names a tracked file.
@@ -37,31 +38,12 @@ pub fn tracked_files(workspace: &Path) -> Result<Option<Vec<PathBuf>>, String> {
     if !workspace.join(".git").exists() {
         return Ok(None);
     }
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "core.fsmonitor=false",
-            "--no-optional-locks",
-            "ls-files",
-            "-z",
-            "--cached",
-        ])
-        .current_dir(workspace)
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(format!(
-            "git ls-files failed: {}",
-            stderr.lines().next().unwrap_or("").trim()
-        ));
-    }
+    let mut cmd = hardened_git(OsStr::new("git"), workspace, None);
+    cmd.args(["ls-files", "-z", "--cached"]);
+    let stdout = run(cmd, None).map_err(|e| format!("git ls-files: {e}"))?;
     use std::os::unix::ffi::OsStrExt;
     Ok(Some(
-        out.stdout
+        stdout
             .split(|b| *b == 0)
             .filter(|s| !s.is_empty())
             .map(|s| PathBuf::from(std::ffi::OsStr::from_bytes(s)))
