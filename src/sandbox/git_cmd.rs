@@ -8,7 +8,7 @@
 //! the command line; the file guard restores it before warden's git runs,
 //! and the settings below override the keys of it that run programs.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -75,6 +75,14 @@ pub(crate) fn hardened_git(program: &OsStr, work_tree: &Path, git_dir: Option<&P
     for c in CONFIG {
         cmd.args(["-c", c]);
     }
+    // git refuses a repository another user owns unless the runner's
+    // global config lists it (actions/checkout does, for container jobs);
+    // that config is not read here, so this workspace is listed instead.
+    // The check exists because such a repository's config could run code,
+    // which the settings above turn off.
+    let mut safe = OsString::from("safe.directory=");
+    safe.push(work_tree);
+    cmd.arg("-c").arg(safe);
     cmd.args(["--no-pager", "--no-optional-locks"]);
     match git_dir {
         Some(dir) => {

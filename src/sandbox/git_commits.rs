@@ -412,6 +412,11 @@ fn revert(
         let (now, checked) = match now {
             Some(RefValue::Unreadable(_)) if before.storage == Storage::Files => {
                 remove_any(&path)?;
+                // git does not take a gitdir without `refs/` for one.
+                if *name == "refs" {
+                    std::fs::create_dir(&path).map_err(|e| format!("cannot create refs/: {e}"))?;
+                    continue;
+                }
                 (None, false)
             }
             other => (*other, true),

@@ -671,3 +671,29 @@ fn an_entry_appended_to_the_stash_reflog_is_a_stash() {
     assert_reverted(&changes, ".github/workflows/ci.yml", "committed");
     assert_eq!(r.run(&["stash", "list", "--format=%H"]), good);
 }
+
+#[test]
+fn a_refs_directory_swapped_for_a_symlink_is_not_followed_and_is_put_back() {
+    let r = Repo::new();
+    let base = r.run(&["rev-parse", "HEAD"]);
+    let before = r.state();
+    // The command's own refs elsewhere: a bad commit, its branch, then the
+    // whole `refs/` pointed there.
+    r.write(".github/workflows/ci.yml", "evil\n");
+    let bad = r.commit_all("bad");
+    let elsewhere = r.ws.parent().unwrap().join("refs-elsewhere");
+    std::fs::rename(r.git.join("refs"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, r.git.join("refs")).unwrap();
+    assert_eq!(r.run(&["rev-parse", "main"]), bad, "git follows it");
+    let after = RefState::read(&r.git).unwrap();
+    assert!(!after.refs.contains_key("refs/heads/main"), "not followed");
+    let changes = r.check(&before);
+    assert!(changes.iter().all(|c| c.restored), "{changes:?}");
+    assert!(!changes.is_empty());
+    assert!(r.git.join("refs").is_dir() && !r.git.join("refs").is_symlink());
+    assert_eq!(r.run(&["rev-parse", "main"]), base);
+    assert!(
+        elsewhere.join("heads/main").exists(),
+        "nothing removed through the link"
+    );
+}

@@ -119,6 +119,8 @@ impl RefState {
         };
         let mut packed = false;
         let mut has_worktrees = false;
+        let mut refs_dir = false;
+        let mut logs_dir = false;
         let entries = std::fs::read_dir(gitdir)
             .map_err(|e| format!("cannot list {}: {e}", gitdir.display()))?;
         for entry in entries {
@@ -128,10 +130,19 @@ impl RefState {
                 Some("HEAD") => {
                     state.refs.insert("HEAD".into(), read_ref(&entry.path()));
                 }
-                Some("refs") => {}
+                // Directories are walked only when they are directories
+                // (the entry's own type: a symlink is not followed).
+                Some("refs") if is_dir(&entry) => refs_dir = true,
+                Some("refs") => {
+                    state.refs.insert(
+                        "refs".into(),
+                        RefValue::Unreadable("not a directory".into()),
+                    );
+                }
+                Some("logs") => logs_dir = is_dir(&entry),
                 Some("packed-refs") => packed = true,
                 Some("reftable") => state.storage = Storage::Reftable,
-                Some("worktrees") => has_worktrees = true,
+                Some("worktrees") => has_worktrees = is_dir(&entry),
                 Some("shallow") => state.shallow = Some(read_bytes(&entry.path())),
                 Some("index") => {
                     let meta = entry
@@ -145,15 +156,20 @@ impl RefState {
                 _ => {}
             }
         }
-        if let Ok(bytes) = read_file(&gitdir.join(STASH_LOG), MAX_LIST_BYTES) {
-            state
-                .pseudo
-                .insert(STASH_LOG.into(), FileBytes::Content(bytes));
-        } else if std::fs::symlink_metadata(gitdir.join(STASH_LOG)).is_ok() {
-            state.pseudo.insert(
-                STASH_LOG.into(),
-                FileBytes::Unreadable("not a regular file".into()),
-            );
+        if logs_dir && is_real_dir(&gitdir.join("logs/refs")) {
+            match read_file(&gitdir.join(STASH_LOG), MAX_LIST_BYTES) {
+                Ok(bytes) => {
+                    state
+                        .pseudo
+                        .insert(STASH_LOG.into(), FileBytes::Content(bytes));
+                }
+                Err(ReadError::Missing) => {}
+                Err(ReadError::Other(why)) => {
+                    state
+                        .pseudo
+                        .insert(STASH_LOG.into(), FileBytes::Unreadable(why));
+                }
+            }
         }
         if state.storage == Storage::Reftable {
             state.refs = for_each_ref(git, gitdir)?;
@@ -162,7 +178,9 @@ impl RefState {
         if packed {
             read_packed(&gitdir.join("packed-refs"), &mut state.refs)?;
         }
-        walk_refs(&gitdir.join("refs"), "refs", &mut state.refs)?;
+        if refs_dir {
+            walk_refs(&gitdir.join("refs"), "refs", &mut state.refs)?;
+        }
         if has_worktrees {
             read_worktrees(gitdir, &mut state)?;
         }
@@ -184,42 +202,69 @@ fn is_pseudo_ref(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
 }
 
+/// Why a file of the gitdir was not read.
+enum ReadError {
+    Missing,
+    Other(String),
+}
+
+impl From<ReadError> for String {
+    fn from(e: ReadError) -> String {
+        match e {
+            ReadError::Missing => "missing".into(),
+            ReadError::Other(why) => why,
+        }
+    }
+}
+
 /// Open without following a symlink and without blocking on a FIFO, and
 /// read at most `max` bytes of a regular file.
-fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => "a symlink".to_string(),
-            _ => format!("cannot open: {e}"),
+            Some(libc::ELOOP) => ReadError::Other("a symlink".into()),
+            Some(libc::ENOENT) => ReadError::Missing,
+            _ => ReadError::Other(format!("cannot open: {e}")),
         })?;
-    let meta = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| ReadError::Other(format!("cannot stat: {e}")))?;
     if !meta.is_file() {
-        return Err("not a regular file".into());
+        return Err(ReadError::Other("not a regular file".into()));
     }
     if meta.len() > max {
-        return Err(format!("larger than {max} bytes"));
+        return Err(ReadError::Other(format!("larger than {max} bytes")));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(max + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(|e| ReadError::Other(format!("cannot read: {e}")))?;
     Ok(bytes)
+}
+
+/// A directory entry that is a directory itself (not a link to one).
+fn is_dir(entry: &std::fs::DirEntry) -> bool {
+    entry.file_type().is_ok_and(|t| t.is_dir())
+}
+
+fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
 fn read_bytes(path: &Path) -> FileBytes {
     match read_file(path, MAX_LIST_BYTES) {
         Ok(bytes) => FileBytes::Content(bytes),
-        Err(why) => FileBytes::Unreadable(why),
+        Err(why) => FileBytes::Unreadable(why.into()),
     }
 }
 
 fn read_ref(path: &Path) -> RefValue {
     match read_file(path, MAX_REF_BYTES) {
         Ok(bytes) => parse_ref(&bytes),
-        Err(why) => RefValue::Unreadable(why),
+        Err(why) => RefValue::Unreadable(why.into()),
     }
 }
 
@@ -288,7 +333,8 @@ fn walk_refs(
 /// lines are skipped). A line that is neither fails the read: git would
 /// refuse the file too.
 fn read_packed(path: &Path, refs: &mut BTreeMap<String, RefValue>) -> Result<(), String> {
-    let bytes = read_file(path, MAX_LIST_BYTES).map_err(|e| format!("packed-refs: {e}"))?;
+    let bytes =
+        read_file(path, MAX_LIST_BYTES).map_err(|e| format!("packed-refs: {}", String::from(e)))?;
     let text = std::str::from_utf8(&bytes).map_err(|_| "packed-refs: not text".to_string())?;
     for line in text.lines() {
         if line.is_empty() || line.starts_with('#') || line.starts_with('^') {
@@ -317,7 +363,7 @@ fn read_worktrees(gitdir: &Path, state: &mut RefState) -> Result<(), String> {
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
         let id = entry.file_name().to_string_lossy().into_owned();
-        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+        if !is_dir(&entry) {
             continue;
         }
         let wt = entry.path();
@@ -333,7 +379,9 @@ fn read_worktrees(gitdir: &Path, state: &mut RefState) -> Result<(), String> {
                     .insert(format!("{base}/{n}"), read_bytes(&pseudo.path()));
             }
         }
-        walk_refs(&wt.join("refs"), &format!("{base}/refs"), &mut state.refs)?;
+        if is_real_dir(&wt.join("refs")) {
+            walk_refs(&wt.join("refs"), &format!("{base}/refs"), &mut state.refs)?;
+        }
     }
     Ok(())
 }
