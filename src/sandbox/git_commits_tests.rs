@@ -697,3 +697,22 @@ fn a_refs_directory_swapped_for_a_symlink_is_not_followed_and_is_put_back() {
         "nothing removed through the link"
     );
 }
+
+/// A ref to an object that is not there yet cannot be judged (a later
+/// command could write the object): reverted, and still a failure.
+#[test]
+fn a_ref_to_a_missing_object_is_put_back_and_fails_closed() {
+    let r = Repo::new();
+    let base = r.run(&["rev-parse", "HEAD"]);
+    let before = r.state();
+    let missing = "1234567890123456789012345678901234567890";
+    std::fs::write(r.git.join("refs/heads/main"), format!("{missing}\n")).unwrap();
+    let changes = r.check(&before);
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.change.starts_with("commits unverifiable") && !c.restored),
+        "{changes:?}"
+    );
+    assert_eq!(r.run(&["rev-parse", "main"]), base);
+}
