@@ -29,7 +29,8 @@ use super::provenance::{Set, render, render_duration};
 use super::raw::RawLayer;
 use super::resolve::Taker;
 use crate::config::schema::{
-    Conclusion, Granular, NetworkMode, ProviderKind, ReviewerKind, SandboxFallback, SandboxMode,
+    Conclusion, GitMode, Granular, NetworkMode, ProviderKind, ReviewerKind, SandboxFallback,
+    SandboxMode,
 };
 
 /// One documented scalar key.
@@ -106,6 +107,7 @@ scalar_keys! {
     sandbox_mode = [] sandbox_mode: SandboxMode, required, render;
     sandbox_fallback = [] sandbox_fallback: SandboxFallback, required, render;
     network = [sandbox] network: NetworkMode, required, render;
+    git = [sandbox] git: GitMode, required, render;
     timeout = [sandbox] timeout: Duration, required, duration;
     output_limit = [sandbox] output_limit: usize, required, render;
     ar_provider = [auto_review] provider: ProviderKind, required, render;

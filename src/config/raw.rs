@@ -13,8 +13,8 @@ use toml::Spanned;
 
 use crate::action::ActionKind;
 use crate::config::schema::{
-    Conclusion, Granular, NetworkMode, PatternToken, ProviderKind, ReviewDecision, ReviewerKind,
-    RuleDecision, RuleGrants, SandboxFallback, SandboxMode, Trust,
+    Conclusion, GitMode, Granular, NetworkMode, PatternToken, ProviderKind, ReviewDecision,
+    ReviewerKind, RuleDecision, RuleGrants, SandboxFallback, SandboxMode, Trust,
 };
 use crate::decision::Category;
 
@@ -48,6 +48,7 @@ pub struct RawSandbox {
     pub deny_read: Option<Vec<S<String>>>,
     pub protected: Option<Vec<S<String>>>,
     pub network: Option<S<NetworkMode>>,
+    pub git: Option<S<GitMode>>,
     pub timeout: Option<S<HumanDuration>>,
     pub output_limit: Option<S<usize>>,
     pub env: Option<RawEnv>,

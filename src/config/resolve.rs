@@ -221,6 +221,7 @@ fn take_all(
 
     let sandbox = SandboxConfig {
         network: b.scalars.network(&mut t)?,
+        git: b.scalars.git(&mut t)?,
         timeout: b.scalars.timeout(&mut t)?,
         output_limit: b.scalars.output_limit(&mut t)?,
         writable_roots: t.list(

@@ -35,7 +35,8 @@ pub async fn execute(
     let tmp = PrivateTmp::in_run_dir()?;
     let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::PerProcess, &[])?;
     let req = &req;
-    let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
+    let guard =
+        Guard::snapshot(&prepared.guarded, &prepared.writable).map_err(SandboxError::Request)?;
     let layers = prepared.rulesets()?;
     let spec = SupervisorSpec {
         argv: req.argv.clone(),

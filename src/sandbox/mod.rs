@@ -63,6 +63,7 @@ pub mod git_credentials;
 mod git_links;
 pub mod guard;
 mod guard_scope;
+mod guard_swap;
 pub mod guardian;
 pub mod inotify;
 pub mod landlock_apply;

@@ -34,7 +34,8 @@ pub fn run_inherited(
     let tmp = PrivateTmp::create()?;
     let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::Off, &given_terminals())?;
     let req = &req;
-    let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
+    let guard =
+        Guard::snapshot(&prepared.guarded, &prepared.writable).map_err(SandboxError::Request)?;
     let vars = command_env(&env.vars, &Default::default(), tmp.path());
     let sandbox = match prepared.sandboxed {
         true => Some(SandboxSetup {

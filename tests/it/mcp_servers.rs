@@ -48,6 +48,7 @@ fn context(ws: &Ws) -> LaunchContext {
         deny_read: vec![ws.home.join(".ssh").display().to_string()],
         protected: vec![],
         network: NetworkMode::Off,
+        git: warden::config::GitMode::Commit,
         fallback: SandboxFallback::Refuse,
         timeout: Duration::from_secs(60),
         output_limit: 1 << 20,

@@ -85,6 +85,7 @@ impl Fixture {
             ],
             protected: vec![],
             network: NetworkMode::Off,
+            git: warden::config::GitMode::Commit,
             fallback: SandboxFallback::Refuse,
             timeout: Duration::from_secs(120),
             output_limit: 1 << 20,
@@ -95,6 +96,15 @@ impl Fixture {
 
     pub fn policy(&self) -> SandboxPolicy {
         self.policy_with(SandboxMode::WorkspaceWrite, self.sandbox_config())
+    }
+
+    /// The workspace-write policy with `sandbox.git = git`.
+    pub fn policy_git(&self, git: warden::config::GitMode) -> SandboxPolicy {
+        let cfg = SandboxConfig {
+            git,
+            ..self.sandbox_config()
+        };
+        self.policy_with(SandboxMode::WorkspaceWrite, cfg)
     }
 
     pub fn policy_with(&self, mode: SandboxMode, cfg: SandboxConfig) -> SandboxPolicy {
