@@ -17,6 +17,7 @@ pub mod gh;
 pub mod mcp;
 pub mod policy;
 pub mod profiles;
+pub mod recover;
 pub mod report;
 pub mod run;
 pub mod sandbox;
@@ -104,6 +105,8 @@ pub enum Command {
     Policy(policy::PolicyCommand),
     /// Run a command under a profile's sandbox; exit status is the command's.
     Sandbox(sandbox::SandboxArgs),
+    /// Restore protected paths left unverified by a warden that was killed.
+    Recover(recover::RecoverArgs),
     /// Render an audit log as Markdown, JSON or SARIF, or post it to GitHub.
     Report(report::ReportArgs),
     /// Verify and summarise audit logs.
@@ -196,6 +199,7 @@ fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Check(args) => check::run(&global, args),
         Command::Policy(cmd) => policy::run(&global, cmd),
         Command::Sandbox(args) => sandbox::run(&global, args),
+        Command::Recover(args) => recover::run(&global, args),
         Command::Report(args) => report::run(&global, args),
         Command::Audit(cmd) => audit::run(&global, cmd),
         Command::Profiles(cmd) => profiles::run(&global, cmd),

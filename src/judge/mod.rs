@@ -288,6 +288,24 @@ impl Judge {
         })
     }
 
+    /// A command that ran changed protected paths, which the sandbox
+    /// restored (`sandbox.git = "commit"`): a sandbox refusal, counted by
+    /// the breaker like a denial. The change itself is in the command's
+    /// `executed` record; a trip is written here.
+    pub async fn sandbox_refusal(&self) -> std::io::Result<Option<Trip>> {
+        let mut state = self.state.lock().await;
+        let Some(trip) = state.breaker.record(true) else {
+            return Ok(None);
+        };
+        self.record(Event::BreakerTripped {
+            consecutive: trip.consecutive,
+            in_window: trip.in_window,
+            window: trip.window,
+            reason: trip.describe(),
+        })?;
+        Ok(Some(trip))
+    }
+
     /// Write one record (buffered); without an audit log, nothing.
     fn record(&self, event: Event) -> std::io::Result<()> {
         match &self.audit {

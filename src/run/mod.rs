@@ -118,6 +118,10 @@ impl Run {
         let config = &loaded.config;
         let policy = SandboxPolicy::from_config(config, &workspace)
             .map_err(|e| Error::infra(format!("sandbox: {e}")))?;
+        // A warden killed mid-command here: verified before anything runs.
+        if let Some(note) = crate::sandbox::journal::check_stale(&policy.workspace)? {
+            eprintln!("warden: note: {note}");
+        }
         let executor = Executor {
             runtime: SandboxRuntime::current()
                 .map_err(|e| Error::infra(format!("sandbox: {e}")))?,

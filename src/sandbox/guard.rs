@@ -48,7 +48,7 @@ impl std::fmt::Display for ProtectedChange {
 }
 
 /// One guarded root and what it held before the command.
-#[derive(Debug)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Tree {
     root: PathBuf,
     scope: Scope,
@@ -56,6 +56,13 @@ struct Tree {
     /// A git directory's own identity: swapped, it is moved back
     /// ([`super::guard_swap`]).
     identity: Option<Identity>,
+}
+
+/// A guard's snapshot as data, for the journal ([`super::journal`]).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct GuardSnapshot {
+    trees: Vec<Tree>,
+    search: Vec<PathBuf>,
 }
 
 /// Snapshots of every guarded path; restores them when finished or dropped.
@@ -100,6 +107,67 @@ impl Guard {
             });
         }
         Ok(guard)
+    }
+
+    /// The snapshot, to be written to the journal.
+    pub(super) fn to_snapshot(&self) -> GuardSnapshot {
+        GuardSnapshot {
+            trees: self.trees.clone(),
+            search: self.search.clone(),
+        }
+    }
+
+    /// A guard over a journal's snapshot (it restores when finished or
+    /// dropped, like one taken now).
+    pub(super) fn from_snapshot(s: &GuardSnapshot) -> Self {
+        Guard {
+            trees: s.trees.clone(),
+            search: s.search.clone(),
+            finished: false,
+        }
+    }
+
+    /// Whether anything is guarded at all.
+    pub fn is_empty(&self) -> bool {
+        self.trees.is_empty()
+    }
+
+    /// What differs from the snapshot, changing nothing (a swapped git
+    /// directory is reported as `replaced`, not moved back).
+    pub(super) fn differences(&self) -> Vec<ProtectedChange> {
+        let mut changes = Vec::new();
+        for tree in &self.trees {
+            if let Some(id) = tree.identity
+                && Identity::of_dir(&tree.root) != Some(id)
+            {
+                changes.push(change(tree.root.clone(), "replaced", false));
+            }
+            let mut now = BTreeMap::new();
+            let mut total = 0;
+            if collect(&tree.root, tree.scope, &mut now, &mut total, false).is_err() {
+                changes.push(change(tree.root.clone(), "unreadable", false));
+            }
+            let at = |rel: &Path| match rel.as_os_str().is_empty() {
+                true => tree.root.clone(),
+                false => tree.root.join(rel),
+            };
+            for rel in now.keys().filter(|k| !tree.before.contains_key(*k)) {
+                changes.push(change(at(rel), "added", false));
+            }
+            for (rel, node) in &tree.before {
+                match now.get(rel) {
+                    Some(n) if n == node => {}
+                    Some(_) => changes.push(change(at(rel), "modified", false)),
+                    None => changes.push(change(at(rel), "removed", false)),
+                }
+            }
+        }
+        changes
+    }
+
+    /// Drop without restoring (the user chose to keep the current state).
+    pub(super) fn forget(mut self) {
+        self.finished = true;
     }
 
     /// Verify and restore (every process of the command is dead by now):

@@ -26,6 +26,8 @@ use std::fs::Metadata;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 /// Refuse to guard more than this (the grant would then be unsafe to give).
 pub(super) const MAX_GUARDED_BYTES: u64 = 64 << 20;
 
@@ -43,15 +45,35 @@ const GITDIR_WHOLE: [&str; 6] = [
 const ALTERNATES: [&str; 2] = ["alternates", "http-alternates"];
 
 /// One entry as it was (or is).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Node {
-    File { bytes: Vec<u8>, mode: u32 },
-    Dir { mode: u32 },
+    File {
+        #[serde(with = "hex_bytes")]
+        bytes: Vec<u8>,
+        mode: u32,
+    },
+    Dir {
+        mode: u32,
+    },
     Symlink(PathBuf),
 }
 
+/// File contents in the journal ([`super::journal`]) as hex.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        hex::decode(text.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
 /// How a guarded root is walked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Scope {
     /// Every entry beneath it.
     Whole,

@@ -66,6 +66,7 @@ mod guard_scope;
 mod guard_swap;
 pub mod guardian;
 pub mod inotify;
+pub mod journal;
 pub mod landlock_apply;
 pub mod launch;
 mod listing;

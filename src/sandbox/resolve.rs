@@ -157,6 +157,14 @@ impl SandboxPolicy {
         if let Some(entry) = runner_temp_entry(&workspace) {
             deny_read.push(entry);
         }
+        // warden's own state: the protected-path journal holds copies of
+        // `.git/config` (super::journal).
+        if let Some(state) = super::journal::state_dir() {
+            let entry = DenyRead::Path(canonical.resolve(&state));
+            if denied.insert(entry.clone()) {
+                deny_read.push(entry);
+            }
+        }
         for path in self_hosted_runner_credentials() {
             let entry = DenyRead::Path(canonical.resolve(&path));
             if denied.insert(entry.clone()) {

@@ -60,3 +60,4 @@ mod run_models;
 mod run_routine_ci;
 mod run_scenarios;
 mod run_tracked_secrets;
+mod run_workspace_writes;
