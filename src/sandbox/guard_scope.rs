@@ -161,6 +161,11 @@ impl Visit<'_> {
         if !is_dir || *self.total > MAX_GUARDED_BYTES {
             return Ok(());
         }
+        if walk == Walk::Objects {
+            // Only `objects/info` matters, and a repository's `objects/`
+            // holds up to 256 fan-out directories: look it up, not list.
+            return self.visit(&path.join("info"), Walk::ObjectsInfo);
+        }
         let entries = match std::fs::read_dir(path) {
             Err(e) if self.repair && e.kind() == std::io::ErrorKind::PermissionDenied => {
                 let mode = meta.permissions().mode() | 0o700;
@@ -193,7 +198,7 @@ impl Visit<'_> {
                 Walk::Modules if is_real_dir(&child) && has_head(&child) => Some(Walk::GitDir),
                 Walk::Modules => Some(Walk::Modules),
                 Walk::Worktrees => Some(Walk::GitDir),
-                Walk::Objects => (name == "info").then_some(Walk::ObjectsInfo),
+                Walk::Objects => None, // not listed (above)
                 Walk::ObjectsInfo => ALTERNATES.contains(&name).then_some(Walk::Whole),
             };
             if let Some(next) = next {
@@ -222,6 +227,9 @@ impl Visit<'_> {
                     mode,
                 });
             }
+            if let Some(bytes) = super::guard_cache::lookup(path, meta) {
+                return Ok(Node::File { bytes, mode });
+            }
             let bytes = match std::fs::read(path) {
                 Err(e) if self.repair && e.kind() == std::io::ErrorKind::PermissionDenied => {
                     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o600))?;
@@ -229,6 +237,7 @@ impl Visit<'_> {
                 }
                 other => other?,
             };
+            super::guard_cache::store(path, meta, &bytes);
             Node::File { bytes, mode }
         })
     }

@@ -62,6 +62,7 @@ pub mod git_config;
 pub mod git_credentials;
 mod git_links;
 pub mod guard;
+mod guard_cache;
 mod guard_scope;
 mod guard_swap;
 pub mod guardian;
