@@ -114,7 +114,8 @@ mod tests {
                 files: HashMap::new(),
                 bytes: 0,
             });
-            c.files.insert(p.clone(), (Stamp::of(&meta), b"one".to_vec()));
+            c.files
+                .insert(p.clone(), (Stamp::of(&meta), b"one".to_vec()));
         }
         assert_eq!(lookup(&p, &meta).as_deref(), Some(&b"one"[..]));
         std::fs::write(&p, "two").unwrap();
