@@ -246,12 +246,7 @@ impl Judge {
         if decision.is_review()
             && let Some(trip) = state.breaker.record(decision.outcome.counts_as_denial())
         {
-            self.record(Event::BreakerTripped {
-                consecutive: trip.consecutive,
-                in_window: trip.in_window,
-                window: trip.window,
-                reason: trip.describe(),
-            })?;
+            self.record_trip(&trip)?;
             breaker = Some(trip);
         }
         let mut grants = Grants::default();
@@ -297,13 +292,18 @@ impl Judge {
         let Some(trip) = state.breaker.record(true) else {
             return Ok(None);
         };
+        self.record_trip(&trip)?;
+        Ok(Some(trip))
+    }
+
+    /// The `breaker_tripped` record of `trip`.
+    fn record_trip(&self, trip: &Trip) -> std::io::Result<()> {
         self.record(Event::BreakerTripped {
             consecutive: trip.consecutive,
             in_window: trip.in_window,
             window: trip.window,
             reason: trip.describe(),
-        })?;
-        Ok(Some(trip))
+        })
     }
 
     /// Write one record (buffered); without an audit log, nothing.
