@@ -10,11 +10,14 @@
 //! - [`format`]: `--format markdown|json|sarif`, one renderer per format.
 //! - [`workflow_commands`]: `::error file=…::` lines, GitHub-escaped.
 //! - [`github`]: publishing to GitHub (comment, check run, job summary).
+//! - [`profile`]: `warden profiles list|show`, a resolved configuration
+//!   with where each value came from (a view of the config, not of a run).
 
 pub mod annotations;
 pub mod format;
 pub mod github;
 pub mod markdown;
+pub mod profile;
 pub mod sarif;
 pub mod workflow_commands;
 

@@ -12,16 +12,16 @@
 //! the shared fixtures in `tests/support/`.
 
 // Shared with the other test binary (`tests/it/` or `tests/sandbox/`).
+#[path = "../support/github.rs"]
+mod github_mock;
 #[path = "../support/run.rs"]
 mod run_support;
 #[path = "../support/sandbox.rs"]
 mod sandbox_support;
 
 mod audit_support;
-mod gh_mock;
 mod mcp_support;
 mod provider_mock;
-mod report_github_mock;
 
 mod action_examples;
 mod action_inputs;
