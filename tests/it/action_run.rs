@@ -5,6 +5,8 @@
 //! in `GITHUB_OUTPUT`, the audit directory the artifact step uploads, the
 //! sticky comment and check run, and the override flow (`approve`).
 
+use crate::workspace_support::warden_exe;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -87,7 +89,7 @@ impl Job {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
             .env("HOME", self.path("home"))
-            .env("WARDEN_BIN", env!("CARGO_BIN_EXE_warden"))
+            .env("WARDEN_BIN", warden_exe())
             .env("GITHUB_ACTIONS", "true")
             .env("CI", "true")
             .env("GITHUB_API_URL", &self.api_url)
@@ -189,7 +191,7 @@ fn a_pull_request_run_sets_every_output_and_reports() {
         serde_json::from_str(&std::fs::read_to_string(audit_dir.join("denials.json")).unwrap())
             .unwrap();
     assert_eq!(denials["denials"][0]["id"], "D1");
-    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+    let verify = std::process::Command::new(warden_exe())
         .args(["audit", "verify"])
         .arg(&audit)
         .output()
@@ -423,7 +425,7 @@ fn decisions_check_publishes_a_fork_runs_log_on_its_pull_request() {
             .arg(&script_path)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
-            .env("WARDEN", env!("CARGO_BIN_EXE_warden"))
+            .env("WARDEN", warden_exe())
             .env("GITHUB_TOKEN", TOKEN)
             .env("PR_NUMBER", "7")
             .env("HEAD_SHA", HEAD_SHA)

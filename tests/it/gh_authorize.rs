@@ -1,6 +1,8 @@
 //! `warden gh authorize` against a mock GitHub API: who may trigger a
 //! comment-driven run, and that every failure to find out is a refusal.
 
+use crate::workspace_support::warden_exe;
+
 use std::process::Output;
 
 use crate::github_mock::{GithubMock, OWNER, REPO, TOKEN};
@@ -23,7 +25,7 @@ impl Job {
 
     /// Run `warden gh authorize ARGS` in a clean GitHub Actions environment.
     fn authorize(&self, api_url: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
+        let mut cmd = std::process::Command::new(warden_exe());
         cmd.env_clear()
             .args(["gh", "authorize"])
             .args(args)

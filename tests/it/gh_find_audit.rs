@@ -1,6 +1,8 @@
 //! `warden gh find-audit` against a mock GitHub API: the newest restorable
 //! audit artifact of a thread, never one a fork's run uploaded.
 
+use crate::workspace_support::warden_exe;
+
 use crate::github_mock::{GithubMock, OWNER, REPO, TOKEN};
 use serde_json::{Value, json};
 
@@ -19,7 +21,7 @@ fn artifact(id: u64, name: &str, created: &str, run: u64, head_repo: u64, expire
 fn find(mock_url: &str, name: &str) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("github_output");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+    let out = std::process::Command::new(warden_exe())
         .env_clear()
         .args(["gh", "find-audit", "--attempts", "1", "--name", name])
         .env("GITHUB_API_URL", mock_url)

@@ -18,6 +18,8 @@ mod github_mock;
 mod run_support;
 #[path = "../support/sandbox.rs"]
 mod sandbox_support;
+#[path = "../support/workspace.rs"]
+mod workspace_support;
 
 mod audit_support;
 mod mcp_support;

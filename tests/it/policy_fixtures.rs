@@ -3,6 +3,8 @@
 //! failing fixture looks like (exit 1, `MISMATCH` with the layer trace, a
 //! JUnit file with the failure).
 
+use crate::workspace_support::warden_exe;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -39,7 +41,7 @@ fn profiles() -> Vec<String> {
 /// `warden` in the repository root with a private HOME (so `~` paths are
 /// the test's own) and no inherited config or requirements.
 fn warden(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("warden").unwrap();
+    let mut cmd = Command::new(warden_exe());
     cmd.current_dir(repo())
         .env_clear()
         .env("HOME", home)

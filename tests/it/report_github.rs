@@ -3,6 +3,8 @@
 //! runs with batched annotations, degrading to workflow commands, retries,
 //! the job summary, and that no planted secret leaves in any of it.
 
+use crate::workspace_support::warden_exe;
+
 use crate::audit_support;
 
 use std::collections::BTreeMap;
@@ -563,7 +565,7 @@ fn report_github_command_end_to_end() {
     let mock = GithubMock::start();
     let url = mock.url.clone();
     let fixture = Fixture::new(&url);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
+    let mut cmd = std::process::Command::new(warden_exe());
     cmd.env_clear()
         .envs(&fixture.env)
         .args(["report", "--github", "--require-report", "--audit"])
@@ -608,7 +610,7 @@ fn report_github_command_end_to_end() {
     ] {
         mock.push_fault(fault);
     }
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
+    let mut cmd = std::process::Command::new(warden_exe());
     cmd.env_clear()
         .envs(&fixture.env)
         .args(["report", "--github", "--require-report", "--audit"])
@@ -622,7 +624,7 @@ fn report_github_command_end_to_end() {
     assert!(stderr.contains("PR comment: FAILED"), "{stderr}");
     assert!(!stderr.contains(TOKEN));
     // Without a token: workflow commands on stdout, exit 0.
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
+    let mut cmd = std::process::Command::new(warden_exe());
     cmd.env_clear()
         .envs(&fixture.env)
         .env_remove("GITHUB_TOKEN")
