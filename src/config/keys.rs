@@ -177,6 +177,153 @@ mod tests {
         }
     }
 
+    /// Keys written by hand outside the table (module doc), as
+    /// `profiles show` names them once list indices and map keys are cut.
+    const COMPOUND_KEYS: &[&str] = &[
+        "rules_files",
+        "sandbox.writable_roots",
+        "sandbox.deny_read",
+        "sandbox.protected",
+        "sandbox.env.pass",
+        "sandbox.env.set",
+        "auto_review.policy",
+        "auto_review.policy_file",
+        "auto_review.extra_policy",
+        "mcp_servers",
+    ];
+
+    /// A provenance key without its list index or map key
+    /// (`sandbox.deny_read[3]`, `sandbox.env.set.CI`, `mcp_servers.gh.env`).
+    fn key_of_entry(key: &str) -> &str {
+        let key = key.split_once('[').map_or(key, |(k, _)| k);
+        if key.starts_with("mcp_servers.") {
+            return "mcp_servers";
+        }
+        key.strip_prefix("sandbox.env.set.")
+            .map_or(key, |_| "sandbox.env.set")
+    }
+
+    fn scalar(name: &str) -> &'static KeyDoc {
+        SCALAR_KEYS
+            .iter()
+            .find(|k| k.name == name)
+            .unwrap_or_else(|| panic!("`{name}` is not in the key table"))
+    }
+
+    /// `warden profiles show` (the provenance) names every required scalar
+    /// key of the table exactly once under every built-in profile, an
+    /// optional one at most once, and nothing that is in neither the table
+    /// nor the hand-written compound keys.
+    #[test]
+    fn profiles_show_agrees_with_the_key_table() {
+        for (profile, _) in crate::config::builtin_profiles() {
+            let loaded =
+                crate::config::load(&crate::config::LoadOptions::builtin(profile)).unwrap();
+            for key in SCALAR_KEYS {
+                let shown = loaded
+                    .provenance
+                    .iter()
+                    .filter(|p| p.key == key.name)
+                    .count();
+                let optional = key.ty.starts_with("Option<");
+                assert!(
+                    shown == 1 || (optional && shown == 0),
+                    "{profile}: `{}` shown {shown} times",
+                    key.name
+                );
+            }
+            for p in &loaded.provenance {
+                let key = key_of_entry(&p.key);
+                assert!(
+                    SCALAR_KEYS.iter().any(|k| k.name == key) || COMPOUND_KEYS.contains(&key),
+                    "{profile}: `profiles show` names `{}`, which no table declares",
+                    p.key
+                );
+            }
+        }
+    }
+
+    /// Every scalar key of the table can be set with `-c KEY=VALUE`, and
+    /// `profiles show` then names the override as its source: the value
+    /// the built-in profile shows (so the round trip is the rendering
+    /// too), or a sample for an optional key the profile leaves unset.
+    #[test]
+    fn every_scalar_key_is_settable_with_dash_c() {
+        use crate::config::LayerKind;
+        let base = crate::config::load(&crate::config::LoadOptions::builtin("dev")).unwrap();
+        for key in SCALAR_KEYS {
+            let value = base
+                .provenance
+                .iter()
+                .find(|p| p.key == key.name)
+                .map(|p| p.value.clone())
+                .unwrap_or_else(|| match key.ty {
+                    "Option<u64>" => "123".to_owned(),
+                    "Option<String>" => "\"https://models.example.invalid/v1\"".to_owned(),
+                    other => panic!("`{}`: no sample value for {other}", key.name),
+                });
+            let opts = crate::config::LoadOptions {
+                overrides: vec![format!("{}={value}", key.name)],
+                ..crate::config::LoadOptions::builtin("dev")
+            };
+            let loaded = crate::config::load(&opts)
+                .unwrap_or_else(|e| panic!("-c {}={value}: {e}", key.name));
+            let shown = loaded
+                .provenance
+                .iter()
+                .find(|p| p.key == key.name)
+                .unwrap_or_else(|| panic!("`{}` not shown after -c", key.name));
+            assert_eq!(shown.layer, LayerKind::Override, "{}", key.name);
+            assert_eq!(shown.value, value, "{}", key.name);
+        }
+    }
+
+    /// Every key the documentation's key tables name is a key: a scalar of
+    /// the table or a compound key (the reverse of
+    /// `every_scalar_key_is_documented_in_its_section`).
+    #[test]
+    fn every_documented_key_is_in_the_key_table() {
+        let docs = include_str!("../../docs/configuration.md");
+        let keys = docs
+            .split_once("\n## Keys")
+            .and_then(|(_, rest)| rest.split("\n## ").next())
+            .expect("docs/configuration.md has a ## Keys chapter");
+        let mut checked = 0;
+        for section in keys.split("\n### ").skip(1) {
+            let heading = section.lines().next().unwrap_or_default();
+            let table = match heading {
+                "Top level" => String::new(),
+                h if h.starts_with("`[") && !h.starts_with("`[[") && !h.contains("NAME") => h
+                    .trim_matches(|c| c == '`' || c == '[' || c == ']')
+                    .to_owned(),
+                _ => continue, // rule arrays and MCP servers: their own checks
+            };
+            for row in section.lines().filter(|l| l.starts_with("| `")) {
+                for name in documented_names(row) {
+                    let full = if table.is_empty() {
+                        name
+                    } else {
+                        format!("{table}.{name}")
+                    };
+                    let known = SCALAR_KEYS.iter().any(|k| k.name == full)
+                        || COMPOUND_KEYS.contains(&full.as_str());
+                    assert!(
+                        known,
+                        "docs/configuration.md documents `{full}`, which is no key"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            checked >= SCALAR_KEYS.len(),
+            "only {checked} documented keys found"
+        );
+        // Spot check of the helpers this relies on.
+        assert_eq!(scalar("agent.token_budget").ty, "Option<u64>");
+        assert_eq!(key_of_entry("sandbox.env.set.CI"), "sandbox.env.set");
+    }
+
     #[test]
     fn relative_names_in_a_docs_row() {
         assert_eq!(
