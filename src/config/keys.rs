@@ -1,35 +1,44 @@
-//! The table of scalar config keys: each is one row (its builder slot, its
-//! dotted name as its table path, its type, whether a profile must set it,
-//! how it is shown), the way ripgrep defines each flag once.
+//! The config key table: every table of a layer as written (`RawLayer`,
+//! `RawSandbox`, …), with each scalar key declared once as a row that also
+//! names its builder slot, its resolved type, whether a profile must set
+//! it, and how it is shown, the way ripgrep defines each flag once.
 //!
-//! From the row come: the builder slot ([`Scalars`]), folding a layer into
-//! it (highest layer wins, with the layer and `file:line:col` that set it),
-//! taking the value out for the resolved [`super::Config`] with its
-//! provenance under the dotted name (`warden profiles show`), and the key
-//! list [`SCALAR_KEYS`] the documentation is checked against. Parsing stays
-//! with serde (`raw.rs`: the row's field must exist in its raw table, which
-//! the compiler checks), so `-c` overrides and unknown-key suggestions are
-//! unchanged.
+//! From one row come: its field in the raw table (serde parses it, with
+//! its span, so `-c` overrides and unknown-key suggestions need nothing
+//! more), its builder slot ([`Scalars`]), folding a layer into it (highest
+//! layer wins, with the layer and `file:line:col` that set it), taking the
+//! value out for the resolved [`super::Config`] with its provenance under
+//! the dotted name (`warden profiles show`), and the key list
+//! [`SCALAR_KEYS`] that the documentation, `profiles show` and `-c` are
+//! tested against. A table whose keys are all scalar also gets its typed
+//! section built from its rows (`agent`, `report`, `circuit_breaker`), so a
+//! new key there is its row plus its typed field in `schema.rs`.
 //!
-//! Compound keys stay hand-written in `merge.rs`/`resolve.rs`: the appended
-//! security lists (`deny_read`, `protected`, `writable_roots`,
-//! `env.pass`), the rule arrays (`command_rules`, `review_rules`,
-//! `rules_files`: each entry is checked, located and ordered), maps merged
-//! key by key (`env.set`, `mcp_servers`), and the reviewer policy
-//! (`policy`/`policy_file`/`extra_policy`, chosen managed > local >
-//! default).
+//! Compound keys are rows without a slot (`field: Type;`): their values
+//! are folded by hand in `merge.rs`/`resolve.rs`: the appended security
+//! lists (`deny_read`, `protected`, `writable_roots`, `env.pass`), the rule
+//! arrays (`command_rules`, `review_rules`, `rules_files`: each entry is
+//! checked, located and ordered), maps merged key by key (`env.set`,
+//! `mcp_servers`), and the reviewer policy (`policy`/`policy_file`/
+//! `extra_policy`, chosen managed > local > default).
 //!
 //! Imports: `config::{merge, provenance, raw, resolve, schema}` only.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use serde::Deserialize;
 
 use super::ConfigError;
 use super::merge::LayerCtx;
 use super::provenance::{Set, render, render_duration};
-use super::raw::RawLayer;
+use super::raw::{
+    ApprovalPolicy, HumanDuration, RawCommandRule, RawEnv, RawMcpServer, RawReviewRule, S,
+};
 use super::resolve::Taker;
 use crate::config::schema::{
-    Conclusion, Granular, NetworkMode, ProviderKind, ReviewerKind, SandboxFallback, SandboxMode,
+    AgentConfig, BreakerConfig, Conclusion, Granular, NetworkMode, ProviderKind, ReportConfig,
+    ReviewerKind, SandboxFallback, SandboxMode,
 };
 
 /// One documented scalar key.
@@ -41,43 +50,85 @@ pub struct KeyDoc {
     pub ty: &'static str,
 }
 
-macro_rules! scalar_keys {
+/// `tables! { /// doc  RawName "dotted.prefix." [path from the layer] (=>
+/// TypedSection as builder)? { rows } … }`, a row being `field: RawType;`
+/// (compound) or `field: Option<S<Raw>> => slot: Resolved, required|optional,
+/// show;` (scalar; `Raw: Into<Resolved>`).
+macro_rules! tables {
     ($(
-        $slot:ident = [$($section:ident)*] $field:ident : $ty:ty, $need:ident, $show:expr;
+        $(#[$table_doc:meta])*
+        $raw:ident $prefix:literal [$($section:ident)*] $(=> $typed:ident as $build:ident)? {
+            $(
+                $(#[$field_doc:meta])*
+                $field:ident : $field_ty:ty $(=> $slot:ident : $ty:ty, $need:ident, $show:expr)?;
+            )*
+        }
     )*) => {
+        $(
+            $(#[$table_doc])*
+            #[derive(Debug, Default, Deserialize)]
+            #[serde(deny_unknown_fields)]
+            pub struct $raw {
+                $($(#[$field_doc])* pub $field: $field_ty,)*
+            }
+
+            impl $raw {
+                /// Move this table's scalar keys into their slots.
+                fn take_scalars(&mut self, ctx: &LayerCtx<'_>, slots: &mut Scalars) {
+                    $($(
+                        if let Some(v) = self.$field.take() {
+                            slots.$slot = Some(ctx.set(v).map(Into::<$ty>::into));
+                        }
+                    )?)*
+                }
+            }
+        )*
+
         /// One slot per scalar key: the highest layer that sets it wins.
         #[derive(Debug, Default)]
         pub struct Scalars {
-            $(pub $slot: Option<Set<$ty>>,)*
+            $($($(pub $slot: Option<Set<$ty>>,)?)*)*
         }
 
         /// Every scalar key, in table order.
-        pub const SCALAR_KEYS: &[KeyDoc] = &[$(KeyDoc {
-            name: concat!($(stringify!($section), ".",)* stringify!($field)),
-            ty: scalar_keys!(@ty $need $ty),
-        },)*];
+        pub const SCALAR_KEYS: &[KeyDoc] = &[$($($(KeyDoc {
+            name: concat!($prefix, stringify!($field)),
+            ty: tables!(@ty $need $ty),
+        },)?)*)*];
 
         impl Scalars {
             /// Take this layer's scalar keys out of `raw` (the rest of the
             /// layer is folded by `merge.rs`).
             pub fn apply(&mut self, ctx: &LayerCtx<'_>, raw: &mut RawLayer) {
                 $(
-                    let value = Some(&mut *raw)
+                    if let Some(table) = Some(&mut *raw)
                         $(.and_then(|r| r.$section.as_mut()))*
-                        .and_then(|r| r.$field.take());
-                    if let Some(v) = value {
-                        self.$slot = Some(ctx.set(v).map(Into::into));
+                    {
+                        table.take_scalars(ctx, self);
                     }
                 )*
             }
 
-            $(
-                #[doc = concat!("`", $(stringify!($section), ".",)* stringify!($field), "`, with its provenance.")]
-                pub fn $slot(&mut self, t: &mut Taker) -> scalar_keys!(@out $need $ty) {
-                    let name = concat!($(stringify!($section), ".",)* stringify!($field));
-                    scalar_keys!(@take $need, t, name, self.$slot.take(), $show)
+            $($($(
+                #[doc = concat!("`", $prefix, stringify!($field), "`, with its provenance.")]
+                pub fn $slot(&mut self, t: &mut Taker) -> tables!(@out $need $ty) {
+                    let name = concat!($prefix, stringify!($field));
+                    tables!(@take $need, t, name, self.$slot.take(), $show)
                 }
-            )*
+            )?)*)*
+        }
+
+        $(tables!(@build $prefix [$($typed $build)?] { $($($field $slot $need;)?)* });)*
+    };
+    (@build $prefix:literal [] { $($rest:tt)* }) => {};
+    (@build $prefix:literal [$typed:ident $build:ident] { $($field:ident $slot:ident $need:ident;)* }) => {
+        impl Scalars {
+            #[doc = concat!("The `", $prefix, "*` keys resolved, each with its provenance.")]
+            pub fn $build(&mut self, t: &mut Taker) -> Result<$typed, ConfigError> {
+                Ok($typed {
+                    $($field: tables!(@field $need, self.$slot(t)),)*
+                })
+            }
         }
     };
     (@ty required $ty:ty) => { stringify!($ty) };
@@ -86,6 +137,8 @@ macro_rules! scalar_keys {
     (@out optional $ty:ty) => { Option<$ty> };
     (@take required, $t:ident, $name:ident, $slot:expr, $show:expr) => { $t.value($name, $slot, $show) };
     (@take optional, $t:ident, $name:ident, $slot:expr, $show:expr) => { $t.optional($name, $slot, $show) };
+    (@field required, $value:expr) => { $value? };
+    (@field optional, $value:expr) => { $value };
 }
 
 fn duration(d: &Duration) -> String {
@@ -100,37 +153,77 @@ fn granular(g: &Granular) -> String {
     )
 }
 
-scalar_keys! {
-    approval_policy = [] approval_policy: Granular, required, granular;
-    approvals_reviewer = [] approvals_reviewer: ReviewerKind, required, render;
-    sandbox_mode = [] sandbox_mode: SandboxMode, required, render;
-    sandbox_fallback = [] sandbox_fallback: SandboxFallback, required, render;
-    network = [sandbox] network: NetworkMode, required, render;
-    timeout = [sandbox] timeout: Duration, required, duration;
-    output_limit = [sandbox] output_limit: usize, required, render;
-    ar_provider = [auto_review] provider: ProviderKind, required, render;
-    ar_model = [auto_review] model: String, optional, render;
-    ar_base_url = [auto_review] base_url: String, optional, render;
-    ar_timeout = [auto_review] timeout: Duration, required, duration;
-    ar_max_attempts = [auto_review] max_attempts: u32, required, render;
-    transcript_budget = [auto_review] transcript_budget: usize, required, render;
-    breaker_consecutive = [auto_review circuit_breaker] consecutive: u32, required, render;
-    breaker_window = [auto_review circuit_breaker] window: u32, required, render;
-    breaker_max_in_window = [auto_review circuit_breaker] max_in_window: u32, required, render;
-    agent_provider = [agent] provider: ProviderKind, required, render;
-    agent_model = [agent] model: String, optional, render;
-    agent_base_url = [agent] base_url: String, optional, render;
-    agent_max_turns = [agent] max_turns: u32, required, render;
-    agent_timeout = [agent] timeout: Duration, required, duration;
-    agent_token_budget = [agent] token_budget: u64, optional, render;
-    agent_tool_output_limit = [agent] tool_output_limit: usize, required, render;
-    agent_request_timeout = [agent] request_timeout: Duration, required, duration;
-    agent_max_attempts = [agent] max_attempts: u32, required, render;
-    on_breaker = [report] on_breaker: Conclusion, required, render;
-    on_escalation = [report] on_escalation: Conclusion, required, render;
-    on_denial = [report] on_denial: Conclusion, required, render;
-    annotate_approvals = [report] annotate_approvals: bool, required, render;
-    skills_dirs = [skills] dirs: Vec<String>, required, render;
+tables! {
+    /// A whole layer file (`profiles/*.toml`, `.warden/config.toml`,
+    /// `--config`, or one `-c`).
+    RawLayer "" [] {
+        approval_policy: Option<S<ApprovalPolicy>> => approval_policy: Granular, required, granular;
+        approvals_reviewer: Option<S<ReviewerKind>> => approvals_reviewer: ReviewerKind, required, render;
+        sandbox_mode: Option<S<SandboxMode>> => sandbox_mode: SandboxMode, required, render;
+        sandbox_fallback: Option<S<SandboxFallback>> => sandbox_fallback: SandboxFallback, required, render;
+        /// Codex `.rules` files to import, relative to this file.
+        rules_files: Option<Vec<S<String>>>;
+        sandbox: Option<RawSandbox>;
+        command_rules: Option<Vec<S<RawCommandRule>>>;
+        review_rules: Option<Vec<S<RawReviewRule>>>;
+        auto_review: Option<RawAutoReview>;
+        agent: Option<RawAgent>;
+        report: Option<RawReport>;
+        skills: Option<RawSkills>;
+        mcp_servers: Option<BTreeMap<String, S<RawMcpServer>>>;
+    }
+
+    RawSandbox "sandbox." [sandbox] {
+        writable_roots: Option<Vec<S<String>>>;
+        deny_read: Option<Vec<S<String>>>;
+        protected: Option<Vec<S<String>>>;
+        network: Option<S<NetworkMode>> => network: NetworkMode, required, render;
+        timeout: Option<S<HumanDuration>> => timeout: Duration, required, duration;
+        output_limit: Option<S<usize>> => output_limit: usize, required, render;
+        env: Option<RawEnv>;
+    }
+
+    RawAutoReview "auto_review." [auto_review] {
+        provider: Option<S<ProviderKind>> => ar_provider: ProviderKind, required, render;
+        model: Option<S<String>> => ar_model: String, optional, render;
+        base_url: Option<S<String>> => ar_base_url: String, optional, render;
+        timeout: Option<S<HumanDuration>> => ar_timeout: Duration, required, duration;
+        max_attempts: Option<S<u32>> => ar_max_attempts: u32, required, render;
+        policy: Option<S<String>>;
+        policy_file: Option<S<String>>;
+        extra_policy: Option<S<String>>;
+        transcript_budget: Option<S<usize>> => transcript_budget: usize, required, render;
+        circuit_breaker: Option<RawBreaker>;
+    }
+
+    RawBreaker "auto_review.circuit_breaker." [auto_review circuit_breaker] => BreakerConfig as circuit_breaker {
+        consecutive: Option<S<u32>> => breaker_consecutive: u32, required, render;
+        window: Option<S<u32>> => breaker_window: u32, required, render;
+        max_in_window: Option<S<u32>> => breaker_max_in_window: u32, required, render;
+    }
+
+    RawAgent "agent." [agent] => AgentConfig as agent {
+        provider: Option<S<ProviderKind>> => agent_provider: ProviderKind, required, render;
+        model: Option<S<String>> => agent_model: String, optional, render;
+        base_url: Option<S<String>> => agent_base_url: String, optional, render;
+        max_turns: Option<S<u32>> => agent_max_turns: u32, required, render;
+        timeout: Option<S<HumanDuration>> => agent_timeout: Duration, required, duration;
+        token_budget: Option<S<u64>> => agent_token_budget: u64, optional, render;
+        tool_output_limit: Option<S<usize>> => agent_tool_output_limit: usize, required, render;
+        request_timeout: Option<S<HumanDuration>> => agent_request_timeout: Duration, required, duration;
+        max_attempts: Option<S<u32>> => agent_max_attempts: u32, required, render;
+    }
+
+    RawReport "report." [report] => ReportConfig as report {
+        on_breaker: Option<S<Conclusion>> => on_breaker: Conclusion, required, render;
+        on_escalation: Option<S<Conclusion>> => on_escalation: Conclusion, required, render;
+        on_denial: Option<S<Conclusion>> => on_denial: Conclusion, required, render;
+        annotate_approvals: Option<S<bool>> => annotate_approvals: bool, required, render;
+    }
+
+    RawSkills "skills." [skills] {
+        dirs: Option<S<Vec<String>>> => skills_dirs: Vec<String>, required, render;
+    }
 }
 
 #[cfg(test)]
