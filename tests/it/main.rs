@@ -39,6 +39,7 @@ mod config_proptest;
 mod gh_approve;
 mod gh_authorize;
 mod gh_find_audit;
+mod github_mock_checks;
 mod install_targets;
 mod mcp_e2e;
 mod mcp_policy;
