@@ -1,6 +1,8 @@
-//! Reports: views of one run's audit log. Every renderer is a pure function
-//! of an [`AuditSummary`] (plus presentation options), so the PR comment,
-//! check run, job summary, SARIF and JSON cannot disagree with the log.
+//! Reports: views of one run's audit log. Every run renderer is a pure
+//! function of an [`AuditSummary`] (plus presentation options), so the PR
+//! comment, check run, job summary, SARIF and JSON cannot disagree with the
+//! log; the one view of something else, a resolved configuration
+//! (`warden profiles show`), is likewise a pure function of it.
 //!
 //! - [`markdown`]: the comment / job summary / check-run text, with
 //!   truncation to a size limit.
