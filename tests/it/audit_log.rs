@@ -1,6 +1,8 @@
 //! The audit log writer and verifier: chaining, redaction, write-ahead
 //! flushing, and `warden audit verify` telling tampering from a torn write.
 
+use crate::workspace_support::warden_exe;
+
 use crate::audit_support;
 
 use std::path::Path;
@@ -36,7 +38,7 @@ fn write_lines(path: &Path, lines: &[String]) {
 }
 
 fn warden() -> Command {
-    Command::cargo_bin("warden").unwrap()
+    Command::new(warden_exe())
 }
 
 #[test]

@@ -6,7 +6,6 @@
 use crate::mcp_support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mcp_support::{Ws, server_bin, wait_gone};
@@ -57,7 +56,7 @@ fn context(ws: &Ws) -> LaunchContext {
     };
     LaunchContext {
         runtime: SandboxRuntime {
-            warden_exe: PathBuf::from(mcp_support::warden_bin()),
+            warden_exe: crate::workspace_support::warden_exe(),
         },
         policy: SandboxPolicy::from_sandbox_config(SandboxMode::WorkspaceWrite, &sandbox, &ws.ws)
             .unwrap(),

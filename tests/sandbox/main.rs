@@ -18,6 +18,8 @@
 mod run_support;
 #[path = "../support/sandbox.rs"]
 mod sandbox_support;
+#[path = "../support/workspace.rs"]
+mod workspace_support;
 
 mod crash_recovery;
 mod deny_links;
