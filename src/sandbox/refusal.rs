@@ -317,21 +317,17 @@ fn path_tokens(line: &str, cwd: &Path, lenient: bool) -> Vec<PathBuf> {
             from = end + close.len_utf8();
         }
     }
-    for tok in bare.split_whitespace() {
-        push(tok, false);
-    }
-    if !lenient {
-        return out;
-    }
     // The name right before ": <refusal>" (bash, cat, dash, git); quoted
     // names were taken above, and a quote left here is part of a phrase.
+    // A name taken whole (with its spaces) is blanked out like a quote.
     let lower = line.to_ascii_lowercase();
     let shell = SHELLS.iter().any(|s| lower.starts_with(s));
-    for marker in [
+    let markers = [
         ": permission denied",
         ": operation not permitted",
         ": read-only file system",
-    ] {
+    ];
+    for marker in markers.iter().filter(|_| lenient) {
         let Some(idx) = lower.find(marker) else {
             continue;
         };
@@ -353,7 +349,10 @@ fn path_tokens(line: &str, cwd: &Path, lenient: bool) -> Vec<PathBuf> {
         .find_map(|verb| name.strip_prefix(verb).map(|rest| (rest, true)))
         .unwrap_or((name, shell));
         match name {
-            (n, verbatim) if verbatim && !n.trim().is_empty() => push(n.trim(), true),
+            (n, verbatim) if verbatim && !n.trim().is_empty() => {
+                push(n.trim(), true);
+                bare.replace_range(idx - n.len()..idx, &" ".repeat(n.len()));
+            }
             (n, _)
                 if !n.is_empty()
                     && !n.contains(char::is_whitespace)
@@ -365,6 +364,9 @@ fn path_tokens(line: &str, cwd: &Path, lenient: bool) -> Vec<PathBuf> {
             }
             _ => {}
         }
+    }
+    for tok in bare.split_whitespace() {
+        push(tok, false);
     }
     out
 }
@@ -534,6 +536,7 @@ mod tests {
             ("mkdir: cannot create directory ‘new dir’: Permission denied".into(), t.ws.join("new dir"), WriteOp::Entry),
             ("sh: 1: cannot create CONTRIBUTING.md: Permission denied".into(), t.ws.join("CONTRIBUTING.md"), WriteOp::Entry),
             ("sh: 1: cannot create my notes.md: Permission denied".into(), t.ws.join("my notes.md"), WriteOp::Entry),
+            (format!("warden-write: 1: cannot create {o}/notes dir/n.txt: Permission denied"), t.outside.join("notes dir/n.txt"), WriteOp::Entry),
             ("bash: line 1: new file.txt: Permission denied".into(), t.ws.join("new file.txt"), WriteOp::Entry),
             (format!("bash: {o}/r: Permission denied"), t.outside.join("r"), WriteOp::Entry),
             (format!("touch: cannot touch '{o}/a b': Permission denied"), t.outside.join("a b"), WriteOp::Entry),

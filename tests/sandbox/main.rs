@@ -30,6 +30,7 @@ mod git_guard;
 mod launch_no_alloc;
 mod lifecycle;
 mod redteam;
+mod refusal_hints;
 mod reuse;
 mod root;
 mod routine;
