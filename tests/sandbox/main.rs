@@ -19,6 +19,7 @@ mod run_support;
 #[path = "../support/sandbox.rs"]
 mod sandbox_support;
 
+mod audit_reach;
 mod deny_links;
 mod descriptors;
 mod escape_kernel;
