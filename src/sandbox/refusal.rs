@@ -278,9 +278,11 @@ fn path_tokens(line: &str, cwd: &Path, lenient: bool) -> Vec<PathBuf> {
             }
         } else if raw.starts_with('/') {
             PathBuf::from(raw)
-        } else if raw.starts_with("./") || raw.starts_with("../") || (lenient && relative_ok) {
-            cwd.join(raw)
-        } else if lenient && raw.contains('/') && first_component_exists(raw, cwd) {
+        } else if raw.starts_with("./")
+            || raw.starts_with("../")
+            || (lenient && relative_ok)
+            || (lenient && raw.contains('/') && first_component_exists(raw, cwd))
+        {
             cwd.join(raw)
         } else {
             return;
