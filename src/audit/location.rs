@@ -7,8 +7,8 @@
 //! user's data). Why not the workspace: commands may write the whole
 //! workspace, and `git add -A` would commit the log; the log and the kept
 //! denials beside it (`denials.json`) must be out of every command's reach
-//! (`run::audit_reach` denies them to commands and refuses a path inside a
-//! writable root). Why one directory per workspace: the kept denials
+//! (`run::audit_reach` denies all of `<state>/warden/audit` to commands and
+//! refuses a log path inside a writable root). Why one directory per workspace: the kept denials
 //! (`D1`, `D2` …) and `warden audit stats` are about one project, and two
 //! checkouts of one machine must not approve each other's denials.
 //!
@@ -29,17 +29,30 @@ const NAME_CHARS: usize = 40;
 /// The default audit directory of `workspace`, from the process's
 /// `XDG_STATE_HOME` and `HOME`. `Err` says why none can be chosen.
 pub fn default_audit_dir(workspace: &Path) -> Result<PathBuf, String> {
-    default_audit_dir_from(
-        workspace,
+    Ok(default_audit_root()?.join(workspace_key(workspace)))
+}
+
+/// `<state>/warden/audit`: every workspace's default directory is in it
+/// (commands are denied all of it, other workspaces' logs included).
+pub fn default_audit_root() -> Result<PathBuf, String> {
+    audit_root_from(
         std::env::var_os("XDG_STATE_HOME").map(PathBuf::from),
         std::env::var_os("HOME").map(PathBuf::from),
     )
 }
 
-/// [`default_audit_dir`] with the environment given. A relative or empty
-/// `XDG_STATE_HOME` is ignored, as the XDG spec says.
+/// [`default_audit_dir`] with the environment given.
 pub fn default_audit_dir_from(
     workspace: &Path,
+    xdg_state_home: Option<PathBuf>,
+    home: Option<PathBuf>,
+) -> Result<PathBuf, String> {
+    Ok(audit_root_from(xdg_state_home, home)?.join(workspace_key(workspace)))
+}
+
+/// [`default_audit_root`] with the environment given. A relative or empty
+/// `XDG_STATE_HOME` is ignored, as the XDG spec says.
+fn audit_root_from(
     xdg_state_home: Option<PathBuf>,
     home: Option<PathBuf>,
 ) -> Result<PathBuf, String> {
@@ -54,7 +67,7 @@ pub fn default_audit_dir_from(
              default place: pass --audit FILE (outside the workspace)"
                 .to_string()
         })?;
-    Ok(state.join(STATE_SUBDIR).join(workspace_key(workspace)))
+    Ok(state.join(STATE_SUBDIR))
 }
 
 /// `<name>-<16 hex>` for a workspace (canonical when it exists).

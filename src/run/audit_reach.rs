@@ -10,8 +10,9 @@
 //!   symlinks resolved: a link in the workspace could be repointed by a
 //!   command, and warden reads the log through it after the run.
 //! - [`deny_to_commands`]: the log, its kept denials (`denials.json`) and,
-//!   for warden's default directory, that whole directory (earlier runs of
-//!   the workspace) are added to the sandbox's deny-read entries. Deny-read
+//!   for warden's default location, the whole `<state>/warden/audit`
+//!   (earlier runs, other workspaces' too) are added to the sandbox's
+//!   deny-read entries. Deny-read
 //!   paths are carved out of every writable hierarchy, grants included
 //!   (`sandbox::prepare`), so they are neither readable nor writable.
 //!
@@ -91,15 +92,16 @@ fn writable_places(policy: &SandboxPolicy, config: &Config) -> Vec<(PathBuf, &'s
 }
 
 /// Deny the log (and what sits beside it) to every command of the run.
-/// `whole_dir`: the log is in warden's own default directory, which holds
-/// nothing else, so it is denied as a whole; a directory the user chose
-/// (`/tmp`, HOME) may hold what commands need, so only the two files are.
-pub fn deny_to_commands(policy: &mut SandboxPolicy, log: &Path, whole_dir: bool) {
+/// `default_root`: the log is in warden's default location, which holds
+/// nothing but audit logs, so that whole directory is denied; a directory
+/// the user chose (`/tmp`, HOME) may hold what commands need, so only the
+/// two files are.
+pub fn deny_to_commands(policy: &mut SandboxPolicy, log: &Path, default_root: Option<&Path>) {
     let log = canonical_or_normal(log);
-    let mut paths = vec![state_path(&log), log.clone()];
-    if whole_dir && let Some(dir) = log.parent() {
-        paths = vec![dir.to_path_buf()];
-    }
+    let paths = match default_root {
+        Some(root) => vec![canonical_or_normal(root)],
+        None => vec![state_path(&log), log.clone()],
+    };
     for path in paths {
         let entry = DenyRead::Path(path);
         if !policy.deny_read.contains(&entry) {
@@ -186,7 +188,7 @@ mod tests {
         std::fs::create_dir_all(&ws).unwrap();
         let (_, mut policy) = ci(&ws, &[]);
         let before = policy.deny_read.len();
-        deny_to_commands(&mut policy, &root.join("logs/run.jsonl"), false);
+        deny_to_commands(&mut policy, &root.join("logs/run.jsonl"), None);
         assert!(policy.deny_read[before..].contains(&DenyRead::Path(root.join("logs/run.jsonl"))));
         assert!(
             policy.deny_read[before..].contains(&DenyRead::Path(root.join("logs/denials.json")))
@@ -196,10 +198,8 @@ mod tests {
                 .deny_read
                 .contains(&DenyRead::Path(root.join("logs")))
         );
-        deny_to_commands(&mut policy, &root.join("state/run.jsonl"), true);
-        assert_eq!(
-            policy.deny_read.last(),
-            Some(&DenyRead::Path(root.join("state")))
-        );
+        let state = root.join("state/warden/audit");
+        deny_to_commands(&mut policy, &state.join("ws-0/run.jsonl"), Some(&state));
+        assert_eq!(policy.deny_read.last(), Some(&DenyRead::Path(state)));
     }
 }

@@ -109,7 +109,10 @@ impl Run {
         let mut policy = SandboxPolicy::from_config(config, &workspace)
             .map_err(|e| Error::infra(format!("sandbox: {e}")))?;
         let run_id = crate::audit::new_run_id();
-        let in_default_dir = audit_path.is_none();
+        let default_root = match audit_path {
+            Some(_) => None,
+            None => Some(crate::audit::location::default_audit_root().map_err(Error::Usage)?),
+        };
         let audit_path = match audit_path {
             Some(path) => path,
             None => crate::audit::default_log_path(&workspace, &run_id).map_err(Error::Usage)?,
@@ -128,7 +131,7 @@ impl Run {
         let denials = DenialState::load(&denials_path).map_err(Error::Usage)?;
         let overrides = denials.resolve(&approve).map_err(Error::Usage)?;
 
-        audit_reach::deny_to_commands(&mut policy, &audit_path, in_default_dir);
+        audit_reach::deny_to_commands(&mut policy, &audit_path, default_root.as_deref());
         let executor = Executor {
             runtime: SandboxRuntime::current()
                 .map_err(|e| Error::infra(format!("sandbox: {e}")))?,

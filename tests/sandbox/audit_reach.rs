@@ -1,8 +1,9 @@
 //! The audit log of the run in progress is out of every command's reach:
 //! a command of the run (a script the pipeline cannot see into, so only
 //! the sandbox stops it) tries to read the log and the kept denials beside
-//! it, and to append a forged record, in warden's default directory and at
-//! an `--audit` path outside the workspace. Afterwards the same script run
+//! it, and to append a forged record, in warden's default directory (where
+//! other workspaces' logs are denied too) and at an `--audit` path outside
+//! the workspace. Afterwards the same script run
 //! without the sandbox does read and forge them (the control).
 
 use crate::run_support;
@@ -94,6 +95,10 @@ fn a_command_can_neither_read_nor_write_the_log_in_the_default_directory() {
     let f = RunFixture::new();
     let state = f.home.parent().unwrap().join("state");
     let dir = state.join("warden/audit");
+    // Another workspace's log, in the same state directory.
+    let other = dir.join("other-0000000000000000/20260101T000000Z-0.jsonl");
+    std::fs::create_dir_all(other.parent().unwrap()).unwrap();
+    std::fs::write(&other, "another workspace's run\n").unwrap();
     attack_script(&f, &format!("{}/*/*", dir.display()));
     let out = f
         .warden_std()
@@ -110,14 +115,14 @@ fn a_command_can_neither_read_nor_write_the_log_in_the_default_directory() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let sub = std::fs::read_dir(&dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let sub =
+        warden::audit::location::default_audit_dir_from(&f.ws, Some(state.clone()), None).unwrap();
     let log = warden::audit::location::logs_in(&sub).unwrap().remove(0);
     assert_untouched(&f, &log);
+    assert_eq!(
+        std::fs::read_to_string(&other).unwrap(),
+        "another workspace's run\n"
+    );
     assert_reachable_without_the_sandbox(&f, &log);
 }
 
