@@ -95,19 +95,24 @@ fn writable_places(policy: &SandboxPolicy, config: &Config) -> Vec<(PathBuf, &'s
 /// `default_root`: the log is in warden's default location, which holds
 /// nothing but audit logs, so that whole directory is denied; a directory
 /// the user chose (`/tmp`, HOME) may hold what commands need, so only the
-/// two files are.
-pub fn deny_to_commands(policy: &mut SandboxPolicy, log: &Path, default_root: Option<&Path>) {
+/// two files are. Returns the paths denied (the pipeline is told too).
+pub fn deny_to_commands(
+    policy: &mut SandboxPolicy,
+    log: &Path,
+    default_root: Option<&Path>,
+) -> Vec<PathBuf> {
     let log = canonical_or_normal(log);
     let paths = match default_root {
         Some(root) => vec![canonical_or_normal(root)],
         None => vec![state_path(&log), log.clone()],
     };
-    for path in paths {
-        let entry = DenyRead::Path(path);
+    for path in &paths {
+        let entry = DenyRead::Path(path.clone());
         if !policy.deny_read.contains(&entry) {
             policy.deny_read.push(entry);
         }
     }
+    paths
 }
 
 #[cfg(test)]
@@ -199,7 +204,19 @@ mod tests {
                 .contains(&DenyRead::Path(root.join("logs")))
         );
         let state = root.join("state/warden/audit");
-        deny_to_commands(&mut policy, &state.join("ws-0/run.jsonl"), Some(&state));
-        assert_eq!(policy.deny_read.last(), Some(&DenyRead::Path(state)));
+        let denied = deny_to_commands(&mut policy, &state.join("ws-0/run.jsonl"), Some(&state));
+        assert_eq!(
+            policy.deny_read.last(),
+            Some(&DenyRead::Path(state.clone()))
+        );
+        assert_eq!(denied, [state.clone()]);
+        // The pipeline is told too: reading the log is a deny-read crossing.
+        let (config, _) = ci(&ws, &[]);
+        let ctx = crate::policy::paths::PathContext::from_env(&ws);
+        let mut pipeline = crate::policy::pipeline::Pipeline::new(&config, ctx).unwrap();
+        let log = state.join("ws-0/run.jsonl");
+        assert!(!pipeline.path_policy().is_deny_read(&log));
+        pipeline.deny_read_also(state);
+        assert!(pipeline.path_policy().is_deny_read(&log));
     }
 }

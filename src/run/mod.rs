@@ -131,7 +131,12 @@ impl Run {
         let denials = DenialState::load(&denials_path).map_err(Error::Usage)?;
         let overrides = denials.resolve(&approve).map_err(Error::Usage)?;
 
-        audit_reach::deny_to_commands(&mut policy, &audit_path, default_root.as_deref());
+        let mut pipeline = pipeline;
+        for denied in
+            audit_reach::deny_to_commands(&mut policy, &audit_path, default_root.as_deref())
+        {
+            pipeline.deny_read_also(denied);
+        }
         let executor = Executor {
             runtime: SandboxRuntime::current()
                 .map_err(|e| Error::infra(format!("sandbox: {e}")))?,
