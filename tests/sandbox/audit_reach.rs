@@ -12,6 +12,9 @@ use std::path::Path;
 
 use run_support::{RunFixture, events};
 
+use crate::redteam::{Tree, as_user, euid_is_root};
+use crate::sandbox_support::{require_tool, warden_exe};
+
 /// A script in the workspace that reads and appends to every file of
 /// `dir` (warden's default directory has one subdirectory per workspace).
 fn attack_script(f: &RunFixture, glob: &str) {
@@ -139,4 +142,80 @@ fn a_command_can_neither_read_nor_write_an_audit_path_outside_the_workspace() {
     let denials = std::fs::read_to_string(dir.join("denials.json")).unwrap();
     assert!(!denials.contains("forged"), "{denials}");
     assert_reachable_without_the_sandbox(&f, &f.audit);
+}
+
+/// The same as an unprivileged user (`nobody` through `setpriv` when the
+/// tests run as root): the log is the user's own file (mode 0600), so only
+/// the sandbox keeps the user's commands from it.
+#[test]
+fn an_unprivileged_run_s_commands_can_neither_read_nor_write_its_log() {
+    if euid_is_root() && !require_tool("setpriv") {
+        return;
+    }
+    let t = Tree::new();
+    let dir = t.home.join(".local/state/warden/audit");
+    std::fs::write(
+        t.ws.join("attack.sh"),
+        format!(
+            "for f in {d}/*/*; do\n\
+             \x20 cat \"$f\" >/dev/null 2>&1 && echo \"READ-OK $f\"\n\
+             \x20 echo forged >> \"$f\" 2>/dev/null && echo \"WRITE-OK $f\"\n\
+             done\nls {d}/*/* >/dev/null && echo LISTED\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let scenario = t.root.join("scenario.yaml");
+    std::fs::write(
+        &scenario,
+        "prompt: x\non_exhausted: error\nturns:\n\
+         \x20 - tool_calls:\n      - name: shell\n        arguments: { command: \"sh attack.sh\" }\n\
+         \x20 - text: done\n",
+    )
+    .unwrap();
+    t.give_away();
+    let out = as_user(&warden_exe())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &t.home)
+        .env("LANG", "C.UTF-8")
+        .arg("--cwd")
+        .arg(&t.ws)
+        .args([
+            "run",
+            "--profile",
+            "ci",
+            "--provider",
+            "script",
+            "--scenario",
+        ])
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let sub = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let log = warden::audit::location::logs_in(&sub).unwrap().remove(0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("forged"), "a command appended to the log");
+    assert!(text.contains("LISTED"), "the script ran: {text}");
+    assert!(
+        !text.contains("READ-OK") && !text.contains("WRITE-OK"),
+        "{text}"
+    );
+    // The control: the same user, without the sandbox, reads and forges.
+    let direct = t.sh_as_user("sh attack.sh");
+    let said = String::from_utf8_lossy(&direct.stdout);
+    assert!(
+        said.contains(&format!("READ-OK {}", log.display())),
+        "{direct:?}"
+    );
+    assert!(
+        said.contains(&format!("WRITE-OK {}", log.display())),
+        "{direct:?}"
+    );
 }
