@@ -209,7 +209,7 @@ mod tests {
             policy.deny_read.last(),
             Some(&DenyRead::Path(state.clone()))
         );
-        assert_eq!(denied, [state.clone()]);
+        assert_eq!(denied, std::slice::from_ref(&state));
         // The pipeline is told too: reading the log is a deny-read crossing.
         let (config, _) = ci(&ws, &[]);
         let ctx = crate::policy::paths::PathContext::from_env(&ws);
