@@ -135,6 +135,12 @@ impl PathSet {
         })
     }
 
+    /// Cover `path` (absolute) and everything beneath it too.
+    pub fn add_path(&mut self, path: PathBuf) {
+        self.prefixes.push(path);
+        self.empty = false;
+    }
+
     /// Whether `path` (absolute, normalised) is covered.
     pub fn contains(&self, path: &Path) -> bool {
         if self.empty {

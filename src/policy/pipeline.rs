@@ -112,6 +112,13 @@ impl Pipeline {
         &self.paths
     }
 
+    /// Treat `path` as deny-read, as the sandbox does for paths warden adds
+    /// itself (the run's audit log): an action naming it is a deny-read
+    /// crossing, never routine.
+    pub fn deny_read_also(&mut self, path: std::path::PathBuf) {
+        self.paths.deny_read.add_path(path);
+    }
+
     /// What `action` asks for beyond the sandbox (what an approval of it
     /// would grant). Used for human overrides of a kept denial.
     pub fn requested_grants(&self, action: &Action) -> Grants {

@@ -28,13 +28,18 @@ use super::guard::{Guard, GuardSnapshot, ProtectedChange};
 /// `$XDG_STATE_HOME/warden`, else `~/.local/state/warden`: warden's own
 /// state, which no command may read or write.
 pub fn state_dir() -> Option<PathBuf> {
-    let xdg = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute());
+    state_dir_from(
+        std::env::var_os("XDG_STATE_HOME").map(PathBuf::from),
+        std::env::var_os("HOME").map(PathBuf::from),
+    )
+}
+
+/// [`state_dir`] with the environment given. A relative or empty
+/// `XDG_STATE_HOME` is ignored, as the XDG spec says.
+pub fn state_dir_from(xdg_state_home: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
+    let xdg = xdg_state_home.filter(|p| p.is_absolute());
     let home = || {
-        std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
+        home.filter(|h| h.is_absolute())
             .map(|h| h.join(".local/state"))
     };
     xdg.or_else(home).map(|d| d.join("warden"))

@@ -133,11 +133,19 @@ fn new_run_ids_are_unique_and_file_safe() {
     let b = warden::audit::new_run_id();
     assert_ne!(a, b);
     assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-    let path = warden::audit::default_log_path(Path::new("ws"), &a);
+    let ws = tempfile::tempdir().unwrap();
+    let path = warden::audit::default_log_path(ws.path(), &a).unwrap();
+    assert_eq!(path.file_name().unwrap(), format!("{a}.jsonl").as_str());
     assert_eq!(
-        path,
-        Path::new("ws/.warden/audit").join(format!("{a}.jsonl"))
+        path.parent(),
+        Some(
+            warden::audit::default_audit_dir(ws.path())
+                .unwrap()
+                .as_path()
+        )
     );
+    // Outside the workspace: commands may write all of it.
+    assert!(!path.starts_with(ws.path()), "{}", path.display());
 }
 
 #[test]

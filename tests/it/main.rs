@@ -30,6 +30,7 @@ mod action_inputs;
 mod action_run;
 mod action_workflows;
 mod audit_crash;
+mod audit_location;
 mod audit_log;
 mod audit_stats;
 mod config_errors;
