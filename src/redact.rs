@@ -407,7 +407,10 @@ mod tests {
         assert!(!shapes(variant).contains("abcdefghijklmnopqrstuvwxyz0123456789ABCD"));
         assert_eq!(samples.len(), SHAPE_SPECS.len());
         for (index, sample) in samples.iter().enumerate() {
-            assert!(SHAPE_ANCHORS.is_match(sample), "no anchor word in {sample:?}");
+            assert!(
+                SHAPE_ANCHORS.is_match(sample),
+                "no anchor word in {sample:?}"
+            );
             assert!(SHAPES.set.matches(sample).matched(index), "{sample}");
             assert!(
                 SHAPES.shape(index).regex.is_match(sample),

@@ -8,8 +8,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 
+use crate::config::globs::{self, GlobKind};
 use crate::config::{Config, SandboxMode};
 
 /// Where relative paths and `~` point.
@@ -117,9 +118,7 @@ impl PathSet {
                     pattern.clone(),
                     format!("{}/**", pattern.trim_end_matches('/')),
                 ] {
-                    let glob = GlobBuilder::new(&p)
-                        .literal_separator(true)
-                        .build()
+                    let glob = globs::compile(&p, GlobKind::Path)
                         .map_err(|e| format!("invalid glob `{entry}`: {e}"))?;
                     builder.add(glob);
                 }
@@ -150,9 +149,7 @@ impl PathSet {
     /// Validate glob syntax only (used by the config loader).
     pub fn validate(entry: &str) -> Result<(), String> {
         if has_glob(entry) {
-            GlobBuilder::new(entry)
-                .literal_separator(true)
-                .build()
+            globs::compile(entry, GlobKind::Path)
                 .map_err(|e| format!("invalid glob `{entry}`: {e}"))?;
         }
         Ok(())
@@ -177,12 +174,7 @@ fn process_secrets() -> &'static GlobSet {
     SET.get_or_init(|| {
         let mut b = GlobSetBuilder::new();
         for p in PROCESS_SECRETS {
-            b.add(
-                GlobBuilder::new(p)
-                    .literal_separator(true)
-                    .build()
-                    .expect("constant glob"),
-            );
+            b.add(globs::compile(p, GlobKind::Path).expect("constant glob"));
         }
         b.build().expect("constant globs")
     })

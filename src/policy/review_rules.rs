@@ -12,9 +12,10 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
+use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
 
 use crate::action::{Action, ActionKind};
+use crate::config::globs::{self, GlobKind};
 use crate::config::{ReviewDecision, ReviewRule};
 use crate::decision::Category;
 use crate::policy::command_rules::basename;
@@ -58,16 +59,13 @@ pub struct ReviewRules {
     ctx: PathContext,
 }
 
-fn globset(patterns: &[String], case_insensitive: bool) -> Result<Option<GlobSet>, String> {
+fn globset(patterns: &[String], kind: GlobKind) -> Result<Option<GlobSet>, String> {
     if patterns.is_empty() {
         return Ok(None);
     }
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        let glob = globset::GlobBuilder::new(p)
-            .case_insensitive(case_insensitive)
-            .build()
-            .map_err(|e| format!("invalid glob `{p}`: {e}"))?;
+        let glob = globs::compile(p, kind).map_err(|e| format!("invalid glob `{p}`: {e}"))?;
         b.add(glob);
     }
     b.build().map(Some).map_err(|e| e.to_string())
@@ -77,7 +75,7 @@ impl Compiled {
     fn new(r: &ReviewRule, ctx: &PathContext) -> Result<Self, String> {
         let mut args = Vec::new();
         for (k, v) in &r.mcp_arguments {
-            let m = Glob::new(v)
+            let m = globs::compile(v, GlobKind::Name)
                 .map_err(|e| format!("{}: invalid glob `{v}`: {e}", r.source))?
                 .compile_matcher();
             args.push((k.clone(), m));
@@ -88,9 +86,11 @@ impl Compiled {
             } else {
                 Some(PathSet::new(&r.path, ctx).map_err(|e| format!("{}: {e}", r.source))?)
             },
-            hosts: globset(&r.host, true).map_err(|e| format!("{}: {e}", r.source))?,
-            mcp_server: globset(&r.mcp_server, false).map_err(|e| format!("{}: {e}", r.source))?,
-            mcp_tool: globset(&r.mcp_tool, false).map_err(|e| format!("{}: {e}", r.source))?,
+            hosts: globset(&r.host, GlobKind::Host).map_err(|e| format!("{}: {e}", r.source))?,
+            mcp_server: globset(&r.mcp_server, GlobKind::Name)
+                .map_err(|e| format!("{}: {e}", r.source))?,
+            mcp_tool: globset(&r.mcp_tool, GlobKind::Name)
+                .map_err(|e| format!("{}: {e}", r.source))?,
             mcp_arguments: args,
         })
     }
