@@ -88,7 +88,7 @@ pub enum Prejudged {
 impl Pipeline {
     pub fn new(config: &Config, ctx: PathContext) -> Result<Self, String> {
         let paths = PathPolicy::new(config, ctx)?;
-        let review_rules = ReviewRules::new(&config.review_rules, &paths.ctx)?;
+        let review_rules = ReviewRules::new(&config.review_rules, &paths.ctx);
         let rule_write_grants = config
             .command_rules
             .iter()
