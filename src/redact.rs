@@ -111,13 +111,16 @@ impl Redactor {
             let replacements = vec![REDACTED; ac.patterns_len()];
             out = Cow::Owned(ac.replace_all(out.as_ref(), &replacements));
         }
+        if !SHAPE_ANCHORS.is_match(out.as_ref()) {
+            return out;
+        }
         let shapes = &*SHAPES;
         let hits = shapes.set.matches(out.as_ref());
         if !hits.matched_any() {
             return out;
         }
         for index in hits.iter() {
-            if let Some(replaced) = shapes.list[index].replace_all(out.as_ref()) {
+            if let Some(replaced) = shapes.shape(index).replace_all(out.as_ref()) {
                 out = Cow::Owned(replaced);
             }
         }
@@ -246,9 +249,25 @@ impl Shape {
     }
 }
 
+/// The shapes: one [`RegexSet`] that every text is scanned with, and each
+/// shape's own regex (for its captures), compiled only when the set says it
+/// matched. Almost no output holds a secret, so a process that prints one
+/// decision (`warden check`) compiles the set and none of the nine others.
 struct Shapes {
     set: RegexSet,
-    list: Vec<Shape>,
+    list: Vec<OnceLock<Shape>>,
+}
+
+impl Shapes {
+    fn shape(&self, index: usize) -> &Shape {
+        self.list[index].get_or_init(|| {
+            let (pattern, accept) = SHAPE_SPECS[index];
+            Shape {
+                regex: Regex::new(pattern).expect("built-in redaction patterns compile"),
+                accept,
+            }
+        })
+    }
 }
 
 /// Order matters: a PEM block or a header is replaced as a whole before the
@@ -316,16 +335,38 @@ fn looks_random(caps: &Captures<'_>) -> bool {
     body.bytes().any(|b| b.is_ascii_digit()) && body.bytes().any(|b| b.is_ascii_uppercase())
 }
 
+/// Every match of every shape contains one of these words, compared
+/// ASCII case-insensitively (one Aho-Corasick scan). A text with none of
+/// them holds no shape, so the [`RegexSet`] — ≈ 0.5 ms to compile, most of
+/// what redaction costs a process that prints one short text — is built
+/// only for texts that might. The `(?i)` shapes are anchored on words
+/// without `k` or `s`: Unicode case folding matches those two letters
+/// with non-ASCII characters (`K` KELVIN SIGN, `ſ` LONG S), which an ASCII
+/// comparison would not, so `secret` is anchored as `ecret`.
+const ANCHOR_WORDS: &[&str] = &[
+    "-----BEGIN",   // PEM private keys
+    "uthorization", // Authorization, Proxy-Authorization
+    "://",          // credentials in URLs
+    "gh",           // GitHub tokens (gh?_, github_pat_)
+    "sk-",          // OpenAI and Anthropic keys
+    "AKIA",         // AWS access key ids
+    "ASIA",
+    "ecret", // aws_secret_access_key
+    "xox",   // Slack tokens
+    "eyJ",   // JWTs
+];
+
+static SHAPE_ANCHORS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .build(ANCHOR_WORDS)
+        .expect("constant anchor words build")
+});
+
 static SHAPES: LazyLock<Shapes> = LazyLock::new(|| {
     let patterns: Vec<&str> = SHAPE_SPECS.iter().map(|(p, _)| *p).collect();
     let set = RegexSet::new(&patterns).expect("built-in redaction patterns compile");
-    let list = SHAPE_SPECS
-        .iter()
-        .map(|(p, accept)| Shape {
-            regex: Regex::new(p).expect("built-in redaction patterns compile"),
-            accept: *accept,
-        })
-        .collect();
+    let list = SHAPE_SPECS.iter().map(|_| OnceLock::new()).collect();
     Shapes { set, list }
 });
 
@@ -341,6 +382,41 @@ mod tests {
         let out = shapes(text);
         assert!(!out.contains(secret), "{secret:?} survived in {out:?}");
         assert!(out.contains(REDACTED), "no marker in {out:?}");
+    }
+
+    #[test]
+    fn every_shape_compiles_and_its_own_regex_agrees_with_the_set() {
+        // The shapes' own regexes are compiled on first use: compile every
+        // one here, and check each finds what the set said it matched.
+        let samples = [
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+            "Authorization: Bearer abcdefghijklmnopqrstuvwx",
+            "https://user:pa55word@example.com/x",
+            "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
+            "sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+            "AKIAABCDEFGHIJKLMNOP",
+            "aws_secret_access_key = abcdefghijklmnopqrstuvwxyz0123456789ABCD",
+            "xoxb-0123456789-abcdefghij",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",
+        ];
+        // The `(?i)` shapes match Unicode case variants too (LONG S for `s`,
+        // KELVIN SIGN for `k`): their anchors must still be found.
+        let variant = "AWS_\u{17f}ECRET_ACCESS_\u{212a}EY=abcdefghijklmnopqrstuvwxyz0123456789ABCD";
+        assert!(SHAPES.set.is_match(variant));
+        assert!(SHAPE_ANCHORS.is_match(variant));
+        assert!(!shapes(variant).contains("abcdefghijklmnopqrstuvwxyz0123456789ABCD"));
+        assert_eq!(samples.len(), SHAPE_SPECS.len());
+        for (index, sample) in samples.iter().enumerate() {
+            assert!(
+                SHAPE_ANCHORS.is_match(sample),
+                "no anchor word in {sample:?}"
+            );
+            assert!(SHAPES.set.matches(sample).matched(index), "{sample}");
+            assert!(
+                SHAPES.shape(index).regex.is_match(sample),
+                "shape {index} does not match {sample:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,10 +8,28 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::decision::Grants;
+use crate::sandbox::write_scope::{WriteBlock, WriteOp, WriteScope};
 use crate::sandbox::{
     ExecOutput, ExecRequest, ProtectedChange, Refusal, RefusalKind, SandboxError, SandboxPolicy,
     SandboxRuntime, execute,
 };
+
+/// How a command was run, for wording what the sandbox refused it.
+struct Ran<'a> {
+    cwd: &'a Path,
+    grants: &'a Grants,
+    /// The path a file tool wrote and how: a failed write is classified
+    /// from it, not from the tool's output.
+    wrote: Option<(&'a Path, WriteOp)>,
+}
+
+/// One refusal as the agent and the audit log are told it.
+struct Told {
+    refusal: Refusal,
+    /// Why a write was refused ([`WriteScope::classify`]); `None` for reads,
+    /// the network, and writes the policy would allow.
+    block: Option<WriteBlock>,
+}
 
 /// What the model gets back, plus the facts the audit log records.
 #[derive(Debug, Clone)]
@@ -145,12 +163,18 @@ impl Executor {
         grants: &Grants,
         timeout: Option<Duration>,
     ) -> ToolOutcome {
-        match self
-            .run(argv.to_vec(), &self.cwd(cwd), grants, timeout, None)
-            .await
-        {
-            Ok(out) => self.outcome(out, true),
+        let cwd = self.cwd(cwd);
+        match self.run(argv.to_vec(), &cwd, grants, timeout, None).await {
+            Ok(out) => self.outcome(out, true, &self.ran(&cwd, grants)),
             Err(failed) => failed,
+        }
+    }
+
+    fn ran<'a>(&self, cwd: &'a Path, grants: &'a Grants) -> Ran<'a> {
+        Ran {
+            cwd,
+            grants,
+            wrote: None,
         }
     }
 
@@ -161,12 +185,13 @@ impl Executor {
             path.to_string_lossy().into_owned(),
         ];
         match self.run(argv, &self.workspace, grants, None, None).await {
-            Ok(out) => self.outcome(out, false),
+            Ok(out) => self.outcome(out, false, &self.ran(&self.workspace, grants)),
             Err(failed) => failed,
         }
     }
 
     pub async fn write_file(&self, path: &Path, content: &str, grants: &Grants) -> ToolOutcome {
+        let op = WriteOp::for_write(&self.workspace.join(path));
         // `$1` is the path: never interpolated into the script.
         let argv = vec![
             "sh".into(),
@@ -188,9 +213,16 @@ impl Executor {
             Ok(out) if out.exit_code == Some(0) => ToolOutcome {
                 content: format!("wrote {} bytes to {}", content.len(), path.display()),
                 is_error: false,
-                exec: Some(facts(&out)),
+                exec: Some(facts(&out, &[])),
             },
-            Ok(out) => self.outcome(out, true),
+            Ok(out) => self.outcome(
+                out,
+                true,
+                &Ran {
+                    wrote: Some((path, op)),
+                    ..self.ran(&self.workspace, grants)
+                },
+            ),
             Err(failed) => failed,
         }
     }
@@ -202,7 +234,14 @@ impl Executor {
             path.to_string_lossy().into_owned(),
         ];
         match self.run(argv, &self.workspace, grants, None, None).await {
-            Ok(out) => self.outcome(out, true),
+            Ok(out) => self.outcome(
+                out,
+                true,
+                &Ran {
+                    wrote: Some((path, WriteOp::Entry)),
+                    ..self.ran(&self.workspace, grants)
+                },
+            ),
             Err(failed) => failed,
         }
     }
@@ -259,7 +298,7 @@ impl Executor {
             path.to_string_lossy().into_owned(),
         ];
         match self.run(argv, &self.workspace, grants, None, None).await {
-            Ok(out) => self.outcome(out, false),
+            Ok(out) => self.outcome(out, false, &self.ran(&self.workspace, grants)),
             Err(failed) => failed,
         }
     }
@@ -279,9 +318,9 @@ impl Executor {
             Ok(out) if out.exit_code == Some(1) && out.stdout.is_empty() => ToolOutcome {
                 content: "no matches".into(),
                 is_error: false,
-                exec: Some(facts(&out)),
+                exec: Some(facts(&out, &[])),
             },
-            Ok(out) => self.outcome(out, false),
+            Ok(out) => self.outcome(out, false, &self.ran(&self.workspace, grants)),
             Err(failed) => failed,
         }
     }
@@ -316,12 +355,85 @@ impl Executor {
         let mut argv = vec![path.to_string_lossy().into_owned()];
         argv.extend(args.iter().cloned());
         match self.run(argv, &self.workspace, grants, None, None).await {
-            Ok(out) => self.outcome(out, true),
+            Ok(out) => self.outcome(out, true, &self.ran(&self.workspace, grants)),
             Err(failed) => failed,
         }
     }
 
-    fn outcome(&self, out: ExecOutput, with_status: bool) -> ToolOutcome {
+    /// The refusals of a failed command, each write classified by the one
+    /// function that knows the policy ([`WriteScope::classify`]). A file
+    /// tool's own write comes first and is classified from the path it
+    /// wrote (structured); the output's refusals of that path are the same
+    /// refusal.
+    fn told(&self, out: &ExecOutput, ran: &Ran<'_>) -> Vec<Told> {
+        let failed = out.exit_code != Some(0) || out.timed_out;
+        let tool_write = ran.wrote.filter(|_| failed);
+        let classified_writes = out
+            .refusals
+            .iter()
+            .any(|r| r.kind == RefusalKind::Write && r.path.is_some());
+        if tool_write.is_none() && !classified_writes {
+            return out
+                .refusals
+                .iter()
+                .map(|r| Told {
+                    refusal: r.clone(),
+                    block: None,
+                })
+                .collect();
+        }
+        // Deny-read globs come from the per-process cache: only a failed
+        // command pays for this.
+        let scope = match WriteScope::expanded(&self.policy, ran.grants, ran.cwd) {
+            Ok(scope) => scope,
+            Err(e) => {
+                tracing::warn!("cannot classify the refused writes: {e}");
+                None
+            }
+        };
+        let classify =
+            |path: &Path, op: WriteOp| scope.as_ref().and_then(|s| s.classify(ran.cwd, path, op));
+        let mut told = Vec::new();
+        let mut tool_path = None;
+        if let Some((path, op)) = tool_write
+            && let Some(block) = classify(path, op)
+        {
+            let absolute = crate::sandbox::resolve::canonical_or_normal(&ran.cwd.join(path));
+            let kind = match block {
+                WriteBlock::DenyRead { .. } => RefusalKind::Read,
+                _ => RefusalKind::Write,
+            };
+            told.push(Told {
+                refusal: Refusal {
+                    kind,
+                    path: Some(absolute.clone()),
+                    target: None,
+                    op: Some(op),
+                    evidence: "the file tool's write failed".to_string(),
+                },
+                block: Some(block),
+            });
+            tool_path = Some(absolute);
+        }
+        for r in &out.refusals {
+            if r.path.is_some() && r.path == tool_path {
+                continue;
+            }
+            let block = match (&r.kind, &r.path) {
+                (RefusalKind::Write, Some(path)) => {
+                    classify(path, r.op.unwrap_or_else(|| WriteOp::for_write(path)))
+                }
+                _ => None,
+            };
+            told.push(Told {
+                refusal: r.clone(),
+                block,
+            });
+        }
+        told
+    }
+
+    fn outcome(&self, out: ExecOutput, with_status: bool, ran: &Ran<'_>) -> ToolOutcome {
         let ok = out.exit_code == Some(0) && !out.timed_out;
         let mut content = String::new();
         if with_status || !ok {
@@ -339,15 +451,17 @@ impl Executor {
                 .push_str("\n[warden] the command changed protected paths; warden restored them: ");
             content.push_str(&describe_changes(&out.protected_changes));
         }
-        if !out.refusals.is_empty() {
+        let told = self.told(&out, ran);
+        for t in &told {
             content.push_str("\n[warden] the sandbox refused: ");
-            content.push_str(
-                &out.refusals
-                    .iter()
-                    .map(describe_refusal)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            );
+            content.push_str(&describe_refusal(&t.refusal));
+            if let Some(block) = &t.block {
+                content.push_str(": ");
+                content.push_str(&block.hint());
+            }
+        }
+        // A classified write says itself whether escalating helps.
+        if told.iter().any(|t| t.block.is_none()) {
             content.push_str(
                 "\n[warden] if this is needed, retry with `escalate` naming exactly what is needed, and a justification.",
             );
@@ -355,7 +469,7 @@ impl Executor {
         ToolOutcome {
             content: cap(&content, self.output_limit),
             is_error: !ok,
-            exec: Some(facts(&out)),
+            exec: Some(facts(&out, &told)),
         }
     }
 }
@@ -386,13 +500,20 @@ fn describe_refusal(r: &Refusal) -> String {
     }
 }
 
-fn facts(out: &ExecOutput) -> ExecFacts {
+/// The facts the audit log records; each refusal as `write PATH (why)`.
+fn facts(out: &ExecOutput, told: &[Told]) -> ExecFacts {
     ExecFacts {
         exit_code: out.exit_code,
         timed_out: out.timed_out,
         truncated: out.truncated,
         duration_ms: out.duration.as_millis() as u64,
-        refusals: out.refusals.iter().map(describe_refusal).collect(),
+        refusals: told
+            .iter()
+            .map(|t| match &t.block {
+                Some(block) => format!("{} ({})", describe_refusal(&t.refusal), block.label()),
+                None => describe_refusal(&t.refusal),
+            })
+            .collect(),
         protected_changes: out.protected_changes.clone(),
     }
 }

@@ -270,7 +270,7 @@ impl Agent<'_> {
                     .await;
             }
             for (call, p) in pending {
-                let outcome = match self.execute_call(p).await {
+                let outcome = match self.execute_call(p, &mut result).await {
                     Ok(o) => o,
                     Err(stop) => {
                         return self
@@ -395,7 +395,11 @@ impl Agent<'_> {
     }
 
     /// Carry out a decided call (after its decisions were flushed).
-    async fn execute_call(&mut self, pending: Pending) -> Result<ToolOutcome, Stop> {
+    async fn execute_call(
+        &mut self,
+        pending: Pending,
+        result: &mut RunResult,
+    ) -> Result<ToolOutcome, Stop> {
         let (planned, grants_per_action) = match pending {
             Pending::Done(outcome) => return Ok(outcome),
             Pending::Run { planned, grants } => (planned, grants),
@@ -415,6 +419,14 @@ impl Agent<'_> {
                     output_excerpt: cap(&outcome.content, 2048),
                 })
                 .map_err(Stop::Audit)?;
+            if !facts.protected_changes.is_empty()
+                && let Some(trip) = self.judge.sandbox_refusal().await.map_err(Stop::Audit)?
+            {
+                self.output.event("breaker", json!({"trip": trip}), || {
+                    format!("✋ circuit breaker: {}", trip.describe())
+                });
+                result.breaker = Some(trip);
+            }
             if facts.unrestored() {
                 // Durable before the run ends: the log names what changed.
                 self.audit.sync().map_err(Stop::Audit)?;

@@ -21,9 +21,6 @@ use super::event::{Event, GENESIS_PREV, SCHEMA_VERSION};
 /// Bytes of command output kept in an `executed` record (after redaction).
 pub const MAX_OUTPUT_EXCERPT: usize = 4096;
 
-/// Directory, relative to the workspace, of the default audit logs.
-pub const DEFAULT_AUDIT_DIR: &str = ".warden/audit";
-
 /// The writer of one run's audit log.
 pub struct AuditLog {
     file: File,
@@ -51,13 +48,6 @@ pub fn new_run_id() -> String {
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let compact: String = now.chars().filter(|c| *c != '-' && *c != ':').collect();
     format!("{compact}-{:08x}", fastrand::u32(..))
-}
-
-/// `<workspace>/.warden/audit/<run-id>.jsonl`.
-pub fn default_log_path(workspace: &Path, run_id: &str) -> PathBuf {
-    workspace
-        .join(DEFAULT_AUDIT_DIR)
-        .join(format!("{run_id}.jsonl"))
 }
 
 /// The envelope as written: header fields first, then the event's tag and

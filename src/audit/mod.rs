@@ -2,6 +2,8 @@
 //! is computed from it.
 //!
 //! - [`event`]: the record schema (one [`Record`] per line).
+//! - [`location`]: where logs go by default (warden's state directory,
+//!   one subdirectory per workspace, outside every command's reach).
 //! - [`log`]: the writer ([`AuditLog::append`] redacts, chains, writes and
 //!   fsyncs before returning).
 //! - [`shared`]: [`SharedLog`], one run's log shared by the judge and the
@@ -13,6 +15,7 @@
 //!   [`stats_text`], their human-readable form.
 
 pub mod event;
+pub mod location;
 pub mod log;
 pub mod shared;
 pub mod stats;
@@ -21,7 +24,8 @@ pub mod summary;
 pub mod verify;
 
 pub use event::{Event, GENESIS_PREV, Record, SCHEMA_VERSION};
-pub use log::{AuditLog, default_log_path, new_run_id};
+pub use location::{default_audit_dir, default_log_path};
+pub use log::{AuditLog, new_run_id};
 pub use shared::SharedLog;
 pub use summary::AuditSummary;
 pub use verify::{AuditReadError, BrokenChain, Verified, read_log, verify_bytes, verify_file};

@@ -24,11 +24,18 @@ a torn write and does not fail verification: the records before it are
 intact. Removing whole records from the end is only detectable against the
 chain head published by the run (check run, job summary): pass it as --head.
 
+Without FILE, the newest log of the workspace (--cwd, else the current
+directory) in warden's state directory is verified:
+$XDG_STATE_HOME/warden/audit/<workspace>-<hash>/, else
+~/.local/state/warden/audit/<workspace>-<hash>/ (where `warden run` writes
+when --audit is not given).
+
 Exit codes: 0 intact · 1 broken (the first bad record is named), or the head
-differs from --head · 2 the file cannot be read
+differs from --head · 2 the file cannot be read, or no log was found
 
 Examples:
-  warden audit verify .warden/audit/20261105T101500Z-9f3a61c2.jsonl
+  warden audit verify
+  warden audit verify ~/.local/state/warden/audit/app-3f2a9c0d51e7b8aa/20261105T101500Z-9f3a61c2.jsonl
   warden audit verify run.jsonl --head 3f2a9c0d51e7b8aa";
 
 const STATS_HELP: &str = "\
@@ -39,10 +46,14 @@ each with a suggested [[command_rules]] entry; reviewer latency p50/p95;
 cache hit rate; breaker trips; escalations per run.
 
 Every log is verified first; a broken one stops the command (exit 1).
-A directory stands for the *.jsonl files in it.
+A directory stands for the *.jsonl files in it. Without FILE|DIR, the logs of
+the workspace (--cwd, else the current directory) in warden's state
+directory are read: $XDG_STATE_HOME/warden/audit/<workspace>-<hash>/, else
+~/.local/state/warden/audit/<workspace>-<hash>/.
 
 Examples:
-  warden audit stats .warden/audit/
+  warden audit stats
+  warden audit stats --cwd ../other-checkout
   warden audit stats runs/*.jsonl --json --top 20";
 
 #[derive(Debug, Subcommand)]
@@ -50,8 +61,9 @@ pub enum AuditCommand {
     /// Check the hash chain of an audit log.
     #[command(after_help = VERIFY_HELP)]
     Verify {
-        /// Audit log.
-        file: PathBuf,
+        /// Audit log [default: the workspace's newest, in warden's state
+        /// directory].
+        file: Option<PathBuf>,
         /// Expected chain head (SHA-256 of the last record, or a prefix of
         /// at least 12 hex digits), as published by the run.
         #[arg(long, value_name = "SHA256")]
@@ -63,8 +75,9 @@ pub enum AuditCommand {
     /// Policy statistics across runs.
     #[command(after_help = STATS_HELP)]
     Stats {
-        /// Audit logs, or directories of them.
-        #[arg(required = true, value_name = "FILE|DIR")]
+        /// Audit logs, or directories of them [default: the workspace's
+        /// directory in warden's state directory].
+        #[arg(value_name = "FILE|DIR")]
         files: Vec<PathBuf>,
         /// Machine-readable statistics on stdout.
         #[arg(long)]
@@ -75,11 +88,52 @@ pub enum AuditCommand {
     },
 }
 
-pub fn run(_global: &GlobalArgs, cmd: AuditCommand) -> Result<ExitStatus, Error> {
+pub fn run(global: &GlobalArgs, cmd: AuditCommand) -> Result<ExitStatus, Error> {
     match cmd {
-        AuditCommand::Verify { file, head, json } => verify(&file, head.as_deref(), json),
-        AuditCommand::Stats { files, json, top } => stats(&files, json, top),
+        AuditCommand::Verify { file, head, json } => {
+            let file = match file {
+                Some(f) => f,
+                None => newest_default_log(global)?,
+            };
+            verify(&file, head.as_deref(), json)
+        }
+        AuditCommand::Stats { files, json, top } => {
+            let files = match files.is_empty() {
+                true => vec![default_dir_with_logs(global)?],
+                false => files,
+            };
+            stats(&files, json, top)
+        }
     }
+}
+
+/// The workspace's default audit directory, refused (exit 2) when it holds
+/// no log.
+fn default_dir_with_logs(global: &GlobalArgs) -> Result<PathBuf, Error> {
+    let workspace = super::session::workspace(global)?;
+    let dir = crate::audit::default_audit_dir(&workspace).map_err(Error::Usage)?;
+    let logs = crate::audit::location::logs_in(&dir)
+        .map_err(|e| Error::usage(format!("cannot list {}: {e}", dir.display())))?;
+    if logs.is_empty() {
+        return Err(Error::usage(format!(
+            "no audit log of {} in {} (warden run writes there without --audit)\n  help: name \
+             the log or its directory, or pass --cwd for another workspace",
+            workspace.display(),
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// The newest log in the workspace's default audit directory (what
+/// `warden report` and `warden audit verify` read without a path).
+pub(super) fn newest_default_log(global: &GlobalArgs) -> Result<PathBuf, Error> {
+    let dir = default_dir_with_logs(global)?;
+    let logs = crate::audit::location::logs_in(&dir)
+        .map_err(|e| Error::usage(format!("cannot list {}: {e}", dir.display())))?;
+    logs.into_iter()
+        .next_back()
+        .ok_or_else(|| Error::usage(format!("no audit log in {}", dir.display())))
 }
 
 fn verify(file: &Path, expected_head: Option<&str>, as_json: bool) -> Result<ExitStatus, Error> {

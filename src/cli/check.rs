@@ -59,7 +59,7 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> Result<ExitStatus, Error> {
     let session = super::session::Session::open(global, args.profile.as_deref(), &overrides)?;
     let reviewer = session.reviewer(None)?;
     let judge = Judge::new(session.pipeline, reviewer);
-    let runtime = super::session::runtime()?;
+    let runtime = super::session::single_thread_runtime()?;
     let decision =
         runtime.block_on(judge.evaluate(&action, &RunWrites::nothing(), &ReviewContext::default()));
     if args.json {

@@ -17,6 +17,7 @@ pub mod gh;
 pub mod mcp;
 pub mod policy;
 pub mod profiles;
+pub mod recover;
 pub mod report;
 pub mod run;
 pub mod sandbox;
@@ -104,6 +105,8 @@ pub enum Command {
     Policy(policy::PolicyCommand),
     /// Run a command under a profile's sandbox; exit status is the command's.
     Sandbox(sandbox::SandboxArgs),
+    /// Restore protected paths left unverified by a warden that was killed.
+    Recover(recover::RecoverArgs),
     /// Render an audit log as Markdown, JSON or SARIF, or post it to GitHub.
     Report(report::ReportArgs),
     /// Verify and summarise audit logs.
@@ -153,25 +156,64 @@ where
 }
 
 /// Parse the command line. `warden sandbox …` runs once per command a
-/// script sandboxes, so it is first parsed by a command tree that has only
-/// that subcommand (the same [`GlobalArgs`] and [`sandbox::SandboxArgs`]):
-/// building every subcommand's arguments is most of clap's time. Whatever
-/// the short tree does not accept (`--help`, a typo, global flags before
-/// `sandbox`) goes to the full tree, so help and errors have one source.
+/// script sandboxes, and `warden check …` once per hook or pre-commit
+/// call, so each is first parsed by a command tree that has only that
+/// subcommand (the same [`GlobalArgs`] and the same argument structs):
+/// building every subcommand's arguments is most of clap's time. The
+/// short tree is tried when the subcommand's name is the first word, or
+/// follows global flags (`--cwd DIR check …`). Whatever it does not accept
+/// (`--help`, a typo, another subcommand) goes to the full tree, so help
+/// and errors have one source; what it accepts, the full tree parses the
+/// same way (the same definitions, and the subcommand at the same place).
 fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
-    if args.get(1).is_some_and(|a| a == "sandbox") {
-        if let Ok(SandboxOnly {
-            global,
-            command: SandboxOnlyCommand::Sandbox(args),
-        }) = SandboxOnly::try_parse_from(args)
-        {
-            return Ok(Cli {
+    match per_call_subcommand(args) {
+        Some(PerCall::Sandbox) => {
+            if let Ok(SandboxOnly {
                 global,
-                command: Command::Sandbox(args),
-            });
+                command: SandboxOnlyCommand::Sandbox(args),
+            }) = SandboxOnly::try_parse_from(args)
+            {
+                return Ok(Cli {
+                    global,
+                    command: Command::Sandbox(args),
+                });
+            }
         }
+        Some(PerCall::Check) => {
+            if let Ok(CheckOnly {
+                global,
+                command: CheckOnlyCommand::Check(args),
+            }) = CheckOnly::try_parse_from(args)
+            {
+                return Ok(Cli {
+                    global,
+                    command: Command::Check(args),
+                });
+            }
+        }
+        None => {}
     }
     Cli::try_parse_from(args)
+}
+
+/// The subcommands with a short tree of their own (see [`parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PerCall {
+    Sandbox,
+    Check,
+}
+
+/// Which short tree to try: the first word before `--` that names one.
+/// Only a guess (a flag's value could be spelled `check`): clap decides.
+fn per_call_subcommand(args: &[OsString]) -> Option<PerCall> {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .find_map(|a| match a.to_str() {
+            Some("sandbox") => Some(PerCall::Sandbox),
+            Some("check") => Some(PerCall::Check),
+            _ => None,
+        })
 }
 
 /// [`Cli`] with only the `sandbox` subcommand (see [`parse`]).
@@ -189,6 +231,21 @@ enum SandboxOnlyCommand {
     Sandbox(sandbox::SandboxArgs),
 }
 
+/// [`Cli`] with only the `check` subcommand (see [`parse`]).
+#[derive(Debug, Parser)]
+#[command(name = "warden")]
+struct CheckOnly {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: CheckOnlyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum CheckOnlyCommand {
+    Check(check::CheckArgs),
+}
+
 fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
     let global = cli.global;
     match cli.command {
@@ -196,6 +253,7 @@ fn dispatch(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Check(args) => check::run(&global, args),
         Command::Policy(cmd) => policy::run(&global, cmd),
         Command::Sandbox(args) => sandbox::run(&global, args),
+        Command::Recover(args) => recover::run(&global, args),
         Command::Report(args) => report::run(&global, args),
         Command::Audit(cmd) => audit::run(&global, cmd),
         Command::Profiles(cmd) => profiles::run(&global, cmd),
@@ -315,5 +373,87 @@ mod tests {
             .to_string();
         assert!(help.contains("Usage: warden sandbox"), "{help}");
         assert!(help.contains("Exit status:"), "{help}");
+    }
+
+    /// The short `check` tree parses exactly what the full tree parses,
+    /// global flags before the subcommand included, and a word `check`
+    /// that is not the subcommand goes to the full tree.
+    #[test]
+    fn check_fast_path_agrees_with_the_full_parser() {
+        let cases: &[&[&str]] = &[
+            &["check", "--", "ls"],
+            &["check", "--profile", "ci", "--json", "--", "git", "push"],
+            &[
+                "--cwd",
+                "ws",
+                "--config",
+                "r.toml",
+                "check",
+                "--profile",
+                "ci",
+                "--",
+                "rm",
+                "-rf",
+                "check",
+            ],
+            &[
+                "-c",
+                "approvals_reviewer=\"rules\"",
+                "check",
+                "--explain",
+                "--action",
+                "a.json",
+            ],
+            &[
+                "check",
+                "--reviewer",
+                "auto_review",
+                "--reviewer-model",
+                "m",
+                "--",
+                "x",
+            ],
+            &["--cwd", "check", "run", "check"],
+            &["run", "check"],
+            &["sandbox", "--", "check"],
+        ];
+        for case in cases {
+            let args = argv(case);
+            let full = Cli::try_parse_from(&args).unwrap();
+            if let Ok(fast) = CheckOnly::try_parse_from(&args) {
+                let fast = Cli {
+                    global: fast.global,
+                    command: match fast.command {
+                        CheckOnlyCommand::Check(a) => Command::Check(a),
+                    },
+                };
+                assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{case:?}");
+            } else {
+                assert!(!matches!(full.command, Command::Check(_)), "{case:?}");
+            }
+            assert_eq!(format!("{:?}", parse(&args).unwrap()), format!("{full:?}"));
+        }
+        assert_eq!(
+            per_call_subcommand(&argv(&["--cwd", "w", "check"])),
+            Some(PerCall::Check)
+        );
+        assert_eq!(per_call_subcommand(&argv(&["run", "--", "check"])), None);
+    }
+
+    #[test]
+    fn check_fast_path_leaves_help_and_errors_to_the_full_parser() {
+        for case in [
+            &["check", "--help"][..],
+            &["check", "--profle", "ci", "--", "x"],
+            &["--cwd", "w", "check", "--action", "a.json", "--", "x"],
+        ] {
+            let args = argv(case);
+            let ours = parse(&args).unwrap_err();
+            let full = Cli::try_parse_from(&args).unwrap_err();
+            assert_eq!(ours.kind(), full.kind(), "{case:?}");
+            assert_eq!(ours.to_string(), full.to_string(), "{case:?}");
+        }
+        let help = parse(&argv(&["check", "--help"])).unwrap_err().to_string();
+        assert!(help.contains("Usage: warden check"), "{help}");
     }
 }

@@ -27,8 +27,15 @@ failures do not change the exit status unless --require-report is given.
 Exit codes: 0 rendered or published · 1 the audit log is broken ·
 2 the log cannot be read or bad flags · 5 --require-report and GitHub failed
 
+Without --audit, the newest log of the workspace (--cwd, else the current
+directory) in warden's state directory is rendered:
+$XDG_STATE_HOME/warden/audit/<workspace>-<hash>/, else
+~/.local/state/warden/audit/<workspace>-<hash>/ (where `warden run` writes
+when --audit is not given).
+
 Examples:
-  warden report --audit .warden/audit/20261105T101500Z-9f3a61c2.jsonl
+  warden report
+  warden report --audit ~/.local/state/warden/audit/app-3f2a9c0d51e7b8aa/20261105T101500Z-9f3a61c2.jsonl
   warden report --audit run.jsonl --format sarif -o warden.sarif
   warden report --audit run.jsonl --format json | jq .counts
   warden report --audit run.jsonl --github --require-report";
@@ -37,9 +44,10 @@ Examples:
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct ReportArgs {
-    /// Audit log to render.
+    /// Audit log to render [default: the workspace's newest, in warden's
+    /// state directory].
     #[arg(long, value_name = "FILE")]
-    pub audit: PathBuf,
+    pub audit: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
@@ -91,7 +99,11 @@ impl From<ConclusionArg> for Conclusion {
 }
 
 pub fn run(global: &GlobalArgs, args: ReportArgs) -> Result<ExitStatus, Error> {
-    let summary = match AuditSummary::load(&args.audit) {
+    let audit = match &args.audit {
+        Some(path) => path.clone(),
+        None => super::audit::newest_default_log(global)?,
+    };
+    let summary = match AuditSummary::load(&audit) {
         Ok(s) => s,
         Err(e @ AuditReadError::Io { .. }) => return Err(Error::usage(e)),
         Err(e @ AuditReadError::Broken { .. }) => {

@@ -47,6 +47,15 @@ git tracks is a warning and an audit record (its content is in .git/objects,
 which commands can read); an explicit deny_read path that git tracks is an
 error (exit 2).
 
+The audit log goes to $XDG_STATE_HOME/warden/audit/<workspace>-<hash>/<run-id>.jsonl
+(else ~/.local/state/warden/audit/…), outside the workspace, with the kept
+denials (denials.json) beside it; `warden report`, `warden audit verify` and
+`warden audit stats` read that directory when given no path. No sandboxed
+command can read or write the log or denials.json (they are deny-read, which
+holds under write grants too). --audit FILE inside the workspace, a writable
+root, or a path an allow rule grants writes to is refused (exit 2): a command
+could rewrite, or commit, the record of what it did.
+
 Exit codes: 0 done; 1 the agent did not finish (max turns, timeout, token
 budget, task error); 2 usage or configuration error; 3 circuit breaker
 tripped; 4 escalations pending and --fail-on-escalation; 5 infrastructure
@@ -90,7 +99,9 @@ pub struct RunArgs {
     /// Stream one JSON event per line on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Audit log path (default: .warden/audit/<run-id>.jsonl).
+    /// Audit log path (default: <state>/warden/audit/<workspace>-<hash>/<run-id>.jsonl,
+    /// <state> being $XDG_STATE_HOME or ~/.local/state). Refused (exit 2)
+    /// inside the workspace, a writable root or a granted path.
     #[arg(long, value_name = "F")]
     pub audit: Option<PathBuf>,
     /// Write the agent's final message to F.

@@ -23,9 +23,13 @@ use crate::sandbox::{ExecRequest, SandboxError, SandboxPolicy};
 const SANDBOX_HELP: &str = "\
 The command runs with Landlock and seccomp applied (no privileges needed):
 it reads everywhere except the profile's deny_read paths, writes only in the
-workspace (workspace-write), extra writable_roots and a private TMPDIR, never
-in protected paths (.git, the .git files of submodule and worktree checkouts,
-.warden, .github/workflows, ...), has no network
+workspace (workspace-write), extra writable_roots and a private TMPDIR. Under
+sandbox.git = \"commit\" (the default) the whole workspace is writable, .git
+included, so commits work; protected paths (.git's config, hooks, info,
+modules and worktrees, the .git files of submodule checkouts, .warden,
+.github/workflows, ...) are snapshotted and restored after the command, and
+each restore is reported. Under \"read-only\" they are never writable. It has
+no network
 (nor connects to any unix socket) unless the profile says network = \"on\",
 and gets a scrubbed environment
 (credentials removed). It starts with stdin, stdout and stderr only: every

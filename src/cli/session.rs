@@ -114,3 +114,13 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .build()
         .map_err(|e| Error::infra(format!("cannot start the async runtime: {e}")))
 }
+
+/// The async runtime for a command that makes at most one model call and
+/// nothing concurrent (`warden check`): no worker threads to start and stop,
+/// which is ≈ 0.3 ms of a process that decides one action.
+pub fn single_thread_runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::infra(format!("cannot start the async runtime: {e}")))
+}

@@ -1,35 +1,44 @@
-//! The table of scalar config keys: each is one row (its builder slot, its
-//! dotted name as its table path, its type, whether a profile must set it,
-//! how it is shown), the way ripgrep defines each flag once.
+//! The config key table: every table of a layer as written (`RawLayer`,
+//! `RawSandbox`, …), with each scalar key declared once as a row that also
+//! names its builder slot, its resolved type, whether a profile must set
+//! it, and how it is shown, the way ripgrep defines each flag once.
 //!
-//! From the row come: the builder slot ([`Scalars`]), folding a layer into
-//! it (highest layer wins, with the layer and `file:line:col` that set it),
-//! taking the value out for the resolved [`super::Config`] with its
-//! provenance under the dotted name (`warden profiles show`), and the key
-//! list [`SCALAR_KEYS`] the documentation is checked against. Parsing stays
-//! with serde (`raw.rs`: the row's field must exist in its raw table, which
-//! the compiler checks), so `-c` overrides and unknown-key suggestions are
-//! unchanged.
+//! From one row come: its field in the raw table (serde parses it, with
+//! its span, so `-c` overrides and unknown-key suggestions need nothing
+//! more), its builder slot ([`Scalars`]), folding a layer into it (highest
+//! layer wins, with the layer and `file:line:col` that set it), taking the
+//! value out for the resolved [`super::Config`] with its provenance under
+//! the dotted name (`warden profiles show`), and the key list
+//! [`SCALAR_KEYS`] that the documentation, `profiles show` and `-c` are
+//! tested against. A table whose keys are all scalar also gets its typed
+//! section built from its rows (`agent`, `report`, `circuit_breaker`), so a
+//! new key there is its row plus its typed field in `schema.rs`.
 //!
-//! Compound keys stay hand-written in `merge.rs`/`resolve.rs`: the appended
-//! security lists (`deny_read`, `protected`, `writable_roots`,
-//! `env.pass`), the rule arrays (`command_rules`, `review_rules`,
-//! `rules_files`: each entry is checked, located and ordered), maps merged
-//! key by key (`env.set`, `mcp_servers`), and the reviewer policy
-//! (`policy`/`policy_file`/`extra_policy`, chosen managed > local >
-//! default).
+//! Compound keys are rows without a slot (`field: Type;`): their values
+//! are folded by hand in `merge.rs`/`resolve.rs`: the appended security
+//! lists (`deny_read`, `protected`, `writable_roots`, `env.pass`), the rule
+//! arrays (`command_rules`, `review_rules`, `rules_files`: each entry is
+//! checked, located and ordered), maps merged key by key (`env.set`,
+//! `mcp_servers`), and the reviewer policy (`policy`/`policy_file`/
+//! `extra_policy`, chosen managed > local > default).
 //!
 //! Imports: `config::{merge, provenance, raw, resolve, schema}` only.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use serde::Deserialize;
 
 use super::ConfigError;
 use super::merge::LayerCtx;
 use super::provenance::{Set, render, render_duration};
-use super::raw::RawLayer;
+use super::raw::{
+    ApprovalPolicy, HumanDuration, RawCommandRule, RawEnv, RawMcpServer, RawReviewRule, S,
+};
 use super::resolve::Taker;
 use crate::config::schema::{
-    Conclusion, Granular, NetworkMode, ProviderKind, ReviewerKind, SandboxFallback, SandboxMode,
+    AgentConfig, BreakerConfig, Conclusion, GitMode, Granular, NetworkMode, ProviderKind,
+    ReportConfig, ReviewerKind, SandboxFallback, SandboxMode,
 };
 
 /// One documented scalar key.
@@ -41,43 +50,85 @@ pub struct KeyDoc {
     pub ty: &'static str,
 }
 
-macro_rules! scalar_keys {
+/// `tables! { /// doc  RawName "dotted.prefix." [path from the layer] (=>
+/// TypedSection as builder)? { rows } … }`, a row being `field: RawType;`
+/// (compound) or `field: Option<S<Raw>> => slot: Resolved, required|optional,
+/// show;` (scalar; `Raw: Into<Resolved>`).
+macro_rules! tables {
     ($(
-        $slot:ident = [$($section:ident)*] $field:ident : $ty:ty, $need:ident, $show:expr;
+        $(#[$table_doc:meta])*
+        $raw:ident $prefix:literal [$($section:ident)*] $(=> $typed:ident as $build:ident)? {
+            $(
+                $(#[$field_doc:meta])*
+                $field:ident : $field_ty:ty $(=> $slot:ident : $ty:ty, $need:ident, $show:expr)?;
+            )*
+        }
     )*) => {
+        $(
+            $(#[$table_doc])*
+            #[derive(Debug, Default, Deserialize)]
+            #[serde(deny_unknown_fields)]
+            pub struct $raw {
+                $($(#[$field_doc])* pub $field: $field_ty,)*
+            }
+
+            impl $raw {
+                /// Move this table's scalar keys into their slots.
+                fn take_scalars(&mut self, ctx: &LayerCtx<'_>, slots: &mut Scalars) {
+                    $($(
+                        if let Some(v) = self.$field.take() {
+                            slots.$slot = Some(ctx.set(v).map(Into::<$ty>::into));
+                        }
+                    )?)*
+                }
+            }
+        )*
+
         /// One slot per scalar key: the highest layer that sets it wins.
         #[derive(Debug, Default)]
         pub struct Scalars {
-            $(pub $slot: Option<Set<$ty>>,)*
+            $($($(pub $slot: Option<Set<$ty>>,)?)*)*
         }
 
         /// Every scalar key, in table order.
-        pub const SCALAR_KEYS: &[KeyDoc] = &[$(KeyDoc {
-            name: concat!($(stringify!($section), ".",)* stringify!($field)),
-            ty: scalar_keys!(@ty $need $ty),
-        },)*];
+        pub const SCALAR_KEYS: &[KeyDoc] = &[$($($(KeyDoc {
+            name: concat!($prefix, stringify!($field)),
+            ty: tables!(@ty $need $ty),
+        },)?)*)*];
 
         impl Scalars {
             /// Take this layer's scalar keys out of `raw` (the rest of the
             /// layer is folded by `merge.rs`).
             pub fn apply(&mut self, ctx: &LayerCtx<'_>, raw: &mut RawLayer) {
                 $(
-                    let value = Some(&mut *raw)
+                    if let Some(table) = Some(&mut *raw)
                         $(.and_then(|r| r.$section.as_mut()))*
-                        .and_then(|r| r.$field.take());
-                    if let Some(v) = value {
-                        self.$slot = Some(ctx.set(v).map(Into::into));
+                    {
+                        table.take_scalars(ctx, self);
                     }
                 )*
             }
 
-            $(
-                #[doc = concat!("`", $(stringify!($section), ".",)* stringify!($field), "`, with its provenance.")]
-                pub fn $slot(&mut self, t: &mut Taker) -> scalar_keys!(@out $need $ty) {
-                    let name = concat!($(stringify!($section), ".",)* stringify!($field));
-                    scalar_keys!(@take $need, t, name, self.$slot.take(), $show)
+            $($($(
+                #[doc = concat!("`", $prefix, stringify!($field), "`, with its provenance.")]
+                pub fn $slot(&mut self, t: &mut Taker) -> tables!(@out $need $ty) {
+                    let name = concat!($prefix, stringify!($field));
+                    tables!(@take $need, t, name, self.$slot.take(), $show)
                 }
-            )*
+            )?)*)*
+        }
+
+        $(tables!(@build $prefix [$($typed $build)?] { $($($field $slot $need;)?)* });)*
+    };
+    (@build $prefix:literal [] { $($rest:tt)* }) => {};
+    (@build $prefix:literal [$typed:ident $build:ident] { $($field:ident $slot:ident $need:ident;)* }) => {
+        impl Scalars {
+            #[doc = concat!("The `", $prefix, "*` keys resolved, each with its provenance.")]
+            pub fn $build(&mut self, t: &mut Taker) -> Result<$typed, ConfigError> {
+                Ok($typed {
+                    $($field: tables!(@field $need, self.$slot(t)),)*
+                })
+            }
         }
     };
     (@ty required $ty:ty) => { stringify!($ty) };
@@ -86,6 +137,8 @@ macro_rules! scalar_keys {
     (@out optional $ty:ty) => { Option<$ty> };
     (@take required, $t:ident, $name:ident, $slot:expr, $show:expr) => { $t.value($name, $slot, $show) };
     (@take optional, $t:ident, $name:ident, $slot:expr, $show:expr) => { $t.optional($name, $slot, $show) };
+    (@field required, $value:expr) => { $value? };
+    (@field optional, $value:expr) => { $value };
 }
 
 fn duration(d: &Duration) -> String {
@@ -100,37 +153,78 @@ fn granular(g: &Granular) -> String {
     )
 }
 
-scalar_keys! {
-    approval_policy = [] approval_policy: Granular, required, granular;
-    approvals_reviewer = [] approvals_reviewer: ReviewerKind, required, render;
-    sandbox_mode = [] sandbox_mode: SandboxMode, required, render;
-    sandbox_fallback = [] sandbox_fallback: SandboxFallback, required, render;
-    network = [sandbox] network: NetworkMode, required, render;
-    timeout = [sandbox] timeout: Duration, required, duration;
-    output_limit = [sandbox] output_limit: usize, required, render;
-    ar_provider = [auto_review] provider: ProviderKind, required, render;
-    ar_model = [auto_review] model: String, optional, render;
-    ar_base_url = [auto_review] base_url: String, optional, render;
-    ar_timeout = [auto_review] timeout: Duration, required, duration;
-    ar_max_attempts = [auto_review] max_attempts: u32, required, render;
-    transcript_budget = [auto_review] transcript_budget: usize, required, render;
-    breaker_consecutive = [auto_review circuit_breaker] consecutive: u32, required, render;
-    breaker_window = [auto_review circuit_breaker] window: u32, required, render;
-    breaker_max_in_window = [auto_review circuit_breaker] max_in_window: u32, required, render;
-    agent_provider = [agent] provider: ProviderKind, required, render;
-    agent_model = [agent] model: String, optional, render;
-    agent_base_url = [agent] base_url: String, optional, render;
-    agent_max_turns = [agent] max_turns: u32, required, render;
-    agent_timeout = [agent] timeout: Duration, required, duration;
-    agent_token_budget = [agent] token_budget: u64, optional, render;
-    agent_tool_output_limit = [agent] tool_output_limit: usize, required, render;
-    agent_request_timeout = [agent] request_timeout: Duration, required, duration;
-    agent_max_attempts = [agent] max_attempts: u32, required, render;
-    on_breaker = [report] on_breaker: Conclusion, required, render;
-    on_escalation = [report] on_escalation: Conclusion, required, render;
-    on_denial = [report] on_denial: Conclusion, required, render;
-    annotate_approvals = [report] annotate_approvals: bool, required, render;
-    skills_dirs = [skills] dirs: Vec<String>, required, render;
+tables! {
+    /// A whole layer file (`profiles/*.toml`, `.warden/config.toml`,
+    /// `--config`, or one `-c`).
+    RawLayer "" [] {
+        approval_policy: Option<S<ApprovalPolicy>> => approval_policy: Granular, required, granular;
+        approvals_reviewer: Option<S<ReviewerKind>> => approvals_reviewer: ReviewerKind, required, render;
+        sandbox_mode: Option<S<SandboxMode>> => sandbox_mode: SandboxMode, required, render;
+        sandbox_fallback: Option<S<SandboxFallback>> => sandbox_fallback: SandboxFallback, required, render;
+        /// Codex `.rules` files to import, relative to this file.
+        rules_files: Option<Vec<S<String>>>;
+        sandbox: Option<RawSandbox>;
+        command_rules: Option<Vec<S<RawCommandRule>>>;
+        review_rules: Option<Vec<S<RawReviewRule>>>;
+        auto_review: Option<RawAutoReview>;
+        agent: Option<RawAgent>;
+        report: Option<RawReport>;
+        skills: Option<RawSkills>;
+        mcp_servers: Option<BTreeMap<String, S<RawMcpServer>>>;
+    }
+
+    RawSandbox "sandbox." [sandbox] {
+        writable_roots: Option<Vec<S<String>>>;
+        deny_read: Option<Vec<S<String>>>;
+        protected: Option<Vec<S<String>>>;
+        network: Option<S<NetworkMode>> => network: NetworkMode, required, render;
+        git: Option<S<GitMode>> => git: GitMode, required, render;
+        timeout: Option<S<HumanDuration>> => timeout: Duration, required, duration;
+        output_limit: Option<S<usize>> => output_limit: usize, required, render;
+        env: Option<RawEnv>;
+    }
+
+    RawAutoReview "auto_review." [auto_review] {
+        provider: Option<S<ProviderKind>> => ar_provider: ProviderKind, required, render;
+        model: Option<S<String>> => ar_model: String, optional, render;
+        base_url: Option<S<String>> => ar_base_url: String, optional, render;
+        timeout: Option<S<HumanDuration>> => ar_timeout: Duration, required, duration;
+        max_attempts: Option<S<u32>> => ar_max_attempts: u32, required, render;
+        policy: Option<S<String>>;
+        policy_file: Option<S<String>>;
+        extra_policy: Option<S<String>>;
+        transcript_budget: Option<S<usize>> => transcript_budget: usize, required, render;
+        circuit_breaker: Option<RawBreaker>;
+    }
+
+    RawBreaker "auto_review.circuit_breaker." [auto_review circuit_breaker] => BreakerConfig as circuit_breaker {
+        consecutive: Option<S<u32>> => breaker_consecutive: u32, required, render;
+        window: Option<S<u32>> => breaker_window: u32, required, render;
+        max_in_window: Option<S<u32>> => breaker_max_in_window: u32, required, render;
+    }
+
+    RawAgent "agent." [agent] => AgentConfig as agent {
+        provider: Option<S<ProviderKind>> => agent_provider: ProviderKind, required, render;
+        model: Option<S<String>> => agent_model: String, optional, render;
+        base_url: Option<S<String>> => agent_base_url: String, optional, render;
+        max_turns: Option<S<u32>> => agent_max_turns: u32, required, render;
+        timeout: Option<S<HumanDuration>> => agent_timeout: Duration, required, duration;
+        token_budget: Option<S<u64>> => agent_token_budget: u64, optional, render;
+        tool_output_limit: Option<S<usize>> => agent_tool_output_limit: usize, required, render;
+        request_timeout: Option<S<HumanDuration>> => agent_request_timeout: Duration, required, duration;
+        max_attempts: Option<S<u32>> => agent_max_attempts: u32, required, render;
+    }
+
+    RawReport "report." [report] => ReportConfig as report {
+        on_breaker: Option<S<Conclusion>> => on_breaker: Conclusion, required, render;
+        on_escalation: Option<S<Conclusion>> => on_escalation: Conclusion, required, render;
+        on_denial: Option<S<Conclusion>> => on_denial: Conclusion, required, render;
+        annotate_approvals: Option<S<bool>> => annotate_approvals: bool, required, render;
+    }
+
+    RawSkills "skills." [skills] {
+        dirs: Option<S<Vec<String>>> => skills_dirs: Vec<String>, required, render;
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +269,153 @@ mod tests {
                 .any(|l| documented_names(l).iter().any(|n| n == field));
             assert!(documented, "`{}` has no row under {section}", key.name);
         }
+    }
+
+    /// Keys written by hand outside the table (module doc), as
+    /// `profiles show` names them once list indices and map keys are cut.
+    const COMPOUND_KEYS: &[&str] = &[
+        "rules_files",
+        "sandbox.writable_roots",
+        "sandbox.deny_read",
+        "sandbox.protected",
+        "sandbox.env.pass",
+        "sandbox.env.set",
+        "auto_review.policy",
+        "auto_review.policy_file",
+        "auto_review.extra_policy",
+        "mcp_servers",
+    ];
+
+    /// A provenance key without its list index or map key
+    /// (`sandbox.deny_read[3]`, `sandbox.env.set.CI`, `mcp_servers.gh.env`).
+    fn key_of_entry(key: &str) -> &str {
+        let key = key.split_once('[').map_or(key, |(k, _)| k);
+        if key.starts_with("mcp_servers.") {
+            return "mcp_servers";
+        }
+        key.strip_prefix("sandbox.env.set.")
+            .map_or(key, |_| "sandbox.env.set")
+    }
+
+    fn scalar(name: &str) -> &'static KeyDoc {
+        SCALAR_KEYS
+            .iter()
+            .find(|k| k.name == name)
+            .unwrap_or_else(|| panic!("`{name}` is not in the key table"))
+    }
+
+    /// `warden profiles show` (the provenance) names every required scalar
+    /// key of the table exactly once under every built-in profile, an
+    /// optional one at most once, and nothing that is in neither the table
+    /// nor the hand-written compound keys.
+    #[test]
+    fn profiles_show_agrees_with_the_key_table() {
+        for (profile, _) in crate::config::builtin_profiles() {
+            let loaded =
+                crate::config::load(&crate::config::LoadOptions::builtin(profile)).unwrap();
+            for key in SCALAR_KEYS {
+                let shown = loaded
+                    .provenance
+                    .iter()
+                    .filter(|p| p.key == key.name)
+                    .count();
+                let optional = key.ty.starts_with("Option<");
+                assert!(
+                    shown == 1 || (optional && shown == 0),
+                    "{profile}: `{}` shown {shown} times",
+                    key.name
+                );
+            }
+            for p in &loaded.provenance {
+                let key = key_of_entry(&p.key);
+                assert!(
+                    SCALAR_KEYS.iter().any(|k| k.name == key) || COMPOUND_KEYS.contains(&key),
+                    "{profile}: `profiles show` names `{}`, which no table declares",
+                    p.key
+                );
+            }
+        }
+    }
+
+    /// Every scalar key of the table can be set with `-c KEY=VALUE`, and
+    /// `profiles show` then names the override as its source: the value
+    /// the built-in profile shows (so the round trip is the rendering
+    /// too), or a sample for an optional key the profile leaves unset.
+    #[test]
+    fn every_scalar_key_is_settable_with_dash_c() {
+        use crate::config::LayerKind;
+        let base = crate::config::load(&crate::config::LoadOptions::builtin("dev")).unwrap();
+        for key in SCALAR_KEYS {
+            let value = base
+                .provenance
+                .iter()
+                .find(|p| p.key == key.name)
+                .map(|p| p.value.clone())
+                .unwrap_or_else(|| match key.ty {
+                    "Option<u64>" => "123".to_owned(),
+                    "Option<String>" => "\"https://models.example.invalid/v1\"".to_owned(),
+                    other => panic!("`{}`: no sample value for {other}", key.name),
+                });
+            let opts = crate::config::LoadOptions {
+                overrides: vec![format!("{}={value}", key.name)],
+                ..crate::config::LoadOptions::builtin("dev")
+            };
+            let loaded = crate::config::load(&opts)
+                .unwrap_or_else(|e| panic!("-c {}={value}: {e}", key.name));
+            let shown = loaded
+                .provenance
+                .iter()
+                .find(|p| p.key == key.name)
+                .unwrap_or_else(|| panic!("`{}` not shown after -c", key.name));
+            assert_eq!(shown.layer, LayerKind::Override, "{}", key.name);
+            assert_eq!(shown.value, value, "{}", key.name);
+        }
+    }
+
+    /// Every key the documentation's key tables name is a key: a scalar of
+    /// the table or a compound key (the reverse of
+    /// `every_scalar_key_is_documented_in_its_section`).
+    #[test]
+    fn every_documented_key_is_in_the_key_table() {
+        let docs = include_str!("../../docs/configuration.md");
+        let keys = docs
+            .split_once("\n## Keys")
+            .and_then(|(_, rest)| rest.split("\n## ").next())
+            .expect("docs/configuration.md has a ## Keys chapter");
+        let mut checked = 0;
+        for section in keys.split("\n### ").skip(1) {
+            let heading = section.lines().next().unwrap_or_default();
+            let table = match heading {
+                "Top level" => String::new(),
+                h if h.starts_with("`[") && !h.starts_with("`[[") && !h.contains("NAME") => h
+                    .trim_matches(|c| c == '`' || c == '[' || c == ']')
+                    .to_owned(),
+                _ => continue, // rule arrays and MCP servers: their own checks
+            };
+            for row in section.lines().filter(|l| l.starts_with("| `")) {
+                for name in documented_names(row) {
+                    let full = if table.is_empty() {
+                        name
+                    } else {
+                        format!("{table}.{name}")
+                    };
+                    let known = SCALAR_KEYS.iter().any(|k| k.name == full)
+                        || COMPOUND_KEYS.contains(&full.as_str());
+                    assert!(
+                        known,
+                        "docs/configuration.md documents `{full}`, which is no key"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            checked >= SCALAR_KEYS.len(),
+            "only {checked} documented keys found"
+        );
+        // Spot check of the helpers this relies on.
+        assert_eq!(scalar("agent.token_budget").ty, "Option<u64>");
+        assert_eq!(key_of_entry("sandbox.env.set.CI"), "sandbox.env.set");
     }
 
     #[test]

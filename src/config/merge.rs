@@ -15,7 +15,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::codex_rules;
-use super::globs;
+use super::globs::{self, GlobKind};
 use super::keys::Scalars;
 use super::location::SourceText;
 use super::provenance::{LayerKind, Set};
@@ -172,7 +172,8 @@ impl Builder {
     fn check_globs(&mut self, ctx: &LayerCtx<'_>, list: Option<&[Spanned<String>]>, key: &str) {
         for entry in list.unwrap_or_default() {
             if !entry.get_ref().trim().is_empty() {
-                let checked = globs::check(ctx.src, &entry.span(), entry.get_ref(), key);
+                let checked =
+                    globs::check(ctx.src, &entry.span(), entry.get_ref(), key, GlobKind::Path);
                 self.keep(checked);
             }
         }

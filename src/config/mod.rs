@@ -17,7 +17,7 @@
 pub mod builtin;
 pub mod codex_rules;
 pub mod diagnostic;
-mod globs;
+pub mod globs;
 pub mod keys;
 pub mod location;
 mod merge;

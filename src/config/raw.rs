@@ -1,6 +1,9 @@
 //! One configuration layer as written: every key optional, every table
 //! `deny_unknown_fields`, every value that can be reported carrying its byte
-//! span. Values are checked for shape here (serde, with precise messages);
+//! span. The tables that hold scalar keys (`RawLayer`, `RawSandbox`, …) are
+//! declared with the key table in [`super::keys`]; the rule, environment
+//! and MCP server tables and the value types with their own syntax are
+//! here. Values are checked for shape here (serde, with precise messages);
 //! cross-field checks and merging happen in [`super::merge`].
 
 use std::collections::BTreeMap;
@@ -11,47 +14,16 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
+pub use super::keys::{
+    RawAgent, RawAutoReview, RawBreaker, RawLayer, RawReport, RawSandbox, RawSkills,
+};
 use crate::action::ActionKind;
 use crate::config::schema::{
-    Conclusion, Granular, NetworkMode, PatternToken, ProviderKind, ReviewDecision, ReviewerKind,
-    RuleDecision, RuleGrants, SandboxFallback, SandboxMode, Trust,
+    Granular, PatternToken, ReviewDecision, RuleDecision, RuleGrants, Trust,
 };
 use crate::decision::Category;
 
-type S<T> = Spanned<T>;
-
-/// A whole layer file (`profiles/*.toml`, `.warden/config.toml`, `--config`,
-/// or one `-c`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLayer {
-    pub approval_policy: Option<S<ApprovalPolicy>>,
-    pub approvals_reviewer: Option<S<ReviewerKind>>,
-    pub sandbox_mode: Option<S<SandboxMode>>,
-    pub sandbox_fallback: Option<S<SandboxFallback>>,
-    /// Codex `.rules` files to import, relative to this file.
-    pub rules_files: Option<Vec<S<String>>>,
-    pub sandbox: Option<RawSandbox>,
-    pub command_rules: Option<Vec<S<RawCommandRule>>>,
-    pub review_rules: Option<Vec<S<RawReviewRule>>>,
-    pub auto_review: Option<RawAutoReview>,
-    pub agent: Option<RawAgent>,
-    pub report: Option<RawReport>,
-    pub skills: Option<RawSkills>,
-    pub mcp_servers: Option<BTreeMap<String, S<RawMcpServer>>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSandbox {
-    pub writable_roots: Option<Vec<S<String>>>,
-    pub deny_read: Option<Vec<S<String>>>,
-    pub protected: Option<Vec<S<String>>>,
-    pub network: Option<S<NetworkMode>>,
-    pub timeout: Option<S<HumanDuration>>,
-    pub output_limit: Option<S<usize>>,
-    pub env: Option<RawEnv>,
-}
+pub(super) type S<T> = Spanned<T>;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,58 +59,6 @@ pub struct RawReviewRule {
     pub mcp_tool: Option<Vec<S<String>>>,
     pub mcp_arguments: Option<BTreeMap<String, S<String>>>,
     pub reason: S<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAutoReview {
-    pub provider: Option<S<ProviderKind>>,
-    pub model: Option<S<String>>,
-    pub base_url: Option<S<String>>,
-    pub timeout: Option<S<HumanDuration>>,
-    pub max_attempts: Option<S<u32>>,
-    pub policy: Option<S<String>>,
-    pub policy_file: Option<S<String>>,
-    pub extra_policy: Option<S<String>>,
-    pub transcript_budget: Option<S<usize>>,
-    pub circuit_breaker: Option<RawBreaker>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawBreaker {
-    pub consecutive: Option<S<u32>>,
-    pub window: Option<S<u32>>,
-    pub max_in_window: Option<S<u32>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAgent {
-    pub provider: Option<S<ProviderKind>>,
-    pub model: Option<S<String>>,
-    pub base_url: Option<S<String>>,
-    pub max_turns: Option<S<u32>>,
-    pub timeout: Option<S<HumanDuration>>,
-    pub token_budget: Option<S<u64>>,
-    pub tool_output_limit: Option<S<usize>>,
-    pub request_timeout: Option<S<HumanDuration>>,
-    pub max_attempts: Option<S<u32>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawReport {
-    pub on_breaker: Option<S<Conclusion>>,
-    pub on_escalation: Option<S<Conclusion>>,
-    pub on_denial: Option<S<Conclusion>>,
-    pub annotate_approvals: Option<S<bool>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSkills {
-    pub dirs: Option<S<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

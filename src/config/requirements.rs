@@ -15,7 +15,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::globs;
+use super::globs::{self, GlobKind};
 use super::location::SourceText;
 use super::merge::Builder;
 use super::parse::parse_toml;
@@ -123,7 +123,7 @@ impl Requirements {
                             format!("empty path in `{key}`"),
                         ));
                     }
-                    globs::check(&src, &p.span(), p.get_ref(), key)?;
+                    globs::check(&src, &p.span(), p.get_ref(), key, GlobKind::Path)?;
                     Ok(Required {
                         source: at(&p.span()),
                         value: p.into_inner(),

@@ -221,6 +221,7 @@ fn take_all(
 
     let sandbox = SandboxConfig {
         network: b.scalars.network(&mut t)?,
+        git: b.scalars.git(&mut t)?,
         timeout: b.scalars.timeout(&mut t)?,
         output_limit: b.scalars.output_limit(&mut t)?,
         writable_roots: t.list(
@@ -264,11 +265,7 @@ fn take_all(
             set.value.trim_end().to_owned()
         })
         .collect();
-    let circuit_breaker = BreakerConfig {
-        consecutive: b.scalars.breaker_consecutive(&mut t)?,
-        window: b.scalars.breaker_window(&mut t)?,
-        max_in_window: b.scalars.breaker_max_in_window(&mut t)?,
-    };
+    let circuit_breaker = b.scalars.circuit_breaker(&mut t)?;
     let auto_review = AutoReviewConfig {
         provider,
         model,
@@ -281,23 +278,8 @@ fn take_all(
         circuit_breaker,
     };
 
-    let agent = AgentConfig {
-        provider: b.scalars.agent_provider(&mut t)?,
-        model: b.scalars.agent_model(&mut t),
-        base_url: b.scalars.agent_base_url(&mut t),
-        max_turns: b.scalars.agent_max_turns(&mut t)?,
-        timeout: b.scalars.agent_timeout(&mut t)?,
-        token_budget: b.scalars.agent_token_budget(&mut t),
-        tool_output_limit: b.scalars.agent_tool_output_limit(&mut t)?,
-        request_timeout: b.scalars.agent_request_timeout(&mut t)?,
-        max_attempts: b.scalars.agent_max_attempts(&mut t)?,
-    };
-    let report = ReportConfig {
-        on_breaker: b.scalars.on_breaker(&mut t)?,
-        on_escalation: b.scalars.on_escalation(&mut t)?,
-        on_denial: b.scalars.on_denial(&mut t)?,
-        annotate_approvals: b.scalars.annotate_approvals(&mut t)?,
-    };
+    let agent = b.scalars.agent(&mut t)?;
+    let report = b.scalars.report(&mut t)?;
     let skills = SkillsConfig {
         dirs: b
             .scalars

@@ -7,7 +7,7 @@
 use toml::Spanned;
 
 use super::ConfigError;
-use super::globs;
+use super::globs::{self, GlobKind};
 use super::location::SourceText;
 use super::raw::{RawCommandRule, RawReviewRule, Token};
 use crate::config::schema::{CommandRule, PatternToken, ReviewDecision, ReviewRule, RuleDecision};
@@ -71,7 +71,7 @@ pub fn command_rule(
             let span = g.span();
             let grants = g.into_inner();
             for path in grants.write.iter().filter(|p| !p.is_empty()) {
-                globs::check(src, &span, path, "grants.write")?;
+                globs::check(src, &span, path, "grants.write", GlobKind::Path)?;
             }
             grants
         }
@@ -152,23 +152,25 @@ pub fn review_rule(
         Some(c) => Some(pattern(src, c, "command")?),
         None => None,
     };
-    let globs =
-        |list: Option<Vec<Spanned<String>>>, key: &str| -> Result<Vec<String>, ConfigError> {
-            list.unwrap_or_default()
-                .into_iter()
-                .map(|g| {
-                    check_glob(src, &g, key)?;
-                    Ok(g.into_inner())
-                })
-                .collect()
-        };
-    let path = globs(raw.path, "path")?;
-    let host = globs(raw.host, "host")?;
-    let mcp_server = globs(raw.mcp_server, "mcp_server")?;
-    let mcp_tool = globs(raw.mcp_tool, "mcp_tool")?;
+    let globs = |list: Option<Vec<Spanned<String>>>,
+                 key: &str,
+                 kind: GlobKind|
+     -> Result<Vec<String>, ConfigError> {
+        list.unwrap_or_default()
+            .into_iter()
+            .map(|g| {
+                check_glob(src, &g, key, kind)?;
+                Ok(g.into_inner())
+            })
+            .collect()
+    };
+    let path = globs(raw.path, "path", GlobKind::Path)?;
+    let host = globs(raw.host, "host", GlobKind::Host)?;
+    let mcp_server = globs(raw.mcp_server, "mcp_server", GlobKind::Name)?;
+    let mcp_tool = globs(raw.mcp_tool, "mcp_tool", GlobKind::Name)?;
     let mut mcp_arguments = std::collections::BTreeMap::new();
     for (name, glob) in raw.mcp_arguments.unwrap_or_default() {
-        check_glob(src, &glob, &format!("mcp_arguments.{name}"))?;
+        check_glob(src, &glob, &format!("mcp_arguments.{name}"), GlobKind::Name)?;
         mcp_arguments.insert(name, glob.into_inner());
     }
     let rule = ReviewRule {
@@ -202,8 +204,13 @@ fn has_no_condition(rule: &ReviewRule) -> bool {
         && rule.mcp_arguments.is_empty()
 }
 
-fn check_glob(src: &SourceText, glob: &Spanned<String>, key: &str) -> Result<(), ConfigError> {
-    globs::check(src, &glob.span(), glob.get_ref(), key)
+fn check_glob(
+    src: &SourceText,
+    glob: &Spanned<String>,
+    key: &str,
+    kind: GlobKind,
+) -> Result<(), ConfigError> {
+    globs::check(src, &glob.span(), glob.get_ref(), key, kind)
 }
 
 /// A pattern as TOML, e.g. `["git", ["push", "fetch"]]`.

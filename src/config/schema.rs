@@ -123,6 +123,22 @@ pub enum NetworkMode {
     On,
 }
 
+/// What a `workspace-write` command may do to the workspace's git directory
+/// (`sandbox.git`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GitMode {
+    /// The whole workspace is writable, `.git` included, so commands can
+    /// commit; what a later git would execute or trust, and every other
+    /// protected path, is snapshotted and restored after each command, and
+    /// commits of protected paths are undone (docs/threat-model.md,
+    /// "Workspace writes and commits").
+    Commit,
+    /// Protected paths stay out of the writable set: no commits, and the
+    /// workspace root takes no new entries (the plan before `commit`).
+    ReadOnly,
+}
+
 /// What to do when the kernel cannot enforce the requested sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,6 +160,7 @@ pub struct SandboxConfig {
     /// workspace (`.git`, `.warden`, `.github/workflows`) or absolute.
     pub protected: Vec<String>,
     pub network: NetworkMode,
+    pub git: GitMode,
     pub fallback: SandboxFallback,
     /// Wall-clock limit per command; the whole process group is killed.
     pub timeout: Duration,

@@ -246,12 +246,7 @@ impl Judge {
         if decision.is_review()
             && let Some(trip) = state.breaker.record(decision.outcome.counts_as_denial())
         {
-            self.record(Event::BreakerTripped {
-                consecutive: trip.consecutive,
-                in_window: trip.in_window,
-                window: trip.window,
-                reason: trip.describe(),
-            })?;
+            self.record_trip(&trip)?;
             breaker = Some(trip);
         }
         let mut grants = Grants::default();
@@ -285,6 +280,29 @@ impl Judge {
             override_used: remembered.override_of,
             breaker,
             grants,
+        })
+    }
+
+    /// A command that ran changed protected paths, which the sandbox
+    /// restored (`sandbox.git = "commit"`): a sandbox refusal, counted by
+    /// the breaker like a denial. The change itself is in the command's
+    /// `executed` record; a trip is written here.
+    pub async fn sandbox_refusal(&self) -> std::io::Result<Option<Trip>> {
+        let mut state = self.state.lock().await;
+        let Some(trip) = state.breaker.record(true) else {
+            return Ok(None);
+        };
+        self.record_trip(&trip)?;
+        Ok(Some(trip))
+    }
+
+    /// The `breaker_tripped` record of `trip`.
+    fn record_trip(&self, trip: &Trip) -> std::io::Result<()> {
+        self.record(Event::BreakerTripped {
+            consecutive: trip.consecutive,
+            in_window: trip.in_window,
+            window: trip.window,
+            reason: trip.describe(),
         })
     }
 

@@ -7,9 +7,11 @@
 //! how the pipeline *predicts* a boundary crossing before anything runs.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 
+use crate::config::globs::{self, GlobKind};
 use crate::config::{Config, SandboxMode};
 
 /// Where relative paths and `~` point.
@@ -89,15 +91,59 @@ fn has_glob(s: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct PathSet {
     prefixes: Vec<PathBuf>,
-    globs: GlobSet,
+    globs: Globs,
     empty: bool,
+}
+
+/// The globs of a [`PathSet`]: compiled into one matcher when the set is
+/// built ([`PathSet::new`]), or the first time a path reaches them
+/// ([`PathSet::restricting`]).
+#[derive(Debug, Clone)]
+enum Globs {
+    Compiled(GlobSet),
+    OnFirstUse {
+        parsed: Vec<globset::Glob>,
+        set: OnceLock<Option<GlobSet>>,
+    },
 }
 
 impl PathSet {
     /// Compile `entries`; relative entries are relative to the workspace.
     pub fn new(entries: &[String], ctx: &PathContext) -> Result<Self, String> {
+        let (prefixes, parsed) = Self::parse(entries, ctx)?;
+        let globs = build(parsed).map_err(|e| e.to_string())?;
+        Ok(PathSet {
+            empty: prefixes.is_empty() && globs.is_empty(),
+            prefixes,
+            globs: Globs::Compiled(globs),
+        })
+    }
+
+    /// [`PathSet::new`] for a set that restricts what it covers (deny-read,
+    /// protected): each glob is parsed now (a bad one is an error here),
+    /// and their matcher is compiled the first time a path reaches it —
+    /// most decisions never do, and compiling it was a tenth of a `warden
+    /// check`. Should that compilation fail (the regex engine's size
+    /// limits), the set covers every path: fail closed.
+    pub fn restricting(entries: &[String], ctx: &PathContext) -> Result<Self, String> {
+        let (prefixes, parsed) = Self::parse(entries, ctx)?;
+        Ok(PathSet {
+            empty: prefixes.is_empty() && parsed.is_empty(),
+            prefixes,
+            globs: Globs::OnFirstUse {
+                parsed,
+                set: OnceLock::new(),
+            },
+        })
+    }
+
+    /// The plain paths (resolved) and the parsed globs of `entries`.
+    fn parse(
+        entries: &[String],
+        ctx: &PathContext,
+    ) -> Result<(Vec<PathBuf>, Vec<globset::Glob>), String> {
         let mut prefixes = Vec::new();
-        let mut builder = GlobSetBuilder::new();
+        let mut parsed = Vec::new();
         for entry in entries {
             if has_glob(entry) {
                 let pattern = if entry.starts_with("**") || entry.starts_with('/') {
@@ -117,22 +163,21 @@ impl PathSet {
                     pattern.clone(),
                     format!("{}/**", pattern.trim_end_matches('/')),
                 ] {
-                    let glob = GlobBuilder::new(&p)
-                        .literal_separator(true)
-                        .build()
+                    let glob = globs::compile(&p, GlobKind::Path)
                         .map_err(|e| format!("invalid glob `{entry}`: {e}"))?;
-                    builder.add(glob);
+                    parsed.push(glob);
                 }
             } else {
                 prefixes.push(ctx.resolve(entry, None));
             }
         }
-        let globs = builder.build().map_err(|e| e.to_string())?;
-        Ok(PathSet {
-            empty: prefixes.is_empty() && globs.is_empty(),
-            prefixes,
-            globs,
-        })
+        Ok((prefixes, parsed))
+    }
+
+    /// Cover `path` (absolute) and everything beneath it too.
+    pub fn add_path(&mut self, path: PathBuf) {
+        self.prefixes.push(path);
+        self.empty = false;
     }
 
     /// Whether `path` (absolute, normalised) is covered.
@@ -141,22 +186,44 @@ impl PathSet {
             return false;
         }
         let bytes = path.as_os_str().as_encoded_bytes();
-        self.prefixes
+        if self
+            .prefixes
             .iter()
             .any(|p| under(bytes, p.as_os_str().as_encoded_bytes()))
-            || (!self.globs.is_empty() && self.globs.is_match(path))
+        {
+            return true;
+        }
+        match &self.globs {
+            Globs::Compiled(set) => !set.is_empty() && set.is_match(path),
+            Globs::OnFirstUse { parsed, set } => {
+                if parsed.is_empty() {
+                    return false;
+                }
+                match set.get_or_init(|| build(parsed.clone()).ok()) {
+                    Some(set) => set.is_match(path),
+                    None => true,
+                }
+            }
+        }
     }
 
     /// Validate glob syntax only (used by the config loader).
     pub fn validate(entry: &str) -> Result<(), String> {
         if has_glob(entry) {
-            GlobBuilder::new(entry)
-                .literal_separator(true)
-                .build()
+            globs::compile(entry, GlobKind::Path)
                 .map_err(|e| format!("invalid glob `{entry}`: {e}"))?;
         }
         Ok(())
     }
+}
+
+/// One matcher for `globs`.
+fn build(globs: Vec<globset::Glob>) -> Result<GlobSet, globset::Error> {
+    let mut builder = GlobSetBuilder::new();
+    for glob in globs {
+        builder.add(glob);
+    }
+    builder.build()
 }
 
 /// Files that expose a process's environment or memory. The sandbox keeps
@@ -177,12 +244,7 @@ fn process_secrets() -> &'static GlobSet {
     SET.get_or_init(|| {
         let mut b = GlobSetBuilder::new();
         for p in PROCESS_SECRETS {
-            b.add(
-                GlobBuilder::new(p)
-                    .literal_separator(true)
-                    .build()
-                    .expect("constant glob"),
-            );
+            b.add(globs::compile(p, GlobKind::Path).expect("constant glob"));
         }
         b.build().expect("constant globs")
     })
@@ -227,8 +289,8 @@ impl PathPolicy {
                 deny_entries.push(temp.to_string_lossy().into_owned());
             }
         }
-        let deny_read = PathSet::new(&deny_entries, &ctx)?;
-        let protected = PathSet::new(&cfg.sandbox.protected, &ctx)?;
+        let deny_read = PathSet::restricting(&deny_entries, &ctx)?;
+        let protected = PathSet::restricting(&cfg.sandbox.protected, &ctx)?;
         let writable_roots = match cfg.sandbox_mode {
             SandboxMode::ReadOnly => Vec::new(),
             SandboxMode::WorkspaceWrite | SandboxMode::DangerFullAccess => {
@@ -367,17 +429,45 @@ mod tests {
 
     #[test]
     fn path_sets_cover_prefixes_and_globs() {
-        let set = PathSet::new(
-            &[
-                "~/.ssh".into(),
-                "**/.env".into(),
-                "**/.env.*".into(),
-                "/etc/**".into(),
-                "secrets".into(),
-            ],
-            &ctx(),
-        )
-        .unwrap();
+        let entries: Vec<String> = ["~/.ssh", "**/.env", "**/.env.*", "/etc/**", "secrets"]
+            .map(String::from)
+            .to_vec();
+        let eager = PathSet::new(&entries, &ctx()).unwrap();
+        let lazy = PathSet::restricting(&entries, &ctx()).unwrap();
+        for set in [eager, lazy] {
+            path_set_covers(&set);
+        }
+        let root = PathSet::new(&["/".into()], &ctx()).unwrap();
+        assert!(root.contains(Path::new("/etc/passwd")) && root.contains(Path::new("/")));
+    }
+
+    #[test]
+    fn a_restricting_set_compiles_its_globs_on_first_use_and_fails_closed() {
+        let set = PathSet::restricting(&["~/.ssh".into(), "**/.env".into()], &ctx()).unwrap();
+        let Globs::OnFirstUse { set: matcher, .. } = &set.globs else {
+            panic!("compiled up front");
+        };
+        // A plain path is answered by the prefixes alone.
+        assert!(set.contains(Path::new("/home/u/.ssh/id_rsa")));
+        assert!(matcher.get().is_none());
+        assert!(set.contains(Path::new("/ws/app/.env")));
+        assert!(matches!(matcher.get(), Some(Some(_))));
+        assert!(!set.contains(Path::new("/ws/app/main.rs")));
+        // A bad glob is still an error when the set is built.
+        assert!(PathSet::restricting(&["a[b".into()], &ctx()).is_err());
+        // A matcher that could not be compiled covers everything.
+        let failed = PathSet {
+            prefixes: Vec::new(),
+            globs: Globs::OnFirstUse {
+                parsed: vec![globs::compile("**/x", GlobKind::Path).unwrap()],
+                set: OnceLock::from(None),
+            },
+            empty: false,
+        };
+        assert!(failed.contains(Path::new("/ws/src/main.rs")));
+    }
+
+    fn path_set_covers(set: &PathSet) {
         for p in [
             "/home/u/.ssh/id_rsa",
             "/home/u/.ssh",
@@ -391,8 +481,6 @@ mod tests {
         for p in ["/home/u/.sshx", "/ws/app/env", "/ws/src/main.rs", "/etcx"] {
             assert!(!set.contains(Path::new(p)), "{p}");
         }
-        let root = PathSet::new(&["/".into()], &ctx()).unwrap();
-        assert!(root.contains(Path::new("/etc/passwd")) && root.contains(Path::new("/")));
     }
 
     #[test]

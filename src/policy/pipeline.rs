@@ -88,7 +88,7 @@ pub enum Prejudged {
 impl Pipeline {
     pub fn new(config: &Config, ctx: PathContext) -> Result<Self, String> {
         let paths = PathPolicy::new(config, ctx)?;
-        let review_rules = ReviewRules::new(&config.review_rules, &paths.ctx)?;
+        let review_rules = ReviewRules::new(&config.review_rules, &paths.ctx);
         let rule_write_grants = config
             .command_rules
             .iter()
@@ -110,6 +110,13 @@ impl Pipeline {
 
     pub fn path_policy(&self) -> &PathPolicy {
         &self.paths
+    }
+
+    /// Treat `path` as deny-read, as the sandbox does for paths warden adds
+    /// itself (the run's audit log): an action naming it is a deny-read
+    /// crossing, never routine.
+    pub fn deny_read_also(&mut self, path: std::path::PathBuf) {
+        self.paths.deny_read.add_path(path);
     }
 
     /// What `action` asks for beyond the sandbox (what an approval of it

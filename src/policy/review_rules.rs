@@ -10,10 +10,12 @@
 //! `action`, `decision` and the rest of `policy`.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
-use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
+use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
 
 use crate::action::{Action, ActionKind};
+use crate::config::globs::{self, GlobKind};
 use crate::config::{ReviewDecision, ReviewRule};
 use crate::decision::Category;
 use crate::policy::command_rules::basename;
@@ -42,55 +44,65 @@ struct Compiled {
     mcp_arguments: Vec<(String, GlobMatcher)>,
 }
 
-/// The review rules of a config, ready to match.
+/// The review rules of a config, ready to match. Each rule's globs are
+/// compiled the first time a decision reaches its glob conditions (after
+/// its kinds, categories and command matched): most decisions never reach
+/// step 5a, and compiling every rule's globs up front was ≈ a tenth of a
+/// `warden check`. Their syntax was checked where the configuration wrote
+/// them (`config::globs`); a rule whose globs still fail to compile here
+/// (the home directory's own name can make one invalid) decides as
+/// strictly as it can: a deny or escalate rule matches, an approve rule
+/// does not.
 pub struct ReviewRules {
     rules: Vec<ReviewRule>,
-    compiled: Vec<Compiled>,
+    compiled: Vec<OnceLock<Result<Compiled, String>>>,
+    ctx: PathContext,
 }
 
-fn globset(patterns: &[String], case_insensitive: bool) -> Result<Option<GlobSet>, String> {
+fn globset(patterns: &[String], kind: GlobKind) -> Result<Option<GlobSet>, String> {
     if patterns.is_empty() {
         return Ok(None);
     }
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        let glob = globset::GlobBuilder::new(p)
-            .case_insensitive(case_insensitive)
-            .build()
-            .map_err(|e| format!("invalid glob `{p}`: {e}"))?;
+        let glob = globs::compile(p, kind).map_err(|e| format!("invalid glob `{p}`: {e}"))?;
         b.add(glob);
     }
     b.build().map(Some).map_err(|e| e.to_string())
 }
 
-impl ReviewRules {
-    pub fn new(rules: &[ReviewRule], ctx: &PathContext) -> Result<Self, String> {
-        let mut compiled = Vec::with_capacity(rules.len());
-        for r in rules {
-            let mut args = Vec::new();
-            for (k, v) in &r.mcp_arguments {
-                let m = Glob::new(v)
-                    .map_err(|e| format!("{}: invalid glob `{v}`: {e}", r.source))?
-                    .compile_matcher();
-                args.push((k.clone(), m));
-            }
-            compiled.push(Compiled {
-                paths: if r.path.is_empty() {
-                    None
-                } else {
-                    Some(PathSet::new(&r.path, ctx).map_err(|e| format!("{}: {e}", r.source))?)
-                },
-                hosts: globset(&r.host, true).map_err(|e| format!("{}: {e}", r.source))?,
-                mcp_server: globset(&r.mcp_server, false)
-                    .map_err(|e| format!("{}: {e}", r.source))?,
-                mcp_tool: globset(&r.mcp_tool, false).map_err(|e| format!("{}: {e}", r.source))?,
-                mcp_arguments: args,
-            });
+impl Compiled {
+    fn new(r: &ReviewRule, ctx: &PathContext) -> Result<Self, String> {
+        let mut args = Vec::new();
+        for (k, v) in &r.mcp_arguments {
+            let m = globs::compile(v, GlobKind::Name)
+                .map_err(|e| format!("{}: invalid glob `{v}`: {e}", r.source))?
+                .compile_matcher();
+            args.push((k.clone(), m));
         }
-        Ok(ReviewRules {
-            rules: rules.to_vec(),
-            compiled,
+        Ok(Compiled {
+            paths: if r.path.is_empty() {
+                None
+            } else {
+                Some(PathSet::new(&r.path, ctx).map_err(|e| format!("{}: {e}", r.source))?)
+            },
+            hosts: globset(&r.host, GlobKind::Host).map_err(|e| format!("{}: {e}", r.source))?,
+            mcp_server: globset(&r.mcp_server, GlobKind::Name)
+                .map_err(|e| format!("{}: {e}", r.source))?,
+            mcp_tool: globset(&r.mcp_tool, GlobKind::Name)
+                .map_err(|e| format!("{}: {e}", r.source))?,
+            mcp_arguments: args,
         })
+    }
+}
+
+impl ReviewRules {
+    pub fn new(rules: &[ReviewRule], ctx: &PathContext) -> Self {
+        ReviewRules {
+            rules: rules.to_vec(),
+            compiled: rules.iter().map(|_| OnceLock::new()).collect(),
+            ctx: ctx.clone(),
+        }
     }
 
     /// The strictest matching rule, if any.
@@ -102,7 +114,8 @@ impl ReviewRules {
     ) -> Option<&ReviewRule> {
         let mut best: Option<&ReviewRule> = None;
         for (rule, c) in self.rules.iter().zip(&self.compiled) {
-            if matches(rule, c, action, category, facts)
+            let compiled = || c.get_or_init(|| Compiled::new(rule, &self.ctx));
+            if matches(rule, compiled, action, category, facts)
                 && best.is_none_or(|b| rule.decision > b.decision)
             {
                 best = Some(rule);
@@ -115,9 +128,9 @@ impl ReviewRules {
     }
 }
 
-fn matches(
+fn matches<'c>(
     rule: &ReviewRule,
-    c: &Compiled,
+    compiled: impl FnOnce() -> &'c Result<Compiled, String>,
     action: &Action,
     category: Category,
     facts: &Facts,
@@ -139,10 +152,18 @@ fn matches(
             return false;
         }
     }
+    let approve = rule.decision == ReviewDecision::Approve;
+    let c = match compiled() {
+        Ok(c) => c,
+        Err(why) => {
+            // Fail closed (see [`ReviewRules`]).
+            tracing::warn!("review rule {}: {why}", rule.source);
+            return !approve;
+        }
+    };
     // Deny and escalate match when anything the action touches matches;
     // approve only when everything it asks for is covered (fail closed:
     // `curl crates.io evil.example` is not approved by a crates.io rule).
-    let approve = rule.decision == ReviewDecision::Approve;
     if let Some(paths) = &c.paths {
         let hit = if approve {
             !facts.requested_paths.is_empty()
@@ -206,4 +227,79 @@ fn matches(
         return false;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Source;
+    use std::collections::BTreeMap;
+
+    fn rule(decision: ReviewDecision, path: &[&str]) -> ReviewRule {
+        ReviewRule {
+            decision,
+            kinds: vec![],
+            categories: vec![],
+            command: None,
+            path: path.iter().map(|p| p.to_string()).collect(),
+            host: vec![],
+            mcp_server: vec![],
+            mcp_tool: vec![],
+            mcp_arguments: BTreeMap::new(),
+            reason: "r".into(),
+            source: Source {
+                file: "t.toml".into(),
+                line: 1,
+                column: None,
+            },
+            managed: false,
+        }
+    }
+
+    fn read(path: &str) -> (Action, Facts) {
+        let facts = Facts {
+            paths: vec![PathBuf::from(path)],
+            requested_paths: vec![PathBuf::from(path)],
+            ..Facts::default()
+        };
+        (Action::Read { path: path.into() }, facts)
+    }
+
+    #[test]
+    fn globs_are_compiled_when_a_decision_first_reaches_them() {
+        let ctx = PathContext {
+            workspace: PathBuf::from("/ws"),
+            home: PathBuf::from("/home/u"),
+        };
+        let rules = ReviewRules::new(&[rule(ReviewDecision::Deny, &["~/.ssh/**"])], &ctx);
+        assert!(rules.compiled[0].get().is_none(), "compiled up front");
+        let (action, facts) = read("/home/u/.ssh/id_rsa");
+        assert!(rules.decide(&action, Category::Rules, &facts).is_some());
+        assert!(matches!(rules.compiled[0].get(), Some(Ok(_))));
+        let (action, facts) = read("/home/u/notes.txt");
+        assert!(rules.decide(&action, Category::Rules, &facts).is_none());
+    }
+
+    #[test]
+    fn a_rule_whose_globs_do_not_compile_decides_as_strictly_as_it_can() {
+        // The home directory's own name makes `~/…` an invalid glob.
+        let ctx = PathContext {
+            workspace: PathBuf::from("/ws"),
+            home: PathBuf::from("/home/a[b"),
+        };
+        let (action, facts) = read("/etc/hostname");
+        for (decision, decides) in [
+            (ReviewDecision::Deny, true),
+            (ReviewDecision::Escalate, true),
+            (ReviewDecision::Approve, false),
+        ] {
+            let rules = ReviewRules::new(&[rule(decision, &["~/.cache/*"])], &ctx);
+            assert_eq!(
+                rules.decide(&action, Category::Rules, &facts).is_some(),
+                decides,
+                "{decision:?}"
+            );
+            assert!(matches!(rules.compiled[0].get(), Some(Err(_))));
+        }
+    }
 }

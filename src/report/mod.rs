@@ -1,6 +1,8 @@
-//! Reports: views of one run's audit log. Every renderer is a pure function
-//! of an [`AuditSummary`] (plus presentation options), so the PR comment,
-//! check run, job summary, SARIF and JSON cannot disagree with the log.
+//! Reports: views of one run's audit log. Every run renderer is a pure
+//! function of an [`AuditSummary`] (plus presentation options), so the PR
+//! comment, check run, job summary, SARIF and JSON cannot disagree with the
+//! log; the one view of something else, a resolved configuration
+//! (`warden profiles show`), is likewise a pure function of it.
 //!
 //! - [`markdown`]: the comment / job summary / check-run text, with
 //!   truncation to a size limit.
@@ -10,11 +12,14 @@
 //! - [`format`]: `--format markdown|json|sarif`, one renderer per format.
 //! - [`workflow_commands`]: `::error file=…::` lines, GitHub-escaped.
 //! - [`github`]: publishing to GitHub (comment, check run, job summary).
+//! - [`profile`]: `warden profiles list|show`, a resolved configuration
+//!   with where each value came from (a view of the config, not of a run).
 
 pub mod annotations;
 pub mod format;
 pub mod github;
 pub mod markdown;
+pub mod profile;
 pub mod sarif;
 pub mod workflow_commands;
 

@@ -3,7 +3,9 @@
 //!
 //! 1. [`checks`]: refusals before anything is recorded (a credential in
 //!    git's config; a deny-read path git tracks);
-//! 2. [`Run::start`]: the audit log is created and `run_started` written,
+//! 2. [`Run::start`]: the audit log is created (never where a command
+//!    could write it, and denied to every command: `audit_reach`) and
+//!    `run_started` written,
 //!    the kept denials loaded and the `--approve` ids resolved, the
 //!    sandboxed executor built, the [`Judge`] set up to record to the log;
 //! 3. [`Run::execute`]: MCP servers started sandboxed, the agent loop run
@@ -31,6 +33,7 @@ use crate::policy::pipeline::Pipeline;
 use crate::review::Reviewer;
 use crate::sandbox::{SandboxPolicy, SandboxRuntime};
 
+mod audit_reach;
 pub mod checks;
 mod provider;
 pub mod report;
@@ -50,7 +53,8 @@ pub struct RunSpec {
     pub reviewer: Option<Box<dyn Reviewer>>,
     pub provider: Provider,
     pub prompt: String,
-    /// The audit log to create (default `.warden/audit/<run-id>.jsonl`).
+    /// The audit log to create (default: [`crate::audit::default_log_path`],
+    /// in warden's state directory); refused inside a writable place.
     pub audit_path: Option<PathBuf>,
     /// Kept denial ids a human overrode (`--approve`, `WARDEN_APPROVE`).
     pub approve: Vec<String>,
@@ -101,9 +105,25 @@ impl Run {
             fail_on_escalation,
             output,
         } = spec;
+        let config = &loaded.config;
+        let mut policy = SandboxPolicy::from_config(config, &workspace)
+            .map_err(|e| Error::infra(format!("sandbox: {e}")))?;
+        // A warden killed mid-command here: verified before anything runs.
+        if let Some(note) = crate::sandbox::journal::check_stale(&policy.workspace)? {
+            eprintln!("warden: note: {note}");
+        }
         let run_id = crate::audit::new_run_id();
-        let audit_path =
-            audit_path.unwrap_or_else(|| crate::audit::default_log_path(&workspace, &run_id));
+        let default_root = match audit_path {
+            Some(_) => None,
+            None => Some(crate::audit::location::default_audit_root().map_err(Error::Usage)?),
+        };
+        let audit_path = match audit_path {
+            Some(path) => path,
+            None => crate::audit::default_log_path(&workspace, &run_id).map_err(Error::Usage)?,
+        };
+        // Checked before the file exists: nothing is created where a
+        // command could reach it.
+        audit_reach::refuse_reachable_log(&audit_path, &policy, config)?;
         let audit = AuditLog::create(&audit_path, &run_id).map_err(|e| {
             Error::infra(format!(
                 "cannot create the audit log {}: {e}",
@@ -115,9 +135,12 @@ impl Run {
         let denials = DenialState::load(&denials_path).map_err(Error::Usage)?;
         let overrides = denials.resolve(&approve).map_err(Error::Usage)?;
 
-        let config = &loaded.config;
-        let policy = SandboxPolicy::from_config(config, &workspace)
-            .map_err(|e| Error::infra(format!("sandbox: {e}")))?;
+        let mut pipeline = pipeline;
+        for denied in
+            audit_reach::deny_to_commands(&mut policy, &audit_path, default_root.as_deref())
+        {
+            pipeline.deny_read_also(denied);
+        }
         let executor = Executor {
             runtime: SandboxRuntime::current()
                 .map_err(|e| Error::infra(format!("sandbox: {e}")))?,

@@ -38,7 +38,8 @@ turns:
 #[tokio::test]
 async fn a_run_built_in_process_records_its_decisions_and_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let workspace = dir.path().canonicalize().unwrap();
+    let workspace = dir.path().canonicalize().unwrap().join("ws");
+    std::fs::create_dir(&workspace).unwrap();
     let loaded = config::load(&LoadOptions {
         workspace: Some(workspace.clone()),
         ..LoadOptions::builtin("ci")
@@ -46,7 +47,8 @@ async fn a_run_built_in_process_records_its_decisions_and_ends() {
     .unwrap();
     let pipeline = Pipeline::new(&loaded.config, PathContext::from_env(&workspace)).unwrap();
     let provider = ScriptProvider::from_yaml(SCENARIO, "test").unwrap();
-    let audit_path = workspace.join("audit").join("run.jsonl");
+    // Outside the workspace: a log commands could write is refused.
+    let audit_path = dir.path().canonicalize().unwrap().join("audit/run.jsonl");
     let run = Run::start(RunSpec {
         workspace: workspace.clone(),
         loaded,

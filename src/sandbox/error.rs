@@ -42,6 +42,20 @@ pub enum SandboxError {
     Unrestored {
         changes: Vec<super::ProtectedChange>,
     },
+    /// An earlier warden was killed while a command ran in this workspace,
+    /// and protected paths differ from what its journal recorded (exit 5):
+    /// only the user can tell a plant from their own later edit.
+    #[error(
+        "an earlier warden was stopped while a command ran in {}, and protected paths differ from \
+         what it recorded: {}; run `warden recover` to restore them, or `warden recover --discard` \
+         to keep them as they are",
+        workspace.display(),
+        changes.iter().map(|c| format!("{} ({})", c.path.display(), c.change)).collect::<Vec<_>>().join(", ")
+    )]
+    Unverified {
+        workspace: std::path::PathBuf,
+        changes: Vec<super::ProtectedChange>,
+    },
 }
 
 fn list(changes: &[super::ProtectedChange]) -> String {
@@ -59,7 +73,8 @@ impl From<SandboxError> for Error {
             SandboxError::Unsupported { .. }
             | SandboxError::Supervisor(_)
             | SandboxError::Interrupted { .. }
-            | SandboxError::Unrestored { .. } => Error::Infrastructure(e.to_string()),
+            | SandboxError::Unrestored { .. }
+            | SandboxError::Unverified { .. } => Error::Infrastructure(e.to_string()),
         }
     }
 }

@@ -16,6 +16,7 @@ use tokio::net::unix::pipe;
 
 use super::enforcement::Enforcement;
 use super::guard::Guard;
+use super::journal::Journal;
 use super::output::{Captured, capture};
 use super::prepare::{Begun, Prepared, Reuse, begin};
 use super::refusal::{DetectContext, detect};
@@ -35,7 +36,9 @@ pub async fn execute(
     let tmp = PrivateTmp::in_run_dir()?;
     let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::PerProcess, &[])?;
     let req = &req;
-    let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
+    let guard =
+        Guard::snapshot(&prepared.guarded, &prepared.writable).map_err(SandboxError::Request)?;
+    let journal = Journal::for_guard(&policy.workspace, &guard, &prepared.writable)?;
     let layers = prepared.rulesets()?;
     let spec = SupervisorSpec {
         argv: req.argv.clone(),
@@ -135,6 +138,7 @@ pub async fn execute(
     let stdout = join_capture(out_task).await;
     let mut stderr = join_capture(err_task).await;
     let protected_changes = guard.finish()?;
+    Journal::close_opt(journal);
 
     let mut enforcement: Option<Enforcement> = None;
     let (mut exit_code, mut signal) = (None, None);

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::SandboxError;
 use super::guard_scope::{MAX_GUARDED_BYTES, Node, Scope, collect, scope_of};
+use super::guard_swap::{Identity, put_back};
 
 /// A change to a guarded path, found after the command and undone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,24 +48,42 @@ impl std::fmt::Display for ProtectedChange {
 }
 
 /// One guarded root and what it held before the command.
-#[derive(Debug)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Tree {
     root: PathBuf,
     scope: Scope,
     before: BTreeMap<PathBuf, Node>,
+    /// A git directory's own identity: swapped, it is moved back
+    /// ([`super::guard_swap`]).
+    identity: Option<Identity>,
+}
+
+/// A guard's snapshot as data, for the journal ([`super::journal`]).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct GuardSnapshot {
+    trees: Vec<Tree>,
+    search: Vec<PathBuf>,
 }
 
 /// Snapshots of every guarded path; restores them when finished or dropped.
 #[derive(Debug, Default)]
 pub struct Guard {
     trees: Vec<Tree>,
+    /// Where a swapped git directory may have been moved: the hierarchies
+    /// the command could write.
+    search: Vec<PathBuf>,
     finished: bool,
 }
 
 impl Guard {
-    /// Snapshot `protected` paths (each may or may not exist yet).
-    pub fn snapshot(protected: &[PathBuf]) -> Result<Self, String> {
-        let mut guard = Guard::default();
+    /// Snapshot `protected` paths (each may or may not exist yet) for a
+    /// command that can write the hierarchies `writable`.
+    pub fn snapshot(protected: &[PathBuf], writable: &[PathBuf]) -> Result<Self, String> {
+        let mut guard = Guard {
+            trees: Vec::new(),
+            search: writable.to_vec(),
+            finished: false,
+        };
         let mut total = 0u64;
         for root in protected {
             let scope = scope_of(root);
@@ -82,9 +101,73 @@ impl Guard {
                 root: root.clone(),
                 scope,
                 before,
+                identity: (scope == Scope::GitDir)
+                    .then(|| Identity::of_dir(root))
+                    .flatten(),
             });
         }
         Ok(guard)
+    }
+
+    /// The snapshot, to be written to the journal.
+    pub(super) fn to_snapshot(&self) -> GuardSnapshot {
+        GuardSnapshot {
+            trees: self.trees.clone(),
+            search: self.search.clone(),
+        }
+    }
+
+    /// A guard over a journal's snapshot (it restores when finished or
+    /// dropped, like one taken now).
+    pub(super) fn from_snapshot(s: &GuardSnapshot) -> Self {
+        Guard {
+            trees: s.trees.clone(),
+            search: s.search.clone(),
+            finished: false,
+        }
+    }
+
+    /// Whether anything is guarded at all.
+    pub fn is_empty(&self) -> bool {
+        self.trees.is_empty()
+    }
+
+    /// What differs from the snapshot, changing nothing (a swapped git
+    /// directory is reported as `replaced`, not moved back).
+    pub(super) fn differences(&self) -> Vec<ProtectedChange> {
+        let mut changes = Vec::new();
+        for tree in &self.trees {
+            if let Some(id) = tree.identity
+                && Identity::of_dir(&tree.root) != Some(id)
+            {
+                changes.push(change(tree.root.clone(), "replaced", false));
+            }
+            let mut now = BTreeMap::new();
+            let mut total = 0;
+            if collect(&tree.root, tree.scope, &mut now, &mut total, false).is_err() {
+                changes.push(change(tree.root.clone(), "unreadable", false));
+            }
+            let at = |rel: &Path| match rel.as_os_str().is_empty() {
+                true => tree.root.clone(),
+                false => tree.root.join(rel),
+            };
+            for rel in now.keys().filter(|k| !tree.before.contains_key(*k)) {
+                changes.push(change(at(rel), "added", false));
+            }
+            for (rel, node) in &tree.before {
+                match now.get(rel) {
+                    Some(n) if n == node => {}
+                    Some(_) => changes.push(change(at(rel), "modified", false)),
+                    None => changes.push(change(at(rel), "removed", false)),
+                }
+            }
+        }
+        changes
+    }
+
+    /// Drop without restoring (the user chose to keep the current state).
+    pub(super) fn forget(mut self) {
+        self.finished = true;
     }
 
     /// Verify and restore (every process of the command is dead by now):
@@ -105,8 +188,19 @@ impl Guard {
             root,
             scope,
             before,
+            identity,
         } in &self.trees
         {
+            if let Some(id) = identity {
+                match put_back(root, *id, &self.search) {
+                    Ok(false) => {}
+                    Ok(true) => changes.push(change(root.clone(), "replaced", true)),
+                    Err(why) => {
+                        tracing::error!("{why}");
+                        changes.push(change(root.clone(), "replaced", false));
+                    }
+                }
+            }
             let mut now = BTreeMap::new();
             let mut total = 0;
             // A walk that stops early would miss what was added after the
@@ -174,7 +268,7 @@ fn change(path: PathBuf, kind: &str, restored: bool) -> ProtectedChange {
     }
 }
 
-fn remove(path: &Path) -> std::io::Result<()> {
+pub(super) fn remove(path: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(path) {
         // A directory the command made unreadable or unwritable (the same
         // user as warden unless warden is root) is opened up first.
@@ -245,7 +339,7 @@ mod tests {
         std::fs::create_dir_all(git.join("objects")).unwrap();
         std::fs::write(git.join("config"), "[core]\n").unwrap();
         std::fs::write(git.join("hooks/pre-commit.sample"), "#!/bin/sh\n").unwrap();
-        let guard = Guard::snapshot(std::slice::from_ref(&git)).unwrap();
+        let guard = Guard::snapshot(std::slice::from_ref(&git), &[]).unwrap();
 
         std::fs::write(git.join("config"), "[core]\nhooksPath = /tmp/evil\n").unwrap();
         std::fs::write(git.join("hooks/pre-commit"), "#!/bin/sh\ncurl x\n").unwrap();
@@ -283,7 +377,7 @@ mod tests {
     fn a_missing_protected_dir_that_appears_is_removed() {
         let tmp = tempfile::tempdir().unwrap();
         let warden = tmp.path().join(".warden");
-        let guard = Guard::snapshot(std::slice::from_ref(&warden)).unwrap();
+        let guard = Guard::snapshot(std::slice::from_ref(&warden), &[]).unwrap();
         std::fs::create_dir_all(&warden).unwrap();
         std::fs::write(
             warden.join("config.toml"),
@@ -314,7 +408,7 @@ mod tests {
         std::fs::create_dir_all(&wt).unwrap();
         std::fs::write(wt.join("HEAD"), "x").unwrap();
         std::fs::write(wt.join("commondir"), "../..\n").unwrap();
-        let guard = Guard::snapshot(std::slice::from_ref(&git)).unwrap();
+        let guard = Guard::snapshot(std::slice::from_ref(&git), &[]).unwrap();
 
         let planted = [
             "modules/sub/hooks/post-checkout",
@@ -368,7 +462,7 @@ mod tests {
         let git = tmp.path().join(".git");
         gitdir(&git);
         gitdir(&git.join("modules/sub"));
-        let guard = Guard::snapshot(std::slice::from_ref(&git)).unwrap();
+        let guard = Guard::snapshot(std::slice::from_ref(&git), &[]).unwrap();
         let evil = tmp.path().join("evil");
         gitdir(&evil.join("sub"));
         std::fs::write(evil.join("sub/config"), "[core]\nfsmonitor = x\n").unwrap();
@@ -403,7 +497,7 @@ mod tests {
         let git = tmp.path().join(".git");
         gitdir(&git);
         fn run_then_fail(git: &Path) -> Result<Vec<ProtectedChange>, String> {
-            let guard = Guard::snapshot(&[git.to_path_buf()])?;
+            let guard = Guard::snapshot(&[git.to_path_buf()], &[])?;
             std::fs::write(git.join("hooks/post-checkout"), "#!/bin/sh\n").unwrap();
             std::fs::write(git.join("config"), "[core]\nfsmonitor = x\n").unwrap();
             Err::<(), _>("the supervisor went away".to_string())?;
@@ -425,7 +519,7 @@ mod tests {
         let parent = tmp.path().join("repo");
         std::fs::create_dir_all(parent.join(".warden")).unwrap();
         std::fs::write(parent.join(".warden/config.toml"), "# ok\n").unwrap();
-        let guard = Guard::snapshot(&[parent.join(".warden")]).unwrap();
+        let guard = Guard::snapshot(&[parent.join(".warden")], &[]).unwrap();
         std::fs::remove_dir_all(&parent).unwrap();
         std::fs::write(&parent, "a file where the directory was").unwrap();
 

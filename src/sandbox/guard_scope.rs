@@ -26,6 +26,8 @@ use std::fs::Metadata;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 /// Refuse to guard more than this (the grant would then be unsafe to give).
 pub(super) const MAX_GUARDED_BYTES: u64 = 64 << 20;
 
@@ -43,15 +45,35 @@ const GITDIR_WHOLE: [&str; 6] = [
 const ALTERNATES: [&str; 2] = ["alternates", "http-alternates"];
 
 /// One entry as it was (or is).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Node {
-    File { bytes: Vec<u8>, mode: u32 },
-    Dir { mode: u32 },
+    File {
+        #[serde(with = "hex_bytes")]
+        bytes: Vec<u8>,
+        mode: u32,
+    },
+    Dir {
+        mode: u32,
+    },
     Symlink(PathBuf),
 }
 
+/// File contents in the journal ([`super::journal`]) as hex.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        hex::decode(text.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
 /// How a guarded root is walked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Scope {
     /// Every entry beneath it.
     Whole,
@@ -139,6 +161,11 @@ impl Visit<'_> {
         if !is_dir || *self.total > MAX_GUARDED_BYTES {
             return Ok(());
         }
+        if walk == Walk::Objects {
+            // Only `objects/info` matters, and a repository's `objects/`
+            // holds up to 256 fan-out directories: look it up, not list.
+            return self.visit(&path.join("info"), Walk::ObjectsInfo);
+        }
         let entries = match std::fs::read_dir(path) {
             Err(e) if self.repair && e.kind() == std::io::ErrorKind::PermissionDenied => {
                 let mode = meta.permissions().mode() | 0o700;
@@ -171,7 +198,7 @@ impl Visit<'_> {
                 Walk::Modules if is_real_dir(&child) && has_head(&child) => Some(Walk::GitDir),
                 Walk::Modules => Some(Walk::Modules),
                 Walk::Worktrees => Some(Walk::GitDir),
-                Walk::Objects => (name == "info").then_some(Walk::ObjectsInfo),
+                Walk::Objects => None, // not listed (above)
                 Walk::ObjectsInfo => ALTERNATES.contains(&name).then_some(Walk::Whole),
             };
             if let Some(next) = next {
@@ -200,6 +227,9 @@ impl Visit<'_> {
                     mode,
                 });
             }
+            if let Some(bytes) = super::guard_cache::lookup(path, meta) {
+                return Ok(Node::File { bytes, mode });
+            }
             let bytes = match std::fs::read(path) {
                 Err(e) if self.repair && e.kind() == std::io::ErrorKind::PermissionDenied => {
                     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o600))?;
@@ -207,6 +237,7 @@ impl Visit<'_> {
                 }
                 other => other?,
             };
+            super::guard_cache::store(path, meta, &bytes);
             Node::File { bytes, mode }
         })
     }

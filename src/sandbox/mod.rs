@@ -34,7 +34,9 @@
 //!   supervisor process of `warden run` and MCP servers;
 //! - [`exec`], [`output`]: warden's side (timeout, capture);
 //! - [`enforcement`]: what was enforced and the fail-closed verdict;
-//! - [`refusal`]: escalation detection; [`guard`]: protected-path snapshots
+//! - [`refusal`]: escalation detection, and [`write_scope`]: why a write is
+//!   refused and whether escalating can help (the hint the agent gets);
+//!   [`guard`]: protected-path snapshots
 //!   (`guard_scope`: what a snapshot of a git directory covers);
 //! - [`git_credentials`]: tokens a checkout left readable in git's config;
 //!   `git_links`: the `.git` files of submodule and worktree checkouts;
@@ -68,9 +70,12 @@ pub mod git_credentials;
 mod git_links;
 mod git_ref_state;
 pub mod guard;
+mod guard_cache;
 mod guard_scope;
+mod guard_swap;
 pub mod guardian;
 pub mod inotify;
+pub mod journal;
 pub mod landlock_apply;
 pub mod launch;
 mod listing;
@@ -90,6 +95,7 @@ pub mod supervise;
 pub mod supervisor;
 pub mod tmp;
 pub mod tracked;
+pub mod write_scope;
 pub mod zygote;
 
 pub use enforcement::{Enforcement, LandlockState};

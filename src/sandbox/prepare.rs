@@ -27,7 +27,7 @@ use super::plan::{self, PlanInput, PlanRule, Rights};
 use super::plan_cache::{self, CachedPlan};
 use super::resolve::{SandboxPolicy, canonical_or_normal};
 use super::tmp::PrivateTmp;
-use crate::config::SandboxMode;
+use crate::config::{GitMode, SandboxMode};
 
 /// Whether work is kept for the next command of this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,9 +221,21 @@ pub fn prepare(
     }
 
     let with_protected: Vec<PathBuf> = deny.iter().chain(&policy.protected).cloned().collect();
+    // Under `sandbox.git = "commit"` the workspace is granted whole: its
+    // protected paths are guarded (snapshotted, then verified and restored
+    // once the command and everything it started are dead) instead of
+    // carved out, because a carve-out splits the workspace root and a split
+    // directory takes no new entries (see the module doc of `plan`).
+    let (workspace_guarded, carved): (Vec<PathBuf>, Vec<PathBuf>) =
+        policy.protected.iter().cloned().partition(|p| {
+            policy.mode == SandboxMode::WorkspaceWrite
+                && policy.git == GitMode::Commit
+                && p.starts_with(&policy.workspace)
+        });
     let mut writable: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
     if policy.mode == SandboxMode::WorkspaceWrite {
-        writable.push((policy.workspace.clone(), with_protected.clone()));
+        let carve = deny.iter().chain(&carved).cloned().collect();
+        writable.push((policy.workspace.clone(), carve));
         for root in &policy.writable_roots {
             writable.push((root.clone(), with_protected.clone()));
         }
@@ -256,12 +268,13 @@ pub fn prepare(
         granted.push(path.clone());
         writable.push((path, deny.clone()));
     }
-    let guarded: Vec<PathBuf> = policy
-        .protected
-        .iter()
-        .filter(|p| granted.iter().any(|g| p.starts_with(g) || g.starts_with(p)))
-        .cloned()
-        .collect();
+    let mut guarded = workspace_guarded;
+    guarded.extend(
+        carved
+            .iter()
+            .filter(|p| granted.iter().any(|g| p.starts_with(g) || g.starts_with(p)))
+            .cloned(),
+    );
 
     let input = PlanInput {
         read_root: Some(PathBuf::from("/")),

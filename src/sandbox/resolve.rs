@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::SandboxError;
-use crate::config::{Config, NetworkMode, SandboxConfig, SandboxFallback, SandboxMode};
+use crate::config::{Config, GitMode, NetworkMode, SandboxConfig, SandboxFallback, SandboxMode};
 
 /// Paths every profile protects inside writable roots.
 pub const BUILTIN_PROTECTED: [&str; 3] = [".git", ".warden", ".github/workflows"];
@@ -62,8 +62,11 @@ pub struct SandboxPolicy {
     /// Extra writable roots (not including the workspace or the temp dir).
     pub writable_roots: Vec<PathBuf>,
     pub deny_read: Vec<DenyRead>,
-    /// Paths that stay read-only even inside a writable root.
+    /// Paths that stay read-only even inside a writable root; under
+    /// `sandbox.git = "commit"`, those in the workspace are writable and
+    /// guarded instead (restored after every command).
     pub protected: Vec<PathBuf>,
+    pub git: GitMode,
     /// Network allowed for every command of this profile (`network = "on"`).
     pub network: bool,
     pub fallback: SandboxFallback,
@@ -154,6 +157,14 @@ impl SandboxPolicy {
         if let Some(entry) = runner_temp_entry(&workspace) {
             deny_read.push(entry);
         }
+        // warden's own state: the protected-path journal holds copies of
+        // `.git/config` (super::journal).
+        if let Some(state) = super::journal::state_dir() {
+            let entry = DenyRead::Path(canonical.resolve(&state));
+            if denied.insert(entry.clone()) {
+                deny_read.push(entry);
+            }
+        }
         for path in self_hosted_runner_credentials() {
             let entry = DenyRead::Path(canonical.resolve(&path));
             if denied.insert(entry.clone()) {
@@ -225,6 +236,7 @@ impl SandboxPolicy {
             writable_roots,
             deny_read,
             protected,
+            git: sb.git,
             network: sb.network == NetworkMode::On,
             fallback: sb.fallback,
             timeout: sb.timeout,
@@ -423,6 +435,7 @@ mod tests {
             deny_read: vec!["~/.ssh".into(), "**/.env".into()],
             protected: vec!["infra".into()],
             network: NetworkMode::Off,
+            git: crate::config::GitMode::Commit,
             fallback: SandboxFallback::Refuse,
             timeout: Duration::from_secs(60),
             output_limit: 1 << 20,

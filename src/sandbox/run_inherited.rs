@@ -19,6 +19,7 @@ use std::time::Instant;
 use super::devices::given_terminals;
 use super::exec::{command_env, fill_record};
 use super::guard::Guard;
+use super::journal::Journal;
 use super::launch::{ChildOutcome, Launch, SandboxSetup, Stdio, exec_failure_code};
 use super::prepare::{Begun, Reuse, begin};
 use super::supervise::{Child, SignalWatch, Wake, become_subreaper};
@@ -31,10 +32,15 @@ pub fn run_inherited(
     policy: &SandboxPolicy,
     req: &ExecRequest,
 ) -> Result<ExecOutput, SandboxError> {
+    if let Some(note) = super::journal::check_stale(&policy.workspace)? {
+        eprintln!("warden: note: {note}");
+    }
     let tmp = PrivateTmp::create()?;
     let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::Off, &given_terminals())?;
     let req = &req;
-    let guard = Guard::snapshot(&prepared.guarded).map_err(SandboxError::Request)?;
+    let guard =
+        Guard::snapshot(&prepared.guarded, &prepared.writable).map_err(SandboxError::Request)?;
+    let journal = Journal::for_guard(&policy.workspace, &guard, &prepared.writable)?;
     let vars = command_env(&env.vars, &Default::default(), tmp.path());
     let sandbox = match prepared.sandboxed {
         true => Some(SandboxSetup {
@@ -99,6 +105,7 @@ pub fn run_inherited(
     let duration = started.elapsed();
     // Every process of the command is dead: restore, or fail closed.
     let protected_changes = guard.finish()?;
+    Journal::close_opt(journal);
     drop(tmp);
     if let Some(signal) = interrupted {
         return Err(SandboxError::Interrupted { signal });

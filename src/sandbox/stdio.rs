@@ -166,11 +166,18 @@ pub async fn spawn_stdio(
         timeout: None,
         stdin: None,
     };
+    // A server runs for the whole run, beside the commands: no guard can
+    // verify it between them, so protected paths stay carved out of its
+    // writable set (`sandbox.git = "read-only"` for it alone).
+    let carved = SandboxPolicy {
+        git: crate::config::GitMode::ReadOnly,
+        ..policy.clone()
+    };
     let Begun {
         req: exec_req,
         prepared,
         env,
-    } = begin(policy, &exec_req, &tmp, Reuse::Off, &[])?;
+    } = begin(&carved, &exec_req, &tmp, Reuse::Off, &[])?;
     let cwd = exec_req.cwd.clone();
 
     let pipe = || pipe().map_err(|e| SandboxError::Supervisor(format!("pipe: {e}")));

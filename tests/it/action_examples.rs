@@ -2,6 +2,8 @@
 //! valid: they load under every built-in profile, and the fixtures pass
 //! with them (`warden policy test`, the real binary).
 
+use crate::workspace_support::warden_exe;
+
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -10,7 +12,7 @@ fn root() -> PathBuf {
 }
 
 fn warden(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+    std::process::Command::new(warden_exe())
         .args(args)
         .current_dir(root())
         .env_remove("WARDEN_REQUIREMENTS")

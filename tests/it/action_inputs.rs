@@ -9,6 +9,8 @@
 //! environment; the arguments are then parsed with `warden::cli::Cli`, so
 //! a flag warden does not know fails the test.
 
+use crate::workspace_support::warden_exe;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -452,7 +454,7 @@ fn the_build_key_names_the_sources_and_an_earlier_build_is_reused() {
 
     // What `build` leaves behind: the binary and the key it was built for.
     std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_warden"), root.join("bin/warden")).unwrap();
+    std::fs::copy(warden_exe(), root.join("bin/warden")).unwrap();
     std::fs::write(root.join(".key"), key).unwrap();
     let (_, again) = key_step("run");
     assert_eq!(&again["key"], key, "same sources, same key");

@@ -5,12 +5,12 @@
 //! in `GITHUB_OUTPUT`, the audit directory the artifact step uploads, the
 //! sticky comment and check run, and the override flow (`approve`).
 
-use crate::gh_mock;
+use crate::workspace_support::warden_exe;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use gh_mock::{BOT, MockGithub, OWNER, REPO, TOKEN};
+use crate::github_mock::{BOT, GithubMock, OWNER, REPO, TOKEN};
 use serde_json::json;
 use warden::gh::step_output;
 
@@ -54,7 +54,7 @@ struct Step {
 }
 
 impl Job {
-    fn new(mock: &MockGithub) -> Job {
+    fn new(mock: &GithubMock) -> Job {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         for sub in ["workspace", "runner_temp", "home"] {
@@ -89,7 +89,7 @@ impl Job {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
             .env("HOME", self.path("home"))
-            .env("WARDEN_BIN", env!("CARGO_BIN_EXE_warden"))
+            .env("WARDEN_BIN", warden_exe())
             .env("GITHUB_ACTIONS", "true")
             .env("CI", "true")
             .env("GITHUB_API_URL", &self.api_url)
@@ -142,7 +142,7 @@ impl Step {
 
 #[test]
 fn a_pull_request_run_sets_every_output_and_reports() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     let job = Job::new(&mock);
     let step = job.step(&[("INPUT_SCENARIO", &job.scenario("denied_upload.yaml"))]);
     assert_eq!(step.code, Some(0), "{}", step.stderr);
@@ -191,7 +191,7 @@ fn a_pull_request_run_sets_every_output_and_reports() {
         serde_json::from_str(&std::fs::read_to_string(audit_dir.join("denials.json")).unwrap())
             .unwrap();
     assert_eq!(denials["denials"][0]["id"], "D1");
-    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+    let verify = std::process::Command::new(warden_exe())
         .args(["audit", "verify"])
         .arg(&audit)
         .output()
@@ -206,18 +206,18 @@ fn a_pull_request_run_sets_every_output_and_reports() {
     // The report: a sticky comment on PR 7 and a check run on the PR head.
     let comments = mock.comments();
     assert_eq!(comments.len(), 1, "{comments:?}");
-    assert_eq!(comments[0]["issue"], 7);
-    assert_eq!(comments[0]["user"]["login"], BOT);
-    let body = comments[0]["body"].as_str().unwrap();
+    assert_eq!(comments[0].issue, 7);
+    assert_eq!(comments[0].login, BOT);
+    let body = comments[0].body.as_str();
     assert!(body.starts_with("<!-- warden:warden:review -->"), "{body}");
     assert!(body.contains("D1"), "{body}");
     let runs = mock.check_runs();
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0]["head_sha"], HEAD_SHA);
-    assert_eq!(runs[0]["name"], "warden");
+    assert_eq!(runs[0].head_sha, HEAD_SHA);
+    assert_eq!(runs[0].name, "warden");
     assert_eq!(
         step.out("report-url"),
-        runs[0]["html_url"].as_str().unwrap(),
+        runs[0].html_url.as_str(),
         "report-url is this run's check run"
     );
     assert!(
@@ -243,7 +243,7 @@ fn a_pull_request_run_sets_every_output_and_reports() {
 
 #[test]
 fn an_override_admits_the_kept_denial_and_updates_the_same_comment() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     let job = Job::new(&mock);
     let scenario = job.scenario("denied_upload.yaml");
     let first = job.step(&[("INPUT_SCENARIO", &scenario)]);
@@ -266,7 +266,7 @@ fn an_override_admits_the_kept_denial_and_updates_the_same_comment() {
         1,
         "the sticky comment is updated, not duplicated"
     );
-    let body = comments[0]["body"].as_str().unwrap();
+    let body = comments[0].body.as_str();
     assert!(body.contains("Overrides"), "{body}");
     assert!(body.contains("`D1`"), "{body}");
     assert_eq!(mock.check_runs().len(), 2);
@@ -284,7 +284,7 @@ fn an_override_admits_the_kept_denial_and_updates_the_same_comment() {
 
 #[test]
 fn fail_on_denial_fails_the_step_and_still_sets_the_outputs() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     let job = Job::new(&mock);
     let step = job.step(&[
         ("INPUT_SCENARIO", &job.scenario("denied_upload.yaml")),
@@ -303,7 +303,7 @@ fn fail_on_denial_fails_the_step_and_still_sets_the_outputs() {
 
 #[test]
 fn the_breaker_fails_the_step_unless_fail_on_never() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     let job = Job::new(&mock);
     let scenario = job.scenario("stuck.yaml");
     let step = job.step(&[("INPUT_SCENARIO", &scenario), ("INPUT_FAIL_ON", "breaker")]);
@@ -318,7 +318,7 @@ fn the_breaker_fails_the_step_unless_fail_on_never() {
 
 #[test]
 fn a_pending_escalation_fails_the_step_by_default() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     let job = Job::new(&mock);
     let step = job.step(&[
         ("INPUT_SCENARIO", &job.scenario("denied_upload.yaml")),
@@ -333,7 +333,7 @@ fn a_pending_escalation_fails_the_step_by_default() {
 
 #[test]
 fn a_configuration_error_fails_even_with_fail_on_never() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     let job = Job::new(&mock);
     let step = job.step(&[
         ("INPUT_SCENARIO", &job.scenario("denied_upload.yaml")),
@@ -348,7 +348,7 @@ fn a_configuration_error_fails_even_with_fail_on_never() {
 
 #[test]
 fn without_write_access_the_denials_become_annotations_after_commands_resume() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.outage(403); // a fork PR's read-only token
     let job = Job::new(&mock);
     let step = job.step(&[("INPUT_SCENARIO", &job.scenario("denied_upload.yaml"))]);
@@ -391,7 +391,7 @@ fn workflow_script(file: &str, step_name: &str) -> String {
 #[test]
 fn decisions_check_publishes_a_fork_runs_log_on_its_pull_request() {
     // The fork's run: a read-only token, so it could not report itself.
-    let fork_api = MockGithub::start();
+    let fork_api = GithubMock::start();
     fork_api.outage(403);
     let fork = Job::new(&fork_api);
     let run = fork.step(&[("INPUT_SCENARIO", &fork.scenario("denied_upload.yaml"))]);
@@ -401,7 +401,7 @@ fn decisions_check_publishes_a_fork_runs_log_on_its_pull_request() {
     // decisions-check.yml's publishing step, run as the runner would run it.
     let script = workflow_script("decisions-check.yml", "Verify and publish");
     let publish = |log_bytes: &[u8]| {
-        let mock = MockGithub::start();
+        let mock = GithubMock::start();
         let dir = tempfile::tempdir().unwrap();
         let temp = dir.path().join("runner_temp");
         std::fs::create_dir_all(temp.join("fork-audit")).unwrap();
@@ -425,7 +425,7 @@ fn decisions_check_publishes_a_fork_runs_log_on_its_pull_request() {
             .arg(&script_path)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
-            .env("WARDEN", env!("CARGO_BIN_EXE_warden"))
+            .env("WARDEN", warden_exe())
             .env("GITHUB_TOKEN", TOKEN)
             .env("PR_NUMBER", "7")
             .env("HEAD_SHA", HEAD_SHA)
@@ -449,8 +449,8 @@ fn decisions_check_publishes_a_fork_runs_log_on_its_pull_request() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let comments = mock.comments();
     assert_eq!(comments.len(), 1, "{comments:?}");
-    assert_eq!(comments[0]["issue"], 7, "on the fork's pull request");
-    let body = comments[0]["body"].as_str().unwrap();
+    assert_eq!(comments[0].issue, 7, "on the fork's pull request");
+    let body = comments[0].body.as_str();
     assert!(
         body.starts_with("<!-- warden:warden decisions:publish -->"),
         "{body}"
@@ -459,7 +459,7 @@ fn decisions_check_publishes_a_fork_runs_log_on_its_pull_request() {
     let runs = mock.check_runs();
     assert_eq!(runs.len(), 1);
     assert_eq!(
-        runs[0]["head_sha"], HEAD_SHA,
+        runs[0].head_sha, HEAD_SHA,
         "on the fork's head, not the default branch"
     );
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());

@@ -6,6 +6,8 @@
 //! write takes long enough to be cut) through the real `AuditLog` until it
 //! is killed.
 
+use crate::workspace_support::warden_exe;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -130,7 +132,7 @@ fn kill_mid_write_leaves_a_log_that_verifies() {
         torn_seen += usize::from(verified.torn_tail.is_some());
 
         // The command line agrees: exit 0, torn write reported as such.
-        let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        let out = Command::new(warden_exe())
             .args(["audit", "verify"])
             .arg(&path)
             .output()

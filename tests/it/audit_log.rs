@@ -1,6 +1,8 @@
 //! The audit log writer and verifier: chaining, redaction, write-ahead
 //! flushing, and `warden audit verify` telling tampering from a torn write.
 
+use crate::workspace_support::warden_exe;
+
 use crate::audit_support;
 
 use std::path::Path;
@@ -36,7 +38,7 @@ fn write_lines(path: &Path, lines: &[String]) {
 }
 
 fn warden() -> Command {
-    Command::cargo_bin("warden").unwrap()
+    Command::new(warden_exe())
 }
 
 #[test]
@@ -131,11 +133,19 @@ fn new_run_ids_are_unique_and_file_safe() {
     let b = warden::audit::new_run_id();
     assert_ne!(a, b);
     assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-    let path = warden::audit::default_log_path(Path::new("ws"), &a);
+    let ws = tempfile::tempdir().unwrap();
+    let path = warden::audit::default_log_path(ws.path(), &a).unwrap();
+    assert_eq!(path.file_name().unwrap(), format!("{a}.jsonl").as_str());
     assert_eq!(
-        path,
-        Path::new("ws/.warden/audit").join(format!("{a}.jsonl"))
+        path.parent(),
+        Some(
+            warden::audit::default_audit_dir(ws.path())
+                .unwrap()
+                .as_path()
+        )
     );
+    // Outside the workspace: commands may write all of it.
+    assert!(!path.starts_with(ws.path()), "{}", path.display());
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! `warden audit stats` over several runs written by the real writer.
 
+use crate::workspace_support::warden_exe;
+
 use crate::audit_support;
 
 use std::path::Path;
@@ -141,8 +143,7 @@ fn statistics_across_runs() {
 fn stats_command_text_and_json() {
     let dir = tempfile::tempdir().unwrap();
     write_runs(dir.path());
-    Command::cargo_bin("warden")
-        .unwrap()
+    Command::new(warden_exe())
         .args(["audit", "stats"])
         .arg(dir.path())
         .assert()
@@ -153,8 +154,7 @@ fn stats_command_text_and_json() {
         .stdout(predicate::str::contains("[[command_rules]]"))
         .stdout(predicate::str::contains("pattern = [\"cargo\", \"fetch\"]"))
         .stdout(predicate::str::contains("Plant3d").not());
-    let out = Command::cargo_bin("warden")
-        .unwrap()
+    let out = Command::new(warden_exe())
         .args(["audit", "stats", "--json", "--top", "1"])
         .arg(dir.path().join("r1.jsonl"))
         .arg(dir.path().join("r3.jsonl"))
@@ -174,15 +174,13 @@ fn stats_refuse_a_broken_log() {
     let path = dir.path().join("r2.jsonl");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replacen("\"deny\"", "\"approve\"", 1)).unwrap();
-    Command::cargo_bin("warden")
-        .unwrap()
+    Command::new(warden_exe())
         .args(["audit", "stats"])
         .arg(dir.path())
         .assert()
         .code(1)
         .stderr(predicate::str::contains("r2.jsonl is broken at record"));
-    Command::cargo_bin("warden")
-        .unwrap()
+    Command::new(warden_exe())
         .args(["audit", "stats"])
         .arg(dir.path().join("empty-dir-that-does-not-exist"))
         .assert()

@@ -1,12 +1,14 @@
 //! Configuration errors through the real binary: exit status 2 and a
 //! message that names `file:line:col` exactly.
 
+use crate::workspace_support::warden_exe;
+
 use std::path::Path;
 
 use assert_cmd::Command;
 
 fn warden(workspace: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("warden").unwrap();
+    let mut cmd = Command::new(warden_exe());
     cmd.current_dir(workspace)
         .env_remove("WARDEN_REQUIREMENTS")
         .env_remove("RUST_LOG");

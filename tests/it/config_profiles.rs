@@ -1,6 +1,8 @@
 //! What the built-in profiles guarantee, and `warden profiles list|show`
 //! through the real binary.
 
+use crate::workspace_support::warden_exe;
+
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -270,7 +272,7 @@ fn each_profile_is_what_its_header_says() {
 }
 
 fn warden(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("warden").unwrap();
+    let mut cmd = Command::new(warden_exe());
     cmd.current_dir(dir).env_remove("WARDEN_REQUIREMENTS");
     cmd
 }

@@ -2,6 +2,8 @@
 //! event the way the override workflow does, and refused when it is
 //! anything but ids.
 
+use crate::workspace_support::warden_exe;
+
 use std::process::Output;
 
 use serde_json::json;
@@ -16,7 +18,7 @@ fn approve_ids(body: &str, action: &str) -> (Output, String) {
     let event_path = dir.path().join("event.json");
     std::fs::write(&event_path, event.to_string()).unwrap();
     let output_path = dir.path().join("github_output");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+    let out = std::process::Command::new(warden_exe())
         .env_clear()
         .args(["gh", "approve-ids"])
         .env("GITHUB_EVENT_PATH", &event_path)

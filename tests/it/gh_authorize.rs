@@ -1,11 +1,11 @@
 //! `warden gh authorize` against a mock GitHub API: who may trigger a
 //! comment-driven run, and that every failure to find out is a refusal.
 
-use crate::gh_mock;
+use crate::workspace_support::warden_exe;
 
 use std::process::Output;
 
-use gh_mock::{MockGithub, OWNER, REPO, TOKEN};
+use crate::github_mock::{GithubMock, OWNER, REPO, TOKEN};
 use serde_json::{Value, json};
 
 struct Job {
@@ -25,7 +25,7 @@ impl Job {
 
     /// Run `warden gh authorize ARGS` in a clean GitHub Actions environment.
     fn authorize(&self, api_url: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
+        let mut cmd = std::process::Command::new(warden_exe());
         cmd.env_clear()
             .args(["gh", "authorize"])
             .args(args)
@@ -60,7 +60,7 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn permission_requests(mock: &MockGithub) -> Vec<String> {
+fn permission_requests(mock: &GithubMock) -> Vec<String> {
     mock.requests()
         .iter()
         .filter(|r| r.path.ends_with("/permission"))
@@ -70,7 +70,7 @@ fn permission_requests(mock: &MockGithub) -> Vec<String> {
 
 #[test]
 fn a_writer_is_allowed_and_named_in_the_outputs() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.set_permission("alice", "write", "write");
     let job = Job::new(comment_by("alice", "User"));
     let out = job.authorize(&mock.url, &[], &[]);
@@ -93,7 +93,7 @@ fn a_writer_is_allowed_and_named_in_the_outputs() {
 
 #[test]
 fn maintainers_and_admins_pass_readers_and_triagers_do_not() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.set_permission("mia", "write", "maintain");
     mock.set_permission("ada", "admin", "admin");
     mock.set_permission("rob", "read", "read");
@@ -126,7 +126,7 @@ fn maintainers_and_admins_pass_readers_and_triagers_do_not() {
 
 #[test]
 fn a_reader_is_refused_with_a_clear_message() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.set_permission("rob", "read", "read");
     let job = Job::new(comment_by("rob", "User"));
     let out = job.authorize(&mock.url, &[], &[]);
@@ -140,7 +140,7 @@ fn a_reader_is_refused_with_a_clear_message() {
 
 #[test]
 fn an_unknown_user_is_refused() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     let job = Job::new(comment_by("stranger", "User"));
     let out = job.authorize(&mock.url, &[], &[]);
     assert_eq!(out.status.code(), Some(1));
@@ -153,7 +153,7 @@ fn an_unknown_user_is_refused() {
 
 #[test]
 fn a_bot_is_refused_unless_allow_listed_and_never_looked_up() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     // Even a bot GitHub would call a writer is refused without the list.
     mock.set_permission("helper[bot]", "write", "write");
     let job = Job::new(comment_by("helper[bot]", "Bot"));
@@ -192,7 +192,7 @@ fn a_bot_is_refused_unless_allow_listed_and_never_looked_up() {
 
 #[test]
 fn every_actor_of_the_event_must_pass() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.set_permission("alice", "admin", "admin");
     mock.set_permission("mallory", "read", "read");
     // mallory edited alice's comment: both acted.
@@ -210,7 +210,7 @@ fn every_actor_of_the_event_must_pass() {
 
 #[test]
 fn github_actor_is_used_without_an_event() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.set_permission("someone-else", "write", "write");
     let job = Job::new(json!({}));
     let out = job.authorize(&mock.url, &[], &[]);
@@ -220,7 +220,7 @@ fn github_actor_is_used_without_an_event() {
 
 #[test]
 fn a_forged_login_never_reaches_the_api() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     let job = Job::new(comment_by("alice/../../../admin", "User"));
     let out = job.authorize(&mock.url, &[], &[]);
     assert_eq!(out.status.code(), Some(1));
@@ -234,7 +234,7 @@ fn a_forged_login_never_reaches_the_api() {
 
 #[test]
 fn an_api_error_is_a_refusal_exit_5() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.set_permission("alice", "admin", "admin");
     mock.outage(500);
     let job = Job::new(comment_by("alice", "User"));
@@ -256,7 +256,7 @@ fn an_api_error_is_a_refusal_exit_5() {
 
 #[test]
 fn a_token_without_access_is_a_refusal_exit_5() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.outage(403);
     let job = Job::new(comment_by("alice", "User"));
     let out = job.authorize(&mock.url, &[], &[]);
@@ -286,7 +286,7 @@ fn an_unreachable_api_is_a_refusal_exit_5() {
 
 #[test]
 fn a_job_without_token_or_repository_is_a_usage_error() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     let job = Job::new(comment_by("alice", "User"));
     let out = job.authorize(&mock.url, &[], &[("GITHUB_TOKEN", "")]);
     assert_eq!(out.status.code(), Some(2));

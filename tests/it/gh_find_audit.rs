@@ -1,9 +1,9 @@
 //! `warden gh find-audit` against a mock GitHub API: the newest restorable
 //! audit artifact of a thread, never one a fork's run uploaded.
 
-use crate::gh_mock;
+use crate::workspace_support::warden_exe;
 
-use gh_mock::{MockGithub, OWNER, REPO, TOKEN};
+use crate::github_mock::{GithubMock, OWNER, REPO, TOKEN};
 use serde_json::{Value, json};
 
 const REPO_ID: u64 = 1296269;
@@ -21,7 +21,7 @@ fn artifact(id: u64, name: &str, created: &str, run: u64, head_repo: u64, expire
 fn find(mock_url: &str, name: &str) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("github_output");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+    let out = std::process::Command::new(warden_exe())
         .env_clear()
         .args(["gh", "find-audit", "--attempts", "1", "--name", name])
         .env("GITHUB_API_URL", mock_url)
@@ -39,7 +39,7 @@ fn find(mock_url: &str, name: &str) -> (Option<i32>, String, String) {
 
 #[test]
 fn picks_the_newest_same_repository_artifact() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.set_artifacts(vec![
         // Newest first, as GitHub lists them.
         artifact(
@@ -97,7 +97,7 @@ fn picks_the_newest_same_repository_artifact() {
 
 #[test]
 fn a_new_thread_has_nothing_to_restore() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.set_artifacts(vec![artifact(
         40,
         "warden-audit-pr-7",
@@ -116,7 +116,7 @@ fn a_new_thread_has_nothing_to_restore() {
 
 #[test]
 fn errors_are_not_an_empty_thread() {
-    let mock = MockGithub::start();
+    let mock = GithubMock::start();
     mock.outage(502);
     let (code, outputs, err) = find(&mock.url, "warden-audit-pr-7");
     assert_eq!(code, Some(5), "{err}");

@@ -12,22 +12,25 @@
 //! the shared fixtures in `tests/support/`.
 
 // Shared with the other test binary (`tests/it/` or `tests/sandbox/`).
+#[path = "../support/github.rs"]
+mod github_mock;
 #[path = "../support/run.rs"]
 mod run_support;
 #[path = "../support/sandbox.rs"]
 mod sandbox_support;
+#[path = "../support/workspace.rs"]
+mod workspace_support;
 
 mod audit_support;
-mod gh_mock;
 mod mcp_support;
 mod provider_mock;
-mod report_github_mock;
 
 mod action_examples;
 mod action_inputs;
 mod action_run;
 mod action_workflows;
 mod audit_crash;
+mod audit_location;
 mod audit_log;
 mod audit_stats;
 mod config_errors;
@@ -37,6 +40,7 @@ mod config_proptest;
 mod gh_approve;
 mod gh_authorize;
 mod gh_find_audit;
+mod github_mock_checks;
 mod install_targets;
 mod mcp_e2e;
 mod mcp_policy;
@@ -60,3 +64,4 @@ mod run_models;
 mod run_routine_ci;
 mod run_scenarios;
 mod run_tracked_secrets;
+mod run_workspace_writes;

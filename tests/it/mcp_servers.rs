@@ -6,7 +6,6 @@
 use crate::mcp_support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mcp_support::{Ws, server_bin, wait_gone};
@@ -48,6 +47,7 @@ fn context(ws: &Ws) -> LaunchContext {
         deny_read: vec![ws.home.join(".ssh").display().to_string()],
         protected: vec![],
         network: NetworkMode::Off,
+        git: warden::config::GitMode::Commit,
         fallback: SandboxFallback::Refuse,
         timeout: Duration::from_secs(60),
         output_limit: 1 << 20,
@@ -56,7 +56,7 @@ fn context(ws: &Ws) -> LaunchContext {
     };
     LaunchContext {
         runtime: SandboxRuntime {
-            warden_exe: PathBuf::from(mcp_support::warden_bin()),
+            warden_exe: crate::workspace_support::warden_exe(),
         },
         policy: SandboxPolicy::from_sandbox_config(SandboxMode::WorkspaceWrite, &sandbox, &ws.ws)
             .unwrap(),

@@ -4,34 +4,30 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use warden::config;
 
+use crate::workspace_support::Workspace;
+
+/// The shared workspace: a private HOME and workspace, and `warden --cwd
+/// WS …` with only HOME, PATH and LANG set (no API keys: every decision
+/// here is made without a model).
 struct Env {
-    home: tempfile::TempDir,
-    ws: tempfile::TempDir,
+    base: Workspace,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Workspace;
+    fn deref(&self) -> &Workspace {
+        &self.base
+    }
 }
 
 impl Env {
     fn new() -> Self {
         Env {
-            home: tempfile::tempdir().unwrap(),
-            ws: tempfile::tempdir().unwrap(),
+            base: Workspace::new(),
         }
-    }
-
-    /// `warden --cwd WS …` with only HOME, PATH and LANG set (no API keys:
-    /// every decision here is made without a model).
-    fn warden(&self) -> Command {
-        let mut cmd = Command::cargo_bin("warden").unwrap();
-        cmd.env_clear()
-            .env("HOME", self.home.path())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("LANG", "C.UTF-8")
-            .arg("--cwd")
-            .arg(self.ws.path());
-        cmd
     }
 
     fn check(&self, profile: &str, command: &[&str]) -> (Option<i32>, String) {
@@ -53,7 +49,7 @@ impl Env {
 
     /// `check --json --action FILE` → (exit code, decision JSON).
     fn check_action(&self, profile: &str, action: &Value) -> (Option<i32>, Value) {
-        let file = self.ws.path().join("action.json");
+        let file = self.ws.join("action.json");
         std::fs::write(&file, action.to_string()).unwrap();
         let out = self
             .warden()
@@ -155,7 +151,7 @@ fn writing_etc_passwd_is_denied_in_every_builtin_profile() {
 #[test]
 fn writing_etc_passwd_through_a_workspace_symlink_is_denied() {
     let env = Env::new();
-    std::os::unix::fs::symlink("/etc", env.ws.path().join("conf")).unwrap();
+    std::os::unix::fs::symlink("/etc", env.ws.join("conf")).unwrap();
     for profile in builtin_profiles() {
         let (code, d) = env.check_action(
             &profile,
@@ -192,7 +188,7 @@ fn an_escalated_exec_reading_the_ssh_key_is_denied_with_its_rule() {
         // The source line is the secret-paths review rule.
         assert_eq!(source_line(&d["source"]), "[[review_rules]]", "{d}");
         let trace = d["trace"].to_string();
-        let ssh = env.home.path().join(".ssh/id_rsa");
+        let ssh = env.home.join(".ssh/id_rsa");
         assert!(trace.contains(&ssh.display().to_string()), "{trace}");
     }
 }

@@ -3,6 +3,8 @@
 //! failing fixture looks like (exit 1, `MISMATCH` with the layer trace, a
 //! JUnit file with the failure).
 
+use crate::workspace_support::clean_warden;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -39,12 +41,8 @@ fn profiles() -> Vec<String> {
 /// `warden` in the repository root with a private HOME (so `~` paths are
 /// the test's own) and no inherited config or requirements.
 fn warden(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("warden").unwrap();
-    cmd.current_dir(repo())
-        .env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LANG", "C.UTF-8");
+    let mut cmd = Command::from_std(clean_warden(home));
+    cmd.current_dir(repo());
     cmd
 }
 

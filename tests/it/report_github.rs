@@ -3,15 +3,16 @@
 //! runs with batched annotations, degrading to workflow commands, retries,
 //! the job summary, and that no planted secret leaves in any of it.
 
+use crate::workspace_support::warden_exe;
+
 use crate::audit_support;
-use crate::report_github_mock;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::github_mock::{BOT, Comment, Fault, GithubMock, PR, TOKEN};
 use audit_support::*;
-use report_github_mock::{BOT, Comment, Fault, PR, Shared, start};
 use warden::audit::{AuditSummary, Event};
 use warden::decision::{Category, Layer, Outcome, Source};
 use warden::error::ExitStatus;
@@ -19,7 +20,6 @@ use warden::github::client::RetryPolicy;
 use warden::report::default_report_config;
 use warden::report::github::{Delivery, GithubEnv, PublishOptions, PublishOutcome, publish_with};
 
-const TOKEN: &str = "ghs_MockInstallationToken0123456789abcdef";
 const HEAD_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 struct Fixture {
@@ -97,25 +97,21 @@ async fn publish(fixture: &Fixture, summary: &AuditSummary) -> PublishOutcome {
     .await
 }
 
-fn requests(mock: &Shared, method: &str, path_contains: &str) -> usize {
-    mock.lock()
-        .unwrap()
-        .requests
-        .iter()
-        .filter(|r| r.method == method && r.path.contains(path_contains))
-        .count()
+fn requests(mock: &GithubMock, method: &str, path_contains: &str) -> usize {
+    mock.count(method, path_contains)
 }
 
-fn assert_no_violations(mock: &Shared) {
-    let m = mock.lock().unwrap();
-    assert!(m.violations.is_empty(), "{:#?}", m.violations);
+fn assert_no_violations(mock: &GithubMock) {
+    let violations = mock.violations();
+    assert!(violations.is_empty(), "{violations:#?}");
+    // GitHub takes any name; warden's check run is always `warden`.
+    assert!(mock.check_runs().iter().all(|r| r.name == "warden"));
 }
 
 /// Nothing planted (nor the API token) in any request body, the job summary
 /// or workflow commands.
-fn assert_no_secrets(mock: &Shared, fixture: &Fixture, outcome: &PublishOutcome) {
-    let m = mock.lock().unwrap();
-    for r in &m.requests {
+fn assert_no_secrets(mock: &GithubMock, fixture: &Fixture, outcome: &PublishOutcome) {
+    for r in &mock.requests() {
         for secret in [PLANTED_TOKEN, "Plant3d", TOKEN] {
             assert!(
                 !r.body.contains(secret),
@@ -137,7 +133,8 @@ fn assert_no_secrets(mock: &Shared, fixture: &Fixture, outcome: &PublishOutcome)
 
 #[tokio::test]
 async fn first_run_creates_the_comment_and_the_second_updates_it() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     let fixture = Fixture::new(&url);
     let summary = fixture.summary();
     let first = publish(&fixture, &summary).await;
@@ -159,9 +156,9 @@ async fn first_run_creates_the_comment_and_the_second_updates_it() {
         "{second:?}"
     );
 
-    let m = mock.lock().unwrap();
-    assert_eq!(m.comments.len(), 1, "no second comment");
-    let comment = &m.comments[0];
+    let comments = mock.comments();
+    assert_eq!(comments.len(), 1, "no second comment");
+    let comment = &comments[0];
     assert!(comment.body.starts_with("<!-- warden:CI:agent -->\n"));
     assert!(comment.body.contains("run-2"), "updated in place");
     assert!(!comment.body.contains("Circuit breaker"));
@@ -172,9 +169,9 @@ async fn first_run_creates_the_comment_and_the_second_updates_it() {
             .contains("https://github.com/octo/demo/actions/runs/42")
     );
     // Update by PATCH on the comment, as GitHub documents; never POST there.
-    let patch = m
-        .requests
-        .iter()
+    let patch = mock
+        .requests()
+        .into_iter()
         .find(|r| r.method == "PATCH" && r.path.contains("/issues/comments/"))
         .expect("a PATCH");
     assert_eq!(
@@ -182,10 +179,9 @@ async fn first_run_creates_the_comment_and_the_second_updates_it() {
         format!("/repos/octo/demo/issues/comments/{}", comment.id)
     );
     assert_eq!(
-        patch.authorization.as_deref(),
+        patch.authorization().as_deref(),
         Some(format!("Bearer {TOKEN}").as_str())
     );
-    drop(m);
     assert_eq!(requests(&mock, "POST", "/issues/7/comments"), 1);
     assert_eq!(requests(&mock, "POST", "/issues/comments/"), 0);
     assert_eq!(requests(&mock, "POST", "/check-runs"), 2);
@@ -195,10 +191,10 @@ async fn first_run_creates_the_comment_and_the_second_updates_it() {
 
 #[tokio::test]
 async fn the_marker_comment_is_found_on_page_two_and_foreign_markers_are_ignored() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     let fixture = Fixture::new(&url);
     {
-        let mut m = mock.lock().unwrap();
         for i in 0..150u64 {
             let (body, login) = match i {
                 // Someone pasted the marker: not ours, not updated.
@@ -211,8 +207,9 @@ async fn the_marker_comment_is_found_on_page_two_and_foreign_markers_are_ignored
                 120 => ("<!-- warden:CI:agent -->\nold report".to_owned(), BOT),
                 _ => (format!("comment {i}"), "someone"),
             };
-            m.comments.push(Comment {
+            mock.push_comment(Comment {
                 id: 1 + i,
+                issue: PR,
                 body,
                 login: login.into(),
             });
@@ -223,17 +220,14 @@ async fn the_marker_comment_is_found_on_page_two_and_foreign_markers_are_ignored
         outcome.comment,
         Delivery::Done("updated comment 121".into())
     );
-    let m = mock.lock().unwrap();
-    assert_eq!(m.comments.len(), 150);
-    assert!(m.comments[120].body.contains("2 denied"));
-    assert_eq!(
-        m.comments[3].body,
-        "<!-- warden:CI:agent -->\nlooks official"
-    );
-    assert!(m.comments[40].body.starts_with("<!-- warden:CI:other -->"));
+    let comments = mock.comments();
+    assert_eq!(comments.len(), 150);
+    assert!(comments[120].body.contains("2 denied"));
+    assert_eq!(comments[3].body, "<!-- warden:CI:agent -->\nlooks official");
+    assert!(comments[40].body.starts_with("<!-- warden:CI:other -->"));
     // Page 2 was fetched through the Link header's absolute URL.
-    let pages: Vec<_> = m
-        .requests
+    let pages: Vec<_> = mock
+        .requests()
         .iter()
         .filter(|r| r.method == "GET" && r.path.ends_with("/comments"))
         .map(|r| (r.path.clone(), r.query.clone()))
@@ -241,7 +235,6 @@ async fn the_marker_comment_is_found_on_page_two_and_foreign_markers_are_ignored
     assert_eq!(pages.len(), 2, "{pages:?}");
     assert_eq!(pages[1].0, "/repositories/1/issues/7/comments");
     assert!(pages[1].1.contains("page=2"));
-    drop(m);
     assert_no_violations(&mock);
 }
 
@@ -287,7 +280,8 @@ fn many_denials(n: u32) -> AuditSummary {
 
 #[tokio::test]
 async fn a_hundred_and_twenty_annotations_go_in_three_requests() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     let fixture = Fixture::new(&url);
     let outcome = publish(&fixture, &many_denials(120)).await;
     assert_eq!(
@@ -295,16 +289,16 @@ async fn a_hundred_and_twenty_annotations_go_in_three_requests() {
         Delivery::Done("check run 1002 with 120 annotations in 3 requests".into()),
         "{outcome:?}"
     );
-    let m = mock.lock().unwrap();
-    let run = &m.check_runs[0];
+    let runs = mock.check_runs();
+    let run = &runs[0];
     assert_eq!(run.annotations.len(), 120);
     assert_eq!(
         run.head_sha, HEAD_SHA,
         "on the PR head, not the merge commit"
     );
     assert_eq!(run.conclusion, "neutral", "denials are neutral by default");
-    let batch_sizes: Vec<usize> = m
-        .requests
+    let batch_sizes: Vec<usize> = mock
+        .requests()
         .iter()
         .filter(|r| r.path.contains("/check-runs") && r.method != "GET")
         .map(|r| {
@@ -319,14 +313,14 @@ async fn a_hundred_and_twenty_annotations_go_in_three_requests() {
     assert_eq!(first["start_column"], 3);
     assert_eq!(first["annotation_level"], "failure");
     assert_eq!(run.annotations[119]["start_line"], 120);
-    drop(m);
     assert_no_violations(&mock);
 }
 
 #[tokio::test]
 async fn a_read_only_token_degrades_to_workflow_commands() {
-    let (url, mock) = start(TOKEN, "").await;
-    mock.lock().unwrap().read_only = true;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
+    mock.read_only();
     let fixture = Fixture::new(&url);
     let outcome = publish(&fixture, &fixture.summary()).await;
     assert!(
@@ -360,22 +354,23 @@ async fn a_read_only_token_degrades_to_workflow_commands() {
 
 #[tokio::test]
 async fn no_token_means_workflow_commands_and_the_job_summary() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     let mut fixture = Fixture::new(&url);
     fixture.env.remove("GITHUB_TOKEN");
     let outcome = publish(&fixture, &fixture.summary()).await;
     assert!(matches!(outcome.check_run, Delivery::Degraded(ref s) if s.contains("GITHUB_TOKEN")));
     assert_eq!(outcome.workflow_commands.len(), 3);
     assert!(matches!(outcome.step_summary, Delivery::Done(_)));
-    assert!(mock.lock().unwrap().requests.is_empty());
+    assert!(mock.requests().is_empty());
 }
 
 #[tokio::test]
 async fn server_errors_are_retried_then_succeed() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     {
-        let mut m = mock.lock().unwrap();
-        m.faults.push_back(Fault {
+        mock.push_fault(Fault {
             method: "POST",
             path_contains: "/check-runs",
             status: 502,
@@ -383,7 +378,7 @@ async fn server_errors_are_retried_then_succeed() {
             headers: vec![],
             message: "Server Error",
         });
-        m.faults.push_back(Fault {
+        mock.push_fault(Fault {
             method: "GET",
             path_contains: "/issues/7/comments",
             status: 503,
@@ -392,7 +387,7 @@ async fn server_errors_are_retried_then_succeed() {
             message: "Service Unavailable",
         });
         // A secondary rate limit: 403 with Retry-After is retried.
-        m.faults.push_back(Fault {
+        mock.push_fault(Fault {
             method: "PATCH",
             path_contains: "/check-runs/",
             status: 403,
@@ -409,12 +404,10 @@ async fn server_errors_are_retried_then_succeed() {
         "{outcome:?}"
     );
     assert!(outcome.workflow_commands.is_empty());
-    let m = mock.lock().unwrap();
-    assert!(m.faults.is_empty(), "every fault was hit");
-    assert_eq!(m.check_runs.len(), 1);
-    assert_eq!(m.check_runs[0].annotations.len(), 60);
-    assert_eq!(m.comments.len(), 1);
-    drop(m);
+    assert_eq!(mock.faults_left(), 0, "every fault was hit");
+    assert_eq!(mock.check_runs().len(), 1);
+    assert_eq!(mock.check_runs()[0].annotations.len(), 60);
+    assert_eq!(mock.comments().len(), 1);
     assert_eq!(requests(&mock, "POST", "/check-runs"), 2);
     assert_eq!(requests(&mock, "PATCH", "/check-runs/"), 2);
     assert_no_violations(&mock);
@@ -422,11 +415,11 @@ async fn server_errors_are_retried_then_succeed() {
 
 #[tokio::test]
 async fn a_creation_that_landed_before_a_502_is_not_duplicated() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     {
-        let mut m = mock.lock().unwrap();
         for (path, status) in [("/issues/7/comments", 502), ("/check-runs", 500)] {
-            m.faults.push_back(Fault {
+            mock.push_fault(Fault {
                 method: "POST",
                 path_contains: path,
                 status,
@@ -443,14 +436,16 @@ async fn a_creation_that_landed_before_a_502_is_not_duplicated() {
         matches!(outcome.check_run, Delivery::Done(_)),
         "{outcome:?}"
     );
-    let m = mock.lock().unwrap();
-    assert_eq!(m.comments.len(), 1, "the comment that landed was found");
     assert_eq!(
-        m.check_runs.len(),
+        mock.comments().len(),
+        1,
+        "the comment that landed was found"
+    );
+    assert_eq!(
+        mock.check_runs().len(),
         1,
         "the check run that landed was found by external_id"
     );
-    drop(m);
     assert_eq!(requests(&mock, "POST", "/issues/7/comments"), 1);
     assert_eq!(requests(&mock, "POST", "/check-runs"), 1);
     assert_no_violations(&mock);
@@ -458,11 +453,11 @@ async fn a_creation_that_landed_before_a_502_is_not_duplicated() {
 
 #[tokio::test]
 async fn github_down_fails_only_a_required_report_and_never_touches_the_log() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     {
-        let mut m = mock.lock().unwrap();
         for _ in 0..20 {
-            m.faults.push_back(Fault {
+            mock.push_fault(Fault {
                 method: "GET",
                 path_contains: "/",
                 status: 500,
@@ -470,7 +465,7 @@ async fn github_down_fails_only_a_required_report_and_never_touches_the_log() {
                 headers: vec![],
                 message: "down",
             });
-            m.faults.push_back(Fault {
+            mock.push_fault(Fault {
                 method: "POST",
                 path_contains: "/",
                 status: 500,
@@ -504,7 +499,8 @@ async fn github_down_fails_only_a_required_report_and_never_touches_the_log() {
 
 #[tokio::test]
 async fn the_job_summary_stays_under_one_mebibyte() {
-    let (url, _mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     let mut fixture = Fixture::new(&url);
     // Only the job summary matters here (and the API part would make
     // thousands of annotations).
@@ -529,7 +525,8 @@ async fn the_job_summary_stays_under_one_mebibyte() {
 
 #[tokio::test]
 async fn enterprise_server_base_paths_are_kept() {
-    let (url, mock) = start(TOKEN, "/api/v3").await;
+    let mock = GithubMock::start_under("/api/v3");
+    let url = mock.url.clone();
     assert!(url.ends_with("/api/v3"));
     let fixture = Fixture::new(&url);
     let outcome = publish(&fixture, &fixture.summary()).await;
@@ -538,15 +535,18 @@ async fn enterprise_server_base_paths_are_kept() {
         matches!(outcome.check_run, Delivery::Done(_)),
         "{outcome:?}"
     );
-    let m = mock.lock().unwrap();
-    assert!(m.requests.iter().all(|r| r.path.starts_with("/api/v3/")));
-    drop(m);
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| r.path.starts_with("/api/v3/"))
+    );
     assert_no_violations(&mock);
 }
 
 #[tokio::test]
 async fn push_events_get_a_check_run_but_no_comment() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     let mut fixture = Fixture::new(&url);
     let push = fixture.dir.path().join("push.json");
     std::fs::write(&push, r#"{"ref":"refs/heads/main"}"#).unwrap();
@@ -556,16 +556,16 @@ async fn push_events_get_a_check_run_but_no_comment() {
     let outcome = publish(&fixture, &fixture.summary()).await;
     assert!(matches!(outcome.comment, Delivery::Skipped(_)));
     assert!(matches!(outcome.check_run, Delivery::Done(_)));
-    let m = mock.lock().unwrap();
-    assert_eq!(m.check_runs[0].head_sha, "f".repeat(40), "GITHUB_SHA");
+    assert_eq!(mock.check_runs()[0].head_sha, "f".repeat(40), "GITHUB_SHA");
 }
 
 #[test]
 fn report_github_command_end_to_end() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (url, mock) = runtime.block_on(start(TOKEN, ""));
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     let fixture = Fixture::new(&url);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
+    let mut cmd = std::process::Command::new(warden_exe());
     cmd.env_clear()
         .envs(&fixture.env)
         .args(["report", "--github", "--require-report", "--audit"])
@@ -582,7 +582,7 @@ fn report_github_command_end_to_end() {
     );
     assert!(stderr.contains("check run: done"), "{stderr}");
     assert!(out.stdout.is_empty());
-    assert_eq!(mock.lock().unwrap().comments.len(), 1);
+    assert_eq!(mock.comments().len(), 1);
     assert!(
         fixture
             .step_summary()
@@ -590,7 +590,7 @@ fn report_github_command_end_to_end() {
     );
 
     // GitHub refuses (not a permission problem) and --require-report: exit 5.
-    mock.lock().unwrap().faults.extend([
+    for fault in [
         Fault {
             method: "GET",
             path_contains: "/issues/7/comments",
@@ -607,8 +607,10 @@ fn report_github_command_end_to_end() {
             headers: vec![],
             message: "Validation Failed",
         },
-    ]);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
+    ] {
+        mock.push_fault(fault);
+    }
+    let mut cmd = std::process::Command::new(warden_exe());
     cmd.env_clear()
         .envs(&fixture.env)
         .args(["report", "--github", "--require-report", "--audit"])
@@ -622,7 +624,7 @@ fn report_github_command_end_to_end() {
     assert!(stderr.contains("PR comment: FAILED"), "{stderr}");
     assert!(!stderr.contains(TOKEN));
     // Without a token: workflow commands on stdout, exit 0.
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
+    let mut cmd = std::process::Command::new(warden_exe());
     cmd.env_clear()
         .envs(&fixture.env)
         .env_remove("GITHUB_TOKEN")

@@ -6,20 +6,18 @@
 //! the local GitHub API mock, on the exact request.
 
 use crate::audit_support;
-use crate::report_github_mock;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::github_mock::{GithubMock, PR, TOKEN};
 use audit_support::{WORKSPACE, sample_events, write_log};
-use report_github_mock::{PR, Shared, start};
 use warden::audit::{AuditSummary, Event};
 use warden::github::client::RetryPolicy;
 use warden::report::default_report_config;
 use warden::report::github::{Delivery, GithubEnv, PublishOptions, PublishOutcome, publish_with};
 
-const TOKEN: &str = "ghs_MockInstallationToken0123456789abcdef";
 const HEAD_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// The sample run with its workspace moved to a real directory, and the
@@ -104,15 +102,15 @@ impl Fixture {
 
 /// `(path, start_line, title up to the colon)` of every annotation in the
 /// check run's creating request, as sent.
-fn sent_annotations(mock: &Shared) -> Vec<(String, u64, String)> {
-    let m = mock.lock().unwrap();
-    let create = m
-        .requests
+fn sent_annotations(mock: &GithubMock) -> Vec<(String, u64, String)> {
+    let requests = mock.requests();
+    let create = requests
         .iter()
         .find(|r| r.method == "POST" && r.path.ends_with("/check-runs"))
         .expect("the check run was created");
     let body: serde_json::Value = serde_json::from_str(&create.body).unwrap();
-    assert!(m.violations.is_empty(), "{:#?}", m.violations);
+    let violations = mock.violations();
+    assert!(violations.is_empty(), "{violations:#?}");
     body["output"]["annotations"]
         .as_array()
         .unwrap()
@@ -134,7 +132,8 @@ fn row(path: &str, line: u64, title: &str) -> (String, u64, String) {
 
 #[tokio::test]
 async fn without_the_workflow_ref_annotations_go_to_the_project_config() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     let fixture = Fixture::new(&url);
     fixture.write(".warden/config.toml");
     // A local action too: the project config still comes first.
@@ -167,7 +166,8 @@ async fn without_the_workflow_ref_annotations_go_to_the_project_config() {
 
 #[tokio::test]
 async fn without_a_project_config_a_local_actions_file_is_used() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     let mut fixture = Fixture::new(&url);
     fixture.write(".github/actions/warden/action.yml");
     // The runner's spelling of a local action's directory.
@@ -193,7 +193,8 @@ async fn without_a_project_config_a_local_actions_file_is_used() {
 
 #[tokio::test]
 async fn when_nothing_can_be_located_warden_warns_and_prints_a_workflow_command() {
-    let (url, mock) = start(TOKEN, "").await;
+    let mock = GithubMock::start();
+    let url = mock.url.clone();
     let mut fixture = Fixture::new(&url);
     // A remote action: its action.yml is outside the repository.
     let remote = tempfile::tempdir().unwrap();

@@ -1,6 +1,8 @@
 //! The offline renderers (Markdown, SARIF, JSON), annotations and check-run
 //! conclusions: pure functions of the summary, snapshot-tested.
 
+use crate::workspace_support::warden_exe;
+
 use crate::audit_support;
 
 use assert_cmd::Command;
@@ -237,8 +239,7 @@ fn report_command_renders_each_format_without_secrets() {
     let path = dir.path().join("run.jsonl");
     write_log(&path, "run-1", sample_events());
     for format in ["markdown", "json", "sarif"] {
-        let out = Command::cargo_bin("warden")
-            .unwrap()
+        let out = Command::new(warden_exe())
             .args(["report", "--format", format, "--audit"])
             .arg(&path)
             .output()
@@ -252,8 +253,7 @@ fn report_command_renders_each_format_without_secrets() {
         }
     }
     let sarif_path = dir.path().join("out.sarif");
-    Command::cargo_bin("warden")
-        .unwrap()
+    Command::new(warden_exe())
         .args(["report", "--format", "sarif", "-o"])
         .arg(&sarif_path)
         .arg("--audit")
@@ -273,15 +273,13 @@ fn report_refuses_a_broken_log() {
     write_log(&path, "run-1", sample_events());
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replacen("pipe to shell", "pipe to shelL", 1)).unwrap();
-    Command::cargo_bin("warden")
-        .unwrap()
+    Command::new(warden_exe())
         .args(["report", "--audit"])
         .arg(&path)
         .assert()
         .code(1)
         .stderr(predicate::str::contains("broken at record 7"));
-    Command::cargo_bin("warden")
-        .unwrap()
+    Command::new(warden_exe())
         .args(["report", "--audit", "/nonexistent/x.jsonl"])
         .assert()
         .code(2);
@@ -306,8 +304,7 @@ fn the_process_own_secret_environment_values_are_redacted_from_reports() {
     write_log(&path, "run-1", events);
     assert!(std::fs::read_to_string(&path).unwrap().contains(secret));
     for format in ["markdown", "json", "sarif"] {
-        let out = Command::cargo_bin("warden")
-            .unwrap()
+        let out = Command::new(warden_exe())
             .env("DEPLOY_TOKEN", secret)
             .args(["report", "--format", format, "--audit"])
             .arg(&path)

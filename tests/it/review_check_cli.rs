@@ -3,6 +3,8 @@
 //! review per check, and the verdict with the reviewer's rationale printed
 //! (human and `--json`), with the documented exit codes.
 
+use crate::workspace_support::warden_exe;
+
 use crate::provider_mock;
 
 use std::path::Path;
@@ -57,8 +59,7 @@ async fn check(base_url: &str, home: &Path, extra: &[&str]) -> (i32, String, Str
     args.extend(extra.iter().map(|s| s.to_string()));
     let home = home.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let out = Command::cargo_bin("warden")
-            .unwrap()
+        let out = Command::new(warden_exe())
             .args(&args)
             .env("HOME", &home)
             .env("WARDEN_REVIEWER_API_KEY", KEY)

@@ -11,6 +11,8 @@
 //! denial message with its id" are asserted by the run itself (a failed
 //! expectation exits 1) as well as by the audit log.
 
+use crate::workspace_support::warden_exe;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -40,7 +42,7 @@ impl Sandbox {
     fn run(&self, scenario: &str, audit: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
         let file = self.path(&format!("{audit}.yaml"));
         std::fs::write(&file, scenario).unwrap();
-        let mut cmd = Command::cargo_bin("warden").unwrap();
+        let mut cmd = Command::new(warden_exe());
         cmd.args(["run", "--provider", "script", "--scenario"])
             .arg(&file)
             .arg("--cwd")

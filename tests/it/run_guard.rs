@@ -3,6 +3,8 @@
 //! the report; a change warden cannot undo stops the run at once (exit 5),
 //! with the audit log and the report naming the path.
 
+use crate::workspace_support::warden_exe;
+
 use crate::run_support;
 
 use crate::sandbox_support;
@@ -189,7 +191,7 @@ fn an_unreadable_hooks_directory_does_not_hide_a_planted_hook_from_an_unprivileg
     std::fs::set_permissions(&hooks, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::fs::remove_file(hooks.join("post-checkout")).unwrap();
 
-    let warden = std::path::PathBuf::from(env!("CARGO_BIN_EXE_warden"));
+    let warden = warden_exe();
     let out = unprivileged(&[
         warden.as_os_str(),
         "--cwd".as_ref(),

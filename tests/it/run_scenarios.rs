@@ -455,6 +455,10 @@ fn npm_ci_loses_its_preapproval_once_the_agent_rewrites_the_lockfile() {
     let f = RunFixture::new();
     std::fs::write(f.ws.join("package.json"), "{}\n").unwrap();
     std::fs::write(f.ws.join("package-lock.json"), "{}\n").unwrap();
+    // The rule grants `~/.npm` and `~/.cache/pnpm`; missing, their nearest ancestor (HOME)
+    // would be granted, which puts warden's journal in reach: refused.
+    std::fs::create_dir_all(f.home.join(".npm")).unwrap();
+    std::fs::create_dir_all(f.home.join(".cache/pnpm")).unwrap();
     let bin = f.home.parent().unwrap().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let npm = bin.join("npm");

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sandbox_support::{Fixture, git, require_tool};
+use warden::config::GitMode;
 use warden::decision::Grants;
 
 /// Every canary the planted commands can touch.
@@ -277,9 +278,32 @@ async fn without_a_grant_the_gitdirs_and_the_submodule_git_file_are_read_only() 
     assert!(direct.status.success(), "control: {direct:?}");
     assert_eq!(control.later_unsandboxed_git(), ["fsm-sub"], "control");
 
+    // `sandbox.git = "commit"` (the default): the writes land in the
+    // sandbox, and are undone before anything else runs.
     let Some(r) = setup() else { return };
     let gitfile = std::fs::read(r.f.ws.join("sub/.git")).unwrap();
     let out = r.f.run(&r.repoint_submodule()).await;
+    assert_eq!(std::fs::read(r.f.ws.join("sub/.git")).unwrap(), gitfile);
+    assert!(out.protected_changes.iter().all(|c| c.restored));
+    assert!(
+        out.protected_changes
+            .iter()
+            .any(|c| c.path == r.f.ws.join("sub/.git")),
+        "{:?}",
+        out.protected_changes
+    );
+    let out = r.f.run(&r.plant_in_gitdirs()).await;
+    assert!(!out.protected_changes.is_empty(), "{out:?}");
+    assert!(out.protected_changes.iter().all(|c| c.restored));
+    assert_eq!(r.later_unsandboxed_git(), Vec::<String>::new());
+
+    // `"read-only"`: each write is refused.
+    let Some(r) = setup() else { return };
+    let read_only = r.f.policy_git(GitMode::ReadOnly);
+    let gitfile = std::fs::read(r.f.ws.join("sub/.git")).unwrap();
+    let out =
+        r.f.run_with(&read_only, &r.repoint_submodule(), Grants::default())
+            .await;
     assert_ne!(
         out.exit_code,
         Some(0),
@@ -300,7 +324,7 @@ async fn without_a_grant_the_gitdirs_and_the_submodule_git_file_are_read_only() 
         if line.starts_with("printf") && line.contains("src/") {
             continue; // scripts in the workspace are ordinary files
         }
-        let out = r.f.run(line).await;
+        let out = r.f.run_with(&read_only, line, Grants::default()).await;
         assert_ne!(
             out.exit_code,
             Some(0),
@@ -373,8 +397,17 @@ async fn an_embedded_submodule_git_directory_is_read_only() {
             r.f.ws.display()
         );
         if sandboxed {
-            let out = r.f.run(&plant).await;
+            let read_only = r.f.policy_git(GitMode::ReadOnly);
+            let out = r.f.run_with(&read_only, &plant, Grants::default()).await;
             assert_ne!(out.exit_code, Some(0), "emb/.git/config written: {out:?}");
+            assert_eq!(r.later_unsandboxed_git(), Vec::<String>::new());
+            let out = r.f.run(&plant).await;
+            assert!(
+                out.protected_changes
+                    .iter()
+                    .any(|c| c.restored && c.path.starts_with(&emb)),
+                "{out:?}"
+            );
             assert_eq!(r.later_unsandboxed_git(), Vec::<String>::new());
         } else {
             let direct = r.f.run_direct(&plant);

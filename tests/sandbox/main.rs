@@ -18,7 +18,11 @@
 mod run_support;
 #[path = "../support/sandbox.rs"]
 mod sandbox_support;
+#[path = "../support/workspace.rs"]
+mod workspace_support;
 
+mod audit_reach;
+mod crash_recovery;
 mod deny_links;
 mod descriptors;
 mod escape_kernel;
@@ -30,6 +34,7 @@ mod git_guard;
 mod launch_no_alloc;
 mod lifecycle;
 mod redteam;
+mod refusal_hints;
 mod reuse;
 mod root;
 mod routine;

@@ -22,14 +22,14 @@ use sandbox_support::{git, require_tool, warden_exe};
 
 const NOBODY: u32 = 65534;
 
-fn euid_is_root() -> bool {
+pub(crate) fn euid_is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
 
 /// A command run as the unprivileged user: `nobody` through `setpriv` when
 /// the tests run as root, else the current user.
-fn as_user(program: &Path) -> Command {
+pub(crate) fn as_user(program: &Path) -> Command {
     if euid_is_root() {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
@@ -41,17 +41,17 @@ fn as_user(program: &Path) -> Command {
 }
 
 /// A temp tree owned by the user the commands run as (`nobody` when root),
-/// with a git workspace `ws` and a HOME.
-struct Tree {
+/// with a git workspace `ws` and a HOME (also used by `audit_reach`).
+pub(crate) struct Tree {
     _tmp: tempfile::TempDir,
-    root: PathBuf,
-    ws: PathBuf,
-    home: PathBuf,
+    pub(crate) root: PathBuf,
+    pub(crate) ws: PathBuf,
+    pub(crate) home: PathBuf,
     canary: String,
 }
 
 impl Tree {
-    fn new() -> Tree {
+    pub(crate) fn new() -> Tree {
         let tmp = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(tmp.path()).unwrap();
         let ws = root.join("ws");
@@ -70,7 +70,7 @@ impl Tree {
     }
 
     /// Hand the whole tree to the user the commands run as.
-    fn give_away(&self) {
+    pub(crate) fn give_away(&self) {
         std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o755)).unwrap();
         if !euid_is_root() {
             return;
@@ -84,7 +84,7 @@ impl Tree {
         }
     }
 
-    fn sh_as_user(&self, script: &str) -> std::process::Output {
+    pub(crate) fn sh_as_user(&self, script: &str) -> std::process::Output {
         as_user(Path::new("/bin/sh"))
             .args(["-c", script])
             .current_dir(&self.ws)

@@ -283,6 +283,11 @@ fn as_nobody(cwd: &Path, args: &[&std::ffi::OsStr]) -> Output {
         .current_dir(cwd)
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
         .args(args)
+        // nobody cannot write root's HOME, where warden keeps its journal.
+        .env(
+            "XDG_STATE_HOME",
+            std::env::temp_dir().join(format!("warden-nobody-state-{:x}", fastrand::u64(..))),
+        )
         .output()
         .unwrap()
 }

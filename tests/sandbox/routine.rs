@@ -22,8 +22,16 @@ fn write_crate(dir: &Path) {
 
 /// The real toolchain homes (the fixture's HOME is a temp dir).
 fn toolchain_policy(f: &Fixture) -> warden::sandbox::SandboxPolicy {
+    toolchain_policy_git(f, warden::config::GitMode::Commit)
+}
+
+fn toolchain_policy_git(
+    f: &Fixture,
+    git: warden::config::GitMode,
+) -> warden::sandbox::SandboxPolicy {
     let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
     let mut cfg = f.sandbox_config();
+    cfg.git = git;
     for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
         let v = std::env::var_os(var)
             .map(PathBuf::from)
@@ -50,13 +58,33 @@ async fn cargo_build_of_a_tiny_crate_works_offline() {
 }
 
 #[tokio::test]
-async fn cargo_build_at_the_root_needs_a_write_grant_for_target() {
+async fn cargo_build_at_the_root_works_without_a_grant() {
     let f = Fixture::new();
     write_crate(&f.ws);
-    let policy = toolchain_policy(&f);
-    // The workspace root holds protected .git/.warden, so Landlock cannot
-    // let it take new entries (docs/threat-model.md): a fresh `target/`
-    // is refused and reported as a write refusal to escalate.
+    // `sandbox.git = "commit"`: the workspace is writable as a whole, so a
+    // fresh `target/` and `Cargo.lock` need nothing.
+    let out = f
+        .run_with(
+            &toolchain_policy(&f),
+            "cargo build --offline -q && ./target/debug/tiny",
+            Grants::default(),
+        )
+        .await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert!(f.ws.join("Cargo.lock").is_file() && f.ws.join("target").is_dir());
+    assert!(
+        out.protected_changes.is_empty(),
+        "{:?}",
+        out.protected_changes
+    );
+    std::fs::remove_dir_all(f.ws.join("target")).unwrap();
+    std::fs::remove_file(f.ws.join("Cargo.lock")).unwrap();
+
+    let policy = toolchain_policy_git(&f, warden::config::GitMode::ReadOnly);
+    // `"read-only"`: the workspace root holds protected .git/.warden, so
+    // Landlock cannot let it take new entries (docs/threat-model.md): a
+    // fresh `target/` is refused and reported as a write refusal to
+    // escalate.
     let out = f
         .run_with(&policy, "cargo build --offline -q", Grants::default())
         .await;
@@ -96,7 +124,7 @@ async fn cargo_build_at_the_root_needs_a_write_grant_for_target() {
 }
 
 #[tokio::test]
-async fn git_status_and_diff_work_and_commit_needs_the_git_grant() {
+async fn git_commit_works_by_default_and_needs_the_git_grant_when_read_only() {
     let f = Fixture::new();
     git(&f.ws, &["add", "-A"]);
     git(&f.ws, &["commit", "-q", "-m", "init"]);
@@ -105,7 +133,10 @@ async fn git_status_and_diff_work_and_commit_needs_the_git_grant() {
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert!(out.stdout.contains("M README.md"), "{}", out.stdout);
 
-    let out = f.run("git commit -qam sandboxed").await;
+    let read_only = f.policy_git(warden::config::GitMode::ReadOnly);
+    let out = f
+        .run_with(&read_only, "git commit -qam sandboxed", Grants::default())
+        .await;
     assert_ne!(
         out.exit_code,
         Some(0),
@@ -124,13 +155,26 @@ async fn git_status_and_diff_work_and_commit_needs_the_git_grant() {
     };
     let out = f
         .run_with(
-            &f.policy(),
+            &read_only,
             "git commit -qam sandboxed && git log --oneline | wc -l",
             grants,
         )
         .await;
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert_eq!(out.stdout.trim(), "2");
+    assert!(
+        out.protected_changes.is_empty(),
+        "{:?}",
+        out.protected_changes
+    );
+
+    // `"commit"` (the default): no grant needed.
+    std::fs::write(f.ws.join("README.md"), "changed again\n").unwrap();
+    let out = f
+        .run("git commit -qam again && git log --oneline | wc -l")
+        .await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), "3");
     assert!(
         out.protected_changes.is_empty(),
         "{:?}",

@@ -1,58 +1,49 @@
-//! Shared fixture for `warden run` tests: a temp HOME (with a canary key that
-//! must never leak), a small workspace, and a command builder for the real
-//! binary with a clean, deterministic environment.
+//! Shared fixture for `warden run` tests: the shared [`Workspace`] (a temp
+//! HOME with a canary key that must never leak, the real binary in a clean
+//! environment) with a small workspace, and `warden run` with a scripted
+//! model and its audit log.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+use crate::workspace_support::Workspace;
+
 pub struct RunFixture {
-    pub _tmp: tempfile::TempDir,
-    pub home: PathBuf,
-    pub ws: PathBuf,
+    pub base: Workspace,
     pub audit: PathBuf,
-    pub canary: String,
+}
+
+/// The workspace's paths (`home`, `ws`, `canary`…) are the fixture's.
+impl std::ops::Deref for RunFixture {
+    type Target = Workspace;
+    fn deref(&self) -> &Workspace {
+        &self.base
+    }
 }
 
 impl RunFixture {
     pub fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(tmp.path()).unwrap();
-        let home = root.join("home");
-        let ws = root.join("ws");
-        std::fs::create_dir_all(home.join(".ssh")).unwrap();
-        let canary = format!("CANARY{:016x}", fastrand::u64(..));
-        std::fs::write(home.join(".ssh/id_rsa"), format!("{canary}\n")).unwrap();
-        std::fs::create_dir_all(ws.join("src")).unwrap();
-        std::fs::write(ws.join("README.md"), "hello from the workspace\n").unwrap();
-        std::fs::write(ws.join("src/lib.txt"), "one\n").unwrap();
+        let base = Workspace::new();
+        base.write_ws("README.md", "hello from the workspace\n");
+        base.write_ws("src/lib.txt", "one\n");
         RunFixture {
-            audit: root.join("audit/run.jsonl"),
-            _tmp: tmp,
-            home,
-            ws,
-            canary,
+            audit: base.root.join("audit/run.jsonl"),
+            base,
         }
     }
 
     /// `warden` with HOME and the workspace set, no inherited model keys
     /// and not in GitHub Actions.
     pub fn warden(&self) -> Command {
-        Command::from_std(self.warden_std())
+        self.base.warden()
     }
 
     /// [`Self::warden`] as a plain `std::process::Command` (to spawn it
     /// and signal it while it runs).
     pub fn warden_std(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("LANG", "C.UTF-8")
-            .arg("--cwd")
-            .arg(&self.ws);
-        cmd
+        self.base.warden_std()
     }
 
     /// `warden run --profile P --provider script --scenario S --audit …`.
@@ -78,9 +69,7 @@ impl RunFixture {
     }
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.home.parent().unwrap().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
+        self.base.file(name, text)
     }
 
     /// Every audit record, parsed.

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,21 +13,22 @@ use warden::config::{NetworkMode, SandboxConfig, SandboxFallback, SandboxMode};
 use warden::decision::Grants;
 use warden::sandbox::{ExecOutput, ExecRequest, SandboxPolicy, SandboxRuntime, execute};
 
+use crate::workspace_support::Workspace;
+
+pub use crate::workspace_support::warden_exe;
+
+/// The shared [`Workspace`] with a git workspace and the files the escape
+/// tests attack (`.warden/`, `.github/workflows/`, `~/.bashrc`).
 pub struct Fixture {
-    pub _tmp: tempfile::TempDir,
-    pub home: PathBuf,
-    pub ws: PathBuf,
-    pub canary: String,
-    pub key: PathBuf,
+    pub base: Workspace,
 }
 
-/// The `warden` binary the sandbox tests run: this build's, or another one
-/// named by `WARDEN_TEST_EXE` (`scripts/test.sh` runs these tests again
-/// against the static-pie release build, which is what the Action installs).
-pub fn warden_exe() -> PathBuf {
-    std::env::var_os("WARDEN_TEST_EXE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_warden")))
+/// The workspace's paths (`home`, `ws`, `canary`, `key`…) are the fixture's.
+impl std::ops::Deref for Fixture {
+    type Target = Workspace;
+    fn deref(&self) -> &Workspace {
+        &self.base
+    }
 }
 
 pub fn runtime() -> SandboxRuntime {
@@ -47,31 +48,17 @@ pub fn git(dir: &Path, args: &[&str]) {
 
 impl Fixture {
     pub fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(tmp.path()).unwrap();
-        let home = root.join("home");
-        let ws = root.join("ws");
-        std::fs::create_dir_all(home.join(".ssh")).unwrap();
-        let canary = format!("CANARY-{:016x}", fastrand::u64(..));
-        let key = home.join(".ssh/id_rsa");
-        std::fs::write(&key, format!("-----BEGIN KEY-----\n{canary}\n")).unwrap();
+        let base = Workspace::with_key(|canary| format!("-----BEGIN KEY-----\n{canary}\n"));
+        let (home, ws) = (&base.home, &base.ws);
         std::fs::write(home.join(".bashrc"), "# rc\n").unwrap();
         std::fs::create_dir_all(ws.join("src")).unwrap();
-        git(&ws, &["init", "-q", "-b", "main"]);
-        git(&ws, &["config", "user.name", "Test"]);
-        git(&ws, &["config", "user.email", "test@example.invalid"]);
-        std::fs::create_dir_all(ws.join(".warden")).unwrap();
-        std::fs::write(ws.join(".warden/config.toml"), "# project\n").unwrap();
-        std::fs::create_dir_all(ws.join(".github/workflows")).unwrap();
-        std::fs::write(ws.join(".github/workflows/ci.yml"), "on: push\n").unwrap();
-        std::fs::write(ws.join("README.md"), "hello\n").unwrap();
-        Fixture {
-            _tmp: tmp,
-            home,
-            ws,
-            canary,
-            key,
-        }
+        git(ws, &["init", "-q", "-b", "main"]);
+        git(ws, &["config", "user.name", "Test"]);
+        git(ws, &["config", "user.email", "test@example.invalid"]);
+        base.write_ws(".warden/config.toml", "# project\n");
+        base.write_ws(".github/workflows/ci.yml", "on: push\n");
+        base.write_ws("README.md", "hello\n");
+        Fixture { base }
     }
 
     pub fn sandbox_config(&self) -> SandboxConfig {
@@ -85,6 +72,7 @@ impl Fixture {
             ],
             protected: vec![],
             network: NetworkMode::Off,
+            git: warden::config::GitMode::Commit,
             fallback: SandboxFallback::Refuse,
             timeout: Duration::from_secs(120),
             output_limit: 1 << 20,
@@ -95,6 +83,15 @@ impl Fixture {
 
     pub fn policy(&self) -> SandboxPolicy {
         self.policy_with(SandboxMode::WorkspaceWrite, self.sandbox_config())
+    }
+
+    /// The workspace-write policy with `sandbox.git = git`.
+    pub fn policy_git(&self, git: warden::config::GitMode) -> SandboxPolicy {
+        let cfg = SandboxConfig {
+            git,
+            ..self.sandbox_config()
+        };
+        self.policy_with(SandboxMode::WorkspaceWrite, cfg)
     }
 
     pub fn policy_with(&self, mode: SandboxMode, cfg: SandboxConfig) -> SandboxPolicy {

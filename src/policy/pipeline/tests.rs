@@ -85,6 +85,7 @@ fn config() -> Config {
             deny_read: vec!["~/.ssh".into(), "**/.env".into()],
             protected: vec![".git".into(), ".warden".into(), ".github/workflows".into()],
             network: NetworkMode::Off,
+            git: crate::config::GitMode::Commit,
             fallback: SandboxFallback::Refuse,
             timeout: Duration::from_secs(60),
             output_limit: 1 << 20,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use crate::workspace_support::Workspace;
+
 /// The test MCP server (tests/it/mcp_support/server.rs). It is an example, so
 /// that `cargo install` leaves it out; cargo puts examples in `examples/`
 /// of the profile directory that holds the warden binary. `cargo test` and
@@ -34,10 +36,6 @@ pub fn server_bin() -> &'static str {
     })
 }
 
-pub fn warden_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_warden")
-}
-
 /// A TOML string literal (paths of this machine may contain anything).
 pub fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
@@ -51,54 +49,33 @@ pub fn server_toml(name: &str, trust: &str, extra: &str) -> String {
     )
 }
 
-/// A workspace with a writable `notes/` directory, a fake HOME with a
-/// canary SSH key, and a place for config files outside the workspace.
+/// The shared [`Workspace`] with a writable `notes/` directory; config
+/// files go beside the workspace ([`Workspace::file`]).
 pub struct Ws {
-    _tmp: tempfile::TempDir,
-    pub root: PathBuf,
-    pub ws: PathBuf,
-    pub home: PathBuf,
-    pub canary: String,
+    pub base: Workspace,
+}
+
+/// The workspace's paths (`root`, `ws`, `home`, `canary`) are the fixture's.
+impl std::ops::Deref for Ws {
+    type Target = Workspace;
+    fn deref(&self) -> &Workspace {
+        &self.base
+    }
 }
 
 impl Ws {
     pub fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(tmp.path()).unwrap();
-        let ws = root.join("ws");
-        let home = root.join("home");
-        std::fs::create_dir_all(ws.join("notes")).unwrap();
-        std::fs::create_dir_all(home.join(".ssh")).unwrap();
-        let canary = format!("CANARY-{:016x}", fastrand::u64(..));
-        std::fs::write(home.join(".ssh/id_rsa"), &canary).unwrap();
-        std::fs::write(ws.join("README.md"), "hello\n").unwrap();
-        Ws {
-            _tmp: tmp,
-            root,
-            ws,
-            home,
-            canary,
-        }
+        let base = Workspace::with_key(str::to_owned);
+        std::fs::create_dir_all(base.ws.join("notes")).unwrap();
+        base.write_ws("README.md", "hello\n");
+        Ws { base }
     }
 
-    /// Write `name` (outside the workspace) and return its path.
-    pub fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.root.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    /// `warden ARGS…` in this workspace with this HOME.
+    /// `warden ARGS…` in this workspace with this HOME, in a clean
+    /// environment.
     pub fn warden(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(warden_bin());
-        cmd.args(args)
-            .arg("--cwd")
-            .arg(&self.ws)
-            .current_dir(&self.ws)
-            .env("HOME", &self.home)
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("WARDEN_REQUIREMENTS")
-            .env_remove("RUST_LOG");
+        let mut cmd = self.base.warden_std();
+        cmd.args(args).current_dir(&self.ws);
         cmd
     }
 
