@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 
+use super::commit_guard::CommitGuard;
 use super::enforcement::Enforcement;
 use super::guard::Guard;
 use super::journal::Journal;
@@ -36,6 +37,7 @@ pub async fn execute(
     let tmp = PrivateTmp::in_run_dir()?;
     let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::PerProcess, &[])?;
     let req = &req;
+    let commits = CommitGuard::begin(policy, &prepared.guarded)?;
     let guard =
         Guard::snapshot(&prepared.guarded, &prepared.writable).map_err(SandboxError::Request)?;
     let journal = Journal::for_guard(&policy.workspace, &guard, &prepared.writable)?;
@@ -137,7 +139,10 @@ pub async fn execute(
     let messages = parse_messages(&status_bytes);
     let stdout = join_capture(out_task).await;
     let mut stderr = join_capture(err_task).await;
-    let protected_changes = guard.finish()?;
+    let mut protected_changes = guard.finish()?;
+    if let Some(commits) = commits {
+        protected_changes.extend(commits.finish()?);
+    }
     Journal::close_opt(journal);
 
     let mut enforcement: Option<Enforcement> = None;

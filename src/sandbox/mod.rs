@@ -55,6 +55,7 @@ pub mod account_home;
 mod bpf;
 pub mod caps;
 pub mod child_report;
+mod commit_guard;
 pub mod deny;
 pub mod deny_links;
 pub mod deny_match;

@@ -16,6 +16,7 @@
 
 use std::time::Instant;
 
+use super::commit_guard::CommitGuard;
 use super::devices::given_terminals;
 use super::exec::{command_env, fill_record};
 use super::guard::Guard;
@@ -38,6 +39,7 @@ pub fn run_inherited(
     let tmp = PrivateTmp::create()?;
     let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::Off, &given_terminals())?;
     let req = &req;
+    let commits = CommitGuard::begin(policy, &prepared.guarded)?;
     let guard =
         Guard::snapshot(&prepared.guarded, &prepared.writable).map_err(SandboxError::Request)?;
     let journal = Journal::for_guard(&policy.workspace, &guard, &prepared.writable)?;
@@ -104,7 +106,10 @@ pub fn run_inherited(
     reaper.sweep();
     let duration = started.elapsed();
     // Every process of the command is dead: restore, or fail closed.
-    let protected_changes = guard.finish()?;
+    let mut protected_changes = guard.finish()?;
+    if let Some(commits) = commits {
+        protected_changes.extend(commits.finish()?);
+    }
     Journal::close_opt(journal);
     drop(tmp);
     if let Some(signal) = interrupted {

@@ -22,6 +22,7 @@ mod sandbox_support;
 mod workspace_support;
 
 mod audit_reach;
+mod commit_revert;
 mod crash_recovery;
 mod deny_links;
 mod descriptors;
