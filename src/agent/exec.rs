@@ -122,11 +122,13 @@ impl Executor {
     /// Create the missing build-output directories an allow rule names
     /// (`grants.write = ["target/"]`), one level only, directly under an
     /// existing directory of the workspace, never through a symlink and
-    /// never on a protected path (the pipeline only puts workspace paths
-    /// here; this re-checks before touching the disk).
+    /// never on a protected path (this re-checks before touching the
+    /// disk). Those outside the workspace are the sandbox's to create.
     fn create_granted_dirs(&self, grants: &Grants) -> Result<(), String> {
         for dir in &grants.create_dirs {
-            if dir.exists() {
+            // Outside the workspace the sandbox creates it exactly
+            // (`sandbox::grant_paths`); here only workspace directories.
+            if dir.exists() || !dir.starts_with(&self.workspace) {
                 continue;
             }
             let Some(parent) = dir.parent() else { continue };

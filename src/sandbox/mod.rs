@@ -70,6 +70,7 @@ pub mod git_config;
 pub mod git_credentials;
 mod git_links;
 mod git_ref_state;
+mod grant_paths;
 pub mod guard;
 mod guard_cache;
 mod guard_scope;

@@ -248,23 +248,20 @@ pub fn prepare(
     writable.push((tmp_root.to_path_buf(), deny.clone()));
 
     let mut granted = Vec::new();
+    // Widening a missing grant stays inside what is the command's already
+    // (the workspace in either mode, the writable roots, its temp dir);
+    // anywhere else the grant is created exactly (`grant_paths`).
+    let widen_within: Vec<PathBuf> = std::iter::once(policy.workspace.clone())
+        .chain(writable.iter().map(|(root, _)| root.clone()))
+        .collect();
     for raw in &grants.write {
         let asked = canonical_or_normal(&req.cwd.join(raw));
-        let mut path = asked.clone();
-        while !path.exists() {
-            match path.parent() {
-                Some(p) => path = p.to_path_buf(),
-                None => break,
-            }
-        }
-        if path != asked {
-            notes.push(format!(
-                "write grant `{}` does not exist; granted its nearest existing ancestor `{}` \
-                 (Landlock can only grant existing paths)",
-                asked.display(),
-                path.display()
-            ));
-        }
+        let as_dir = raw.as_os_str().as_encoded_bytes().ends_with(b"/")
+            || grants.create_dirs.contains(&asked);
+        let resolved = super::grant_paths::resolve_grant(&asked, as_dir, &widen_within, &deny)
+            .map_err(SandboxError::Request)?;
+        notes.extend(resolved.note);
+        let path = resolved.path;
         granted.push(path.clone());
         writable.push((path, deny.clone()));
     }

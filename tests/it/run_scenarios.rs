@@ -455,14 +455,19 @@ fn npm_ci_loses_its_preapproval_once_the_agent_rewrites_the_lockfile() {
     let f = RunFixture::new();
     std::fs::write(f.ws.join("package.json"), "{}\n").unwrap();
     std::fs::write(f.ws.join("package-lock.json"), "{}\n").unwrap();
-    // The rule grants `~/.npm` and `~/.cache/pnpm`; missing, their nearest ancestor (HOME)
-    // would be granted, which puts warden's journal in reach: refused.
-    std::fs::create_dir_all(f.home.join(".npm")).unwrap();
-    std::fs::create_dir_all(f.home.join(".cache/pnpm")).unwrap();
+    // The rule grants `~/.npm` and `~/.cache/pnpm`, both missing: each is
+    // created and granted exactly, never widened to HOME (the stub writes
+    // its cache, and fails to plant `~/.profile`).
+    assert!(!f.home.join(".npm").exists());
     let bin = f.home.parent().unwrap().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let npm = bin.join("npm");
-    std::fs::write(&npm, "#!/bin/sh\necho \"stub npm $*\"\n").unwrap();
+    std::fs::write(
+        &npm,
+        "#!/bin/sh\necho \"stub npm $*\"\necho c > \"$HOME/.npm/cache\"\n\
+         echo planted > \"$HOME/.profile\" 2>/dev/null\nexit 0\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&npm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let scenario = f.write(
         "lockfile.yaml",
@@ -498,6 +503,16 @@ turns:
         .args(["-c", "approvals_reviewer=\"rules\""])
         .assert()
         .success();
+    assert_eq!(
+        std::fs::read_to_string(f.home.join(".npm/cache")).unwrap(),
+        "c\n",
+        "the exact grant works"
+    );
+    assert!(f.home.join(".cache/pnpm").is_dir());
+    assert!(
+        !f.home.join(".profile").exists(),
+        "a grant on a missing ~/.npm must not widen to HOME"
+    );
     let records = f.audit_records();
     let decided = events(&records, "decided");
     let outcomes: Vec<&str> = decided

@@ -71,7 +71,10 @@ impl Pipeline {
                 out.sets.push(i);
                 for w in &r.grants.write {
                     let path = self.paths.ctx.resolve(w, None);
-                    if w.ends_with('/') && path.starts_with(&self.paths.ctx.workspace) {
+                    // A directory to create when missing: in the workspace by
+                    // the executor, elsewhere by the sandbox's grant resolution
+                    // (`sandbox::grant_paths`).
+                    if w.ends_with('/') {
                         out.create_dirs.push(path.clone());
                     }
                     out.write_paths.push(path);
