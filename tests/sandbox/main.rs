@@ -38,6 +38,7 @@ mod redteam;
 mod refusal_hints;
 mod reuse;
 mod root;
+mod root_work;
 mod routine;
 mod routine_ci;
 mod routine_defaults;
