@@ -82,11 +82,11 @@ impl CommitGuard {
             Ok(changes) => changes,
             Err(why) => {
                 tracing::error!("commits of protected paths could not be checked: {why}");
-                vec![ProtectedChange {
-                    path: self.gitdir.clone(),
-                    change: "unreadable".to_string(),
-                    restored: false,
-                }]
+                vec![super::guard::change(
+                    self.gitdir.clone(),
+                    "unreadable",
+                    false,
+                )]
             }
         };
         if changes.iter().any(|c| !c.restored) {

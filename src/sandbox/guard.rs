@@ -260,7 +260,7 @@ impl Drop for Guard {
     }
 }
 
-fn change(path: PathBuf, kind: &str, restored: bool) -> ProtectedChange {
+pub(super) fn change(path: PathBuf, kind: &str, restored: bool) -> ProtectedChange {
     ProtectedChange {
         path,
         change: kind.to_string(),

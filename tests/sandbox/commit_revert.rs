@@ -6,28 +6,10 @@
 
 use crate::sandbox_support;
 
-use std::path::Path;
 use std::process::Command;
 
-use sandbox_support::{Fixture, git};
+use sandbox_support::{Fixture, git_stdout as out};
 use warden::decision::Grants;
-
-fn out(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "git {args:?}: {o:?}");
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
-}
-
-fn committed() -> Fixture {
-    let f = Fixture::new();
-    git(&f.ws, &["add", "-A"]);
-    git(&f.ws, &["commit", "-q", "-m", "init"]);
-    f
-}
 
 /// No ref anywhere reaches a commit whose tree has the workflow `text`.
 fn no_ref_has_workflow(f: &Fixture, text: &str) {
@@ -48,7 +30,7 @@ fn no_ref_has_workflow(f: &Fixture, text: &str) {
 
 #[tokio::test]
 async fn a_committed_workflow_edit_is_undone_and_a_later_good_commit_stays() {
-    let f = committed();
+    let f = Fixture::committed();
     let head = out(&f.ws, &["rev-parse", "HEAD"]);
     let got = f
         .run(
@@ -90,7 +72,7 @@ async fn a_committed_workflow_edit_is_undone_and_a_later_good_commit_stays() {
 
 #[tokio::test]
 async fn plumbing_a_stash_a_branch_and_the_index_are_put_back() {
-    let f = committed();
+    let f = Fixture::committed();
     let main_before = out(&f.ws, &["rev-parse", "main"]);
     let scripts = [
         // Plumbing: no porcelain commit, the ref moved by hand.
@@ -135,7 +117,7 @@ async fn plumbing_a_stash_a_branch_and_the_index_are_put_back() {
 
 #[tokio::test]
 async fn a_git_grant_in_read_only_mode_is_guarded_the_same_way() {
-    let f = committed();
+    let f = Fixture::committed();
     let policy = f.policy_git(warden::config::GitMode::ReadOnly);
     let grants = Grants {
         write: vec![f.ws.join(".git"), f.ws.join(".github/workflows")],

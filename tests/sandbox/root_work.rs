@@ -10,18 +10,11 @@ use crate::sandbox_support;
 use std::path::Path;
 use std::process::Command;
 
-use sandbox_support::{Fixture, git, require, require_tool};
-
-fn committed() -> Fixture {
-    let f = Fixture::new();
-    git(&f.ws, &["add", "-A"]);
-    git(&f.ws, &["commit", "-q", "-m", "init"]);
-    f
-}
+use sandbox_support::{Fixture, git_stdout, require, require_tool};
 
 #[tokio::test]
 async fn new_root_entries_a_venv_and_pytest_s_cache_at_the_root() {
-    let f = committed();
+    let f = Fixture::committed();
     let out = f
         .run("echo x > CONTRIBUTING.md && mkdir docs && echo y > docs/a.md && mv docs notes")
         .await;
@@ -53,7 +46,7 @@ async fn new_root_entries_a_venv_and_pytest_s_cache_at_the_root() {
 
 #[tokio::test]
 async fn npm_install_of_a_local_tarball_creates_node_modules_and_the_lockfile() {
-    let f = committed();
+    let f = Fixture::committed();
     if !require_tool("npm") {
         return;
     }
@@ -92,7 +85,7 @@ async fn npm_install_of_a_local_tarball_creates_node_modules_and_the_lockfile() 
 
 #[tokio::test]
 async fn a_branch_and_a_stash_round_trip_work_and_stay() {
-    let f = committed();
+    let f = Fixture::committed();
     std::fs::write(f.ws.join("README.md"), "work in progress\n").unwrap();
     let out = f
         .run(
@@ -107,12 +100,7 @@ async fn a_branch_and_a_stash_round_trip_work_and_stay() {
         "{:?}",
         out.protected_changes
     );
-    let branch = Command::new("git")
-        .args(["branch", "--show-current"])
-        .current_dir(&f.ws)
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&branch.stdout).trim(), "topic");
+    assert_eq!(git_stdout(&f.ws, &["branch", "--show-current"]), "topic");
 }
 
 /// Plants `pre-commit` from a detached background process one second after
@@ -138,7 +126,7 @@ fn unsandboxed_commit(ws: &Path) {
 async fn a_hook_written_a_second_after_its_command_returned_never_lands() {
     // Control: without the sandbox the late writer plants the hook and a
     // later `git commit` runs it.
-    let control = committed();
+    let control = Fixture::committed();
     let marker = control.home.join("ran-control");
     let o = control.run_direct(&late_planter(&marker));
     assert!(o.status.success());
@@ -146,7 +134,7 @@ async fn a_hook_written_a_second_after_its_command_returned_never_lands() {
     unsandboxed_commit(&control.ws);
     assert!(marker.exists(), "the control's planted hook did not run");
 
-    let f = committed();
+    let f = Fixture::committed();
     let marker = f.home.join("ran");
     let out = f.run(&late_planter(&marker)).await;
     assert_eq!(out.exit_code, Some(0), "{out:?}");

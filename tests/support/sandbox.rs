@@ -46,7 +46,26 @@ pub fn git(dir: &Path, args: &[&str]) {
     assert!(st.success(), "git {args:?} failed");
 }
 
+/// `git` in `dir`, its trimmed stdout; a failure fails the test.
+pub fn git_stdout(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "git {args:?}: {o:?}");
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
 impl Fixture {
+    /// [`Fixture::new`] with everything committed on `main`.
+    pub fn committed() -> Self {
+        let f = Fixture::new();
+        git(&f.ws, &["add", "-A"]);
+        git(&f.ws, &["commit", "-q", "-m", "init"]);
+        f
+    }
+
     pub fn new() -> Self {
         let base = Workspace::with_key(|canary| format!("-----BEGIN KEY-----\n{canary}\n"));
         let (home, ws) = (&base.home, &base.ws);
