@@ -142,7 +142,7 @@ pub fn run(global: &GlobalArgs, args: SandboxArgs) -> Result<ExitStatus, Error> 
             "warden: warning: sandbox_mode = \"danger-full-access\": no Landlock, no seccomp \
              (the environment is still scrubbed)"
         );
-    } else if policy.network {
+    } else if policy.network == crate::config::NetworkMode::On {
         eprintln!("warden: note: network is on for this profile (sandbox.network = \"on\")");
     }
     let req = ExecRequest {

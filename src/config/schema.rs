@@ -119,7 +119,12 @@ impl SandboxMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkMode {
+    /// No network at all (no socket but `AF_UNIX`, no connect).
     Off,
+    /// Only warden's egress proxy is reachable; each host is decided by
+    /// the proxy (see `sandbox::network`).
+    Proxy,
+    /// Unrestricted network.
     On,
 }
 

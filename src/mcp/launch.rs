@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::McpServerConfig;
+use crate::config::{McpServerConfig, NetworkMode};
 use crate::sandbox::resolve::expand_tilde;
 use crate::sandbox::stdio::StdioRequest;
 use crate::sandbox::{SandboxPolicy, SandboxRuntime};
@@ -52,7 +52,11 @@ pub fn plan(
     let mut argv = vec![command.to_string_lossy().into_owned()];
     argv.extend(cfg.args.iter().cloned());
     let mut policy = ctx.policy.clone();
-    policy.network = cfg.network;
+    policy.network = if cfg.network {
+        NetworkMode::On
+    } else {
+        NetworkMode::Off
+    };
     Ok((
         StdioRequest {
             argv,
@@ -71,7 +75,7 @@ pub fn describe_sandbox(policy: &SandboxPolicy, sandboxed: bool) -> String {
     } else {
         "unsandboxed"
     };
-    let net = if policy.network || !sandboxed {
+    let net = if policy.network == NetworkMode::On || !sandboxed {
         "network on"
     } else {
         "network off"

@@ -47,7 +47,7 @@ pub async fn execute(
         cwd: req.cwd.clone(),
         env: command_env(&env.vars, &BTreeMap::new(), tmp.path()),
         sandboxed: prepared.sandboxed,
-        deny_network: !prepared.network,
+        deny_network: !prepared.network.is_on(),
         fallback: policy.fallback,
         landlock: layers.iter().map(|l| l.facts).collect(),
     };
@@ -189,7 +189,7 @@ pub async fn execute(
             cwd: &req.cwd,
             rules: &prepared.rules,
             deny: &prepared.deny,
-            network_denied: !prepared.network,
+            network_denied: prepared.network.is_off(),
         };
         let text = format!("{}\n{}", stderr.tail_text(), stdout.tail_text());
         detect(&ctx, &text)
@@ -249,7 +249,7 @@ fn async_receiver(fd: OwnedFd) -> Result<pipe::Receiver, SandboxError> {
 pub(super) fn fill_record(e: &mut Enforcement, prepared: &Prepared, env_removed: Vec<String>) {
     e.sandboxed = prepared.sandboxed;
     e.mode = prepared.mode_label.clone();
-    e.network = prepared.network;
+    e.network = !prepared.network.is_off();
     e.writable = prepared.writable.clone();
     e.landlock_rules = prepared.rules.len();
     e.guarded = prepared.guarded.clone();

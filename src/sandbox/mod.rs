@@ -81,6 +81,7 @@ pub mod journal;
 pub mod landlock_apply;
 pub mod launch;
 mod listing;
+pub mod network;
 pub mod output;
 pub mod plan;
 pub mod plan_cache;

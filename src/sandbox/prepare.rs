@@ -23,11 +23,12 @@ use super::deny;
 use super::devices;
 use super::env::{ScrubbedEnv, scrub};
 use super::landlock_apply::{self, BuiltRuleset, Layer};
+use super::network::{self, NetworkAccess};
 use super::plan::{self, PlanInput, PlanRule, Rights};
 use super::plan_cache::{self, CachedPlan};
 use super::resolve::{SandboxPolicy, canonical_or_normal};
 use super::tmp::PrivateTmp;
-use crate::config::{GitMode, SandboxMode};
+use crate::config::{GitMode, NetworkMode, SandboxMode};
 
 /// Whether work is kept for the next command of this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +59,7 @@ enum Layers {
 #[derive(Clone)]
 pub struct Prepared {
     pub sandboxed: bool,
-    pub network: bool,
+    pub network: NetworkAccess,
     pub mode_label: String,
     /// The plan (with [`Reuse::PerProcess`], the run directory stands for
     /// the command's temp dir in it).
@@ -87,7 +88,10 @@ impl Prepared {
     /// The Landlock rulesets, in the order they are enforced (empty when
     /// unsandboxed).
     pub fn rulesets(&self) -> Result<Vec<Arc<BuiltRuleset>>, SandboxError> {
-        let deny_network = !self.network;
+        // `Proxy` is refused by Landlock's TCP rules like `Off`: the one
+        // connect it may make (to the proxy) is made for it by its
+        // supervisor, which Landlock does not restrict.
+        let deny_network = !self.network.is_on();
         let layers = match &self.layers {
             Layers::None => return Ok(Vec::new()),
             Layers::Single => vec![Arc::new(landlock_apply::build(&self.rules, deny_network)?)],
@@ -142,8 +146,47 @@ pub(super) fn begin(
             "cannot mark warden non-dumpable; /proc/<pid>/environ relies on Landlock alone"
         );
     }
-    let env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
+    let mut env = scrub(std::env::vars_os(), &policy.env_pass, &policy.env_set);
+    if let Some(endpoint) = prepared.network.proxy() {
+        for name in network::BYPASS_VARS {
+            env.vars.remove(*name);
+        }
+        for (name, value) in network::proxy_env(endpoint) {
+            env.vars.insert(name.to_string(), value);
+        }
+    }
     Ok(Begun { req, prepared, env })
+}
+
+/// The network of one command: the profile's `sandbox.network`, or what
+/// its grants ask for. A `proxy`-mode command with no proxy running is
+/// refused, never given the network.
+fn network_access(
+    policy: &SandboxPolicy,
+    grants: &crate::decision::Grants,
+    sandboxed: bool,
+) -> Result<NetworkAccess, SandboxError> {
+    let proxy = || {
+        policy
+            .proxy
+            .clone()
+            .map(NetworkAccess::Proxy)
+            .ok_or_else(|| {
+                SandboxError::Config(
+                    "sandbox.network = \"proxy\" but warden's egress proxy is not running".into(),
+                )
+            })
+    };
+    Ok(match policy.network {
+        _ if !sandboxed => NetworkAccess::On,
+        NetworkMode::On => NetworkAccess::On,
+        NetworkMode::Proxy => proxy()?,
+        // A granted network goes through the proxy when one runs.
+        // Without one, the grant still opens the network as before the
+        // egress proxy existed (issue 15 replaces this with the proxy).
+        NetworkMode::Off if grants.wants_network() => proxy().unwrap_or(NetworkAccess::On),
+        NetworkMode::Off => NetworkAccess::Off,
+    })
 }
 
 /// The request's argv is usable and its cwd an existing directory
@@ -174,7 +217,7 @@ pub fn prepare(
 ) -> Result<Prepared, SandboxError> {
     let grants = &req.grants;
     let sandboxed = !policy.is_full_access() && !grants.unsandboxed;
-    let network = policy.network || grants.wants_network() || !sandboxed;
+    let network = network_access(policy, grants, sandboxed)?;
     let mode_label = if grants.unsandboxed {
         "unsandboxed".to_string()
     } else {

@@ -67,8 +67,12 @@ pub struct SandboxPolicy {
     /// guarded instead (restored after every command).
     pub protected: Vec<PathBuf>,
     pub git: GitMode,
-    /// Network allowed for every command of this profile (`network = "on"`).
-    pub network: bool,
+    /// The profile's network for every command (`sandbox.network`).
+    pub network: NetworkMode,
+    /// The egress proxy of this run, once warden has started it; a
+    /// `proxy`-mode command without one is refused (see `prepare`).
+    #[serde(skip)]
+    pub proxy: Option<super::network::ProxyEndpoint>,
     pub fallback: SandboxFallback,
     pub timeout: Duration,
     pub output_limit: usize,
@@ -237,7 +241,8 @@ impl SandboxPolicy {
             deny_read,
             protected,
             git: sb.git,
-            network: sb.network == NetworkMode::On,
+            network: sb.network,
+            proxy: None,
             fallback: sb.fallback,
             timeout: sb.timeout,
             output_limit: sb.output_limit,

@@ -47,7 +47,7 @@ pub fn run_inherited(
     let sandbox = match prepared.sandboxed {
         true => Some(SandboxSetup {
             layers: prepared.rulesets()?,
-            deny_network: !prepared.network,
+            deny_network: !prepared.network.is_on(),
             fallback: policy.fallback,
         }),
         false => None,

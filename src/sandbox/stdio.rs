@@ -235,7 +235,7 @@ pub async fn spawn_stdio(
         cwd: cwd.clone(),
         env: command_env(&env.vars, &req.env, tmp.path()),
         sandboxed: prepared.sandboxed,
-        deny_network: !prepared.network,
+        deny_network: !prepared.network.is_on(),
         fallback: policy.fallback,
     };
     drop(layers);
