@@ -182,7 +182,14 @@ pub fn git_markers(base: &Path, read: MarkerRead) -> Result<BTreeSet<PathBuf>, S
         },
         MarkerRead::Fresh => {
             let mut found = Found::default();
-            walk(base, Path::new(""), &Matcher::new(&[])?, &mut found, &mut 0, None)?;
+            walk(
+                base,
+                Path::new(""),
+                &Matcher::new(&[])?,
+                &mut found,
+                &mut 0,
+                None,
+            )?;
             Ok(found.git_markers)
         }
     }

@@ -743,7 +743,11 @@ fn a_staged_new_gitlink_is_unstaged_and_the_rest_stays_staged() {
     nested_repo(&r, "sub");
     r.write("lib.rs", "fn kept() {}\n");
     r.run(&["add", "sub", "lib.rs"]);
-    assert_eq!(gitlinks_in_index(&r), ["sub"], "control: git staged a gitlink");
+    assert_eq!(
+        gitlinks_in_index(&r),
+        ["sub"],
+        "control: git staged a gitlink"
+    );
     let changes = r.check(&before);
     assert_reverted(&changes, "sub", "gitlink staged");
     assert!(gitlinks_in_index(&r).is_empty());

@@ -260,7 +260,11 @@ mod tests {
         std::fs::write(ws.join("c/.git"), "gitdir: ../evil\n").unwrap();
         bare(&ws.join("evil"));
         std::fs::create_dir_all(ws.join("d")).unwrap();
-        std::fs::write(ws.join("d/HEAD"), "not a repository: no objects/ or refs/\n").unwrap();
+        std::fs::write(
+            ws.join("d/HEAD"),
+            "not a repository: no objects/ or refs/\n",
+        )
+        .unwrap();
         assert_eq!(
             markers(&ws),
             [

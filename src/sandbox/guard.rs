@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::SandboxError;
-use super::guard_scope::{MAX_GUARDED_BYTES, Node, Scope, collect, scope_of};
 use super::git_nested::NestedRepos;
+use super::guard_scope::{MAX_GUARDED_BYTES, Node, Scope, collect, scope_of};
 use super::guard_swap::{Identity, put_back};
 use super::prepare::Prepared;
 

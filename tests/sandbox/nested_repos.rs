@@ -23,6 +23,7 @@ fn later_git(f: &Fixture, dirs: &[&str]) {
             .args(args)
             .current_dir(dir)
             .env("HOME", &f.home)
+            .envs(IDENTITY)
             .output()
             .unwrap();
     };
@@ -34,10 +35,22 @@ fn later_git(f: &Fixture, dirs: &[&str]) {
         let dir = f.ws.join(dir);
         if dir.is_dir() {
             run(&dir, &["status"]);
-            run(&dir, &["commit", "-q", "--allow-empty", "-m", "later, inside"]);
+            run(
+                &dir,
+                &["commit", "-q", "--allow-empty", "-m", "later, inside"],
+            );
         }
     }
 }
+
+/// Who commits in a nested repository (the fixture configures only the
+/// workspace's own).
+const IDENTITY: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "t"),
+    ("GIT_AUTHOR_EMAIL", "t@example.invalid"),
+    ("GIT_COMMITTER_NAME", "t"),
+    ("GIT_COMMITTER_EMAIL", "t@example.invalid"),
+];
 
 /// The planted commands append to `pwned` in HOME (outside every writable
 /// root, so a sandboxed command that triggers its own plant writes nothing).
@@ -100,7 +113,11 @@ async fn a_repository_a_command_creates_and_gitlinks_runs_nothing_later() {
     assert!(!f.ws.join("sub/.git").exists(), "the nested .git stays");
     assert!(f.ws.join("sub/f").is_file(), "the files stay");
     assert_eq!(git_stdout(&f.ws, &["rev-parse", "HEAD"]), head);
-    assert_eq!(git_stdout(&f.ws, &["ls-files", "-s", "sub"]), "", "gitlink staged");
+    assert_eq!(
+        git_stdout(&f.ws, &["ls-files", "-s", "sub"]),
+        "",
+        "gitlink staged"
+    );
     later_git(&f, &["sub"]);
     assert_eq!(plants(&f), "", "a later git ran the plant");
 }
@@ -109,7 +126,7 @@ async fn a_repository_a_command_creates_and_gitlinks_runs_nothing_later() {
 async fn a_gitlink_only_staged_is_unstaged() {
     let f = Fixture::committed();
     let got = f
-        .run("git init -q sub && git -C sub commit -q --allow-empty -m s && git add sub")
+        .run("git init -q sub && git -C sub -c user.name=a -c user.email=a@b.invalid commit -q --allow-empty -m s && git add sub")
         .await;
     assert_eq!(got.exit_code, Some(0), "{got:?}");
     assert!(
@@ -128,6 +145,8 @@ async fn a_plant_in_a_nested_repository_from_before_the_run_is_restored() {
         let x = f.ws.join("vendor/x");
         std::fs::create_dir_all(&x).unwrap();
         git(&x, &["init", "-q", "-b", "main"]);
+        git(&x, &["config", "user.name", "t"]);
+        git(&x, &["config", "user.email", "t@example.invalid"]);
         git(&x, &["commit", "-q", "--allow-empty", "-m", "theirs"]);
     };
     let control = Fixture::committed();
