@@ -71,9 +71,10 @@ fn expand_with(entries: &[DenyRead], cached: bool) -> Result<Vec<PathBuf>, Strin
             out.extend(expand_group(&base, &patterns)?);
         } else {
             let set = Matcher::new(&patterns)?;
-            let mut found = BTreeSet::new();
+            let mut found = Found::default();
             walk(&base, Path::new(""), &set, &mut found, &mut 0, None)?;
-            out.extend(found.into_iter().map(|rel| base.join(rel)));
+            out.extend(found.matches.into_iter().map(|rel| base.join(rel)));
+            remember_walked_markers(&base, found.git_markers);
         }
     }
     let mut out = super::deny_links::with_link_targets(out, cached);
@@ -137,6 +138,101 @@ struct CacheEntry {
     patterns: Vec<String>,
     set: Matcher,
     tree: Option<WatchedTree>,
+    /// The git markers of the last plain walk (no inotify).
+    walked_markers: BTreeSet<PathBuf>,
+}
+
+/// What a walk finds, relative to its base: the deny-read matches, and
+/// every entry named like a git repository's marker ([`is_git_marker`]),
+/// for [`super::git_nested`].
+#[derive(Debug, Default, Clone)]
+struct Found {
+    matches: BTreeSet<PathBuf>,
+    git_markers: BTreeSet<PathBuf>,
+}
+
+/// `.git` (a repository, or a `gitdir:` file), `HEAD` (a bare-looking
+/// gitdir holds one): the names [`git_markers`] reports.
+fn is_git_marker(name: &std::ffi::OsStr) -> bool {
+    name == ".git" || name == "HEAD"
+}
+
+/// How [`git_markers`] gets its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerRead {
+    /// From the per-process inotify-kept tree of `base` (shared with the
+    /// deny-read globs under it; built when missing).
+    Cached,
+    /// What the plain walk of [`expand_once`] just saw under `base`, taken
+    /// (a second call walks): the state before a one-shot command.
+    Walked,
+    /// A plain walk now.
+    Fresh,
+}
+
+/// Entries named `.git` or `HEAD` under `base`, relative to it, found as
+/// the deny-read walk finds files (never through a symlink; a directory a
+/// deny-read glob matches is not entered: no command can write in it).
+pub fn git_markers(base: &Path, read: MarkerRead) -> Result<BTreeSet<PathBuf>, String> {
+    match read {
+        MarkerRead::Cached => cached_markers(base),
+        MarkerRead::Walked => match take_walked_markers(base) {
+            Some(m) => Ok(m),
+            None => git_markers(base, MarkerRead::Fresh),
+        },
+        MarkerRead::Fresh => {
+            let mut found = Found::default();
+            walk(
+                base,
+                Path::new(""),
+                &Matcher::new(&[])?,
+                &mut found,
+                &mut 0,
+                None,
+            )?;
+            Ok(found.git_markers)
+        }
+    }
+}
+
+/// The markers of the last one-shot walk, per base.
+static WALKED_MARKERS: Mutex<Vec<(PathBuf, BTreeSet<PathBuf>)>> = Mutex::new(Vec::new());
+
+fn remember_walked_markers(base: &Path, markers: BTreeSet<PathBuf>) {
+    let mut kept = WALKED_MARKERS.lock().unwrap_or_else(|e| e.into_inner());
+    kept.retain(|(b, _)| b != base);
+    kept.push((base.to_path_buf(), markers));
+}
+
+fn take_walked_markers(base: &Path) -> Option<BTreeSet<PathBuf>> {
+    let mut kept = WALKED_MARKERS.lock().unwrap_or_else(|e| e.into_inner());
+    let i = kept.iter().position(|(b, _)| b == base)?;
+    Some(kept.remove(i).1)
+}
+
+/// [`MarkerRead::Cached`]: the tree of `base` (whatever its patterns), or
+/// one with no pattern.
+fn cached_markers(base: &Path) -> Result<BTreeSet<PathBuf>, String> {
+    let patterns = {
+        let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .iter()
+            .rev()
+            .find(|c| c.base == base)
+            .map(|c| c.patterns.clone())
+            .unwrap_or_default()
+    };
+    expand_group(base, &patterns)?;
+    let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let entry = cache
+        .iter()
+        .rev()
+        .find(|c| c.base == base && c.patterns == patterns)
+        .ok_or("the walked tree went away")?;
+    Ok(match &entry.tree {
+        Some(tree) => tree.found.git_markers.clone(),
+        None => entry.walked_markers.clone(),
+    })
 }
 
 static CACHE: Mutex<Vec<CacheEntry>> = Mutex::new(Vec::new());
@@ -157,6 +253,7 @@ fn expand_group(base: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, String
                 patterns: patterns.to_vec(),
                 set: Matcher::new(patterns)?,
                 tree: None,
+                walked_markers: BTreeSet::new(),
             });
             cache.len() - 1
         }
@@ -183,7 +280,7 @@ impl CacheEntry {
                 Ok(found)
             }
             None => {
-                let mut found = BTreeSet::new();
+                let mut found = Found::default();
                 walk(
                     &self.base,
                     Path::new(""),
@@ -192,7 +289,12 @@ impl CacheEntry {
                     &mut 0,
                     None,
                 )?;
-                Ok(found.into_iter().map(|rel| self.base.join(rel)).collect())
+                self.walked_markers = found.git_markers;
+                Ok(found
+                    .matches
+                    .into_iter()
+                    .map(|rel| self.base.join(rel))
+                    .collect())
             }
         }
     }
@@ -207,7 +309,7 @@ fn walk(
     base: &Path,
     rel: &Path,
     set: &Matcher,
-    found: &mut BTreeSet<PathBuf>,
+    found: &mut Found,
     seen: &mut usize,
     mut watch: Option<&mut Watches>,
 ) -> Result<(), String> {
@@ -231,7 +333,7 @@ fn walk(
                 ));
             }
             Err(_) => {
-                found.insert(dir);
+                found.matches.insert(dir);
                 continue;
             }
         };
@@ -245,8 +347,11 @@ fn walk(
                 ));
             }
             let name = entry.file_name();
+            if is_git_marker(&name) {
+                found.git_markers.insert(dir.join(&name));
+            }
             if set.matches(&dir, &name) {
-                found.insert(dir.join(name));
+                found.matches.insert(dir.join(name));
                 continue; // a denied directory is denied as a whole
             }
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -312,7 +417,7 @@ struct WatchedTree {
     /// (dev, ino) of the base when walked: a replaced base means re-walk.
     base_id: (u64, u64),
     watches: Watches,
-    found: BTreeSet<PathBuf>,
+    found: Found,
 }
 
 fn identity(p: &Path) -> Option<(u64, u64)> {
@@ -331,7 +436,7 @@ impl WatchedTree {
             dirs: HashMap::new(),
             broken: false,
         };
-        let mut found = BTreeSet::new();
+        let mut found = Found::default();
         walk(
             base,
             Path::new(""),
@@ -352,7 +457,11 @@ impl WatchedTree {
     }
 
     fn absolute_matches(&self) -> Vec<PathBuf> {
-        self.found.iter().map(|rel| self.base.join(rel)).collect()
+        self.found
+            .matches
+            .iter()
+            .map(|rel| self.base.join(rel))
+            .collect()
     }
 
     /// Apply every queued event; false when the tree must be walked again.
@@ -389,8 +498,11 @@ impl WatchedTree {
             self.forget(&path);
         }
         if ev.mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0 {
+            if is_git_marker(name) {
+                self.found.git_markers.insert(path.clone());
+            }
             if set.is_match(&path) {
-                self.found.insert(path);
+                self.found.matches.insert(path);
             } else if ev.mask & libc::IN_ISDIR != 0 {
                 let mut found = std::mem::take(&mut self.found);
                 let walked = walk(
@@ -412,7 +524,8 @@ impl WatchedTree {
 
     /// Drop matches and watches at or under `rel` (deleted or moved away).
     fn forget(&mut self, rel: &Path) {
-        self.found.retain(|p| !p.starts_with(rel));
+        self.found.matches.retain(|p| !p.starts_with(rel));
+        self.found.git_markers.retain(|p| !p.starts_with(rel));
         self.watches.forget_subtree(rel);
     }
 }

@@ -38,8 +38,7 @@ pub async fn execute(
     let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::PerProcess, &[])?;
     let req = &req;
     let commits = CommitGuard::begin(policy, &prepared.guarded)?;
-    let guard =
-        Guard::snapshot(&prepared.guarded, &prepared.writable).map_err(SandboxError::Request)?;
+    let guard = Guard::for_command(&prepared).map_err(SandboxError::Request)?;
     let journal = Journal::for_guard(&policy.workspace, &guard, &prepared.writable)?;
     let layers = prepared.rulesets()?;
     let spec = SupervisorSpec {

@@ -44,16 +44,23 @@ pub use super::git_ref_state::{RefState, RefValue, Storage};
 /// Always protected in commits, whatever the profile lists.
 const ALWAYS_PROTECTED: &str = ".gitmodules";
 
+/// A gitlink's mode: a commit of another repository (a submodule).
+const GITLINK: &str = "160000";
+
 /// The index entries of the protected paths when the run started:
-/// `(path, stage)` to `(mode, oid)`.
+/// `(path, stage)` to `(mode, oid)`; and the paths that were gitlinks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IndexBaseline {
     entries: BTreeMap<(PathBuf, u8), (String, String)>,
+    /// A gitlink makes a later `git status`, `git commit` or
+    /// `git submodule` of the superproject run git in the nested
+    /// repository at that path: a new one is unstaged.
+    gitlinks: BTreeSet<PathBuf>,
 }
 
 impl IndexBaseline {
-    /// `git ls-files -s -z -- <protected paths>` (one hardened git), for the
-    /// repository at `gitdir` checked out at `worktree`.
+    /// `git ls-files -s -z` (one hardened git), for the repository at
+    /// `gitdir` checked out at `worktree`.
     pub fn read(worktree: &Path, gitdir: &Path, protected_rel: &[PathBuf]) -> Result<Self, String> {
         read_index(
             OsStr::new("git"),
@@ -156,24 +163,6 @@ impl Protected {
     /// inside, a protected path, or stands where an ancestor of one is.
     fn covers(&self, path: &Path) -> bool {
         self.paths.iter().any(|p| path.starts_with(p)) || self.ancestors.contains(path)
-    }
-
-    /// Pathspecs for git: the ancestors cover their protected paths, and
-    /// what else they match is filtered by [`Protected::covers`].
-    fn pathspecs(&self) -> Vec<&Path> {
-        let mut specs: Vec<&Path> = self
-            .paths
-            .iter()
-            .filter(|p| !p.ancestors().skip(1).any(|a| self.ancestors.contains(a)))
-            .map(PathBuf::as_path)
-            .collect();
-        specs.extend(
-            self.ancestors
-                .iter()
-                .filter(|a| !a.ancestors().skip(1).any(|b| self.ancestors.contains(b)))
-                .map(PathBuf::as_path),
-        );
-        specs
     }
 }
 
@@ -328,9 +317,8 @@ fn committed_paths(
         "--no-textconv",
         "--no-ext-diff",
         "--no-color",
-        "--",
     ]);
-    cmd.args(protected.pathspecs());
+    // No pathspec: a new gitlink may be anywhere.
     let mut input = String::new();
     for t in tips {
         input.push_str(t);
@@ -361,15 +349,15 @@ fn parse_log(out: &[u8], protected: &Protected) -> BTreeSet<PathBuf> {
             .map(|p| p.split(|b| *b == b' ').filter(|s| !s.is_empty()).count())
             .unwrap_or(0);
         let mut touched = BTreeSet::new();
-        let mut expect_path = false;
+        // The raw line before a path: `:<old mode> <new mode> …`.
+        let mut pending: Option<&[u8]> = None;
         for field in fields {
             let field = field.strip_prefix(b"\n").unwrap_or(field);
             if field.first() == Some(&b':') {
-                expect_path = true;
-            } else if expect_path {
-                expect_path = false;
+                pending = Some(field);
+            } else if let Some(meta) = pending.take() {
                 let path = Path::new(OsStr::from_bytes(field));
-                if protected.covers(path) {
+                if protected.covers(path) || adds_gitlink(meta) {
                     touched.insert(path.to_path_buf());
                 }
             }
@@ -387,6 +375,14 @@ fn parse_log(out: &[u8], protected: &Protected) -> BTreeSet<PathBuf> {
         .filter(|(parents, touching, _)| *touching > 0 && *touching >= (*parents).max(1))
         .flat_map(|(_, _, paths)| paths)
         .collect()
+}
+
+/// Whether a `--raw` line (`:<old mode> <new mode> <old> <new> <status>`)
+/// makes its path a gitlink that was none in the parent.
+fn adds_gitlink(meta: &[u8]) -> bool {
+    let mut modes = meta[1..].split(|b| *b == b' ');
+    let (old, new) = (modes.next(), modes.next());
+    new == Some(GITLINK.as_bytes()) && old != Some(GITLINK.as_bytes())
 }
 
 /// Put back every ref and pseudo-ref the command changed, then read the
@@ -520,16 +516,18 @@ fn check_index(
             )];
         }
     };
-    if now == *baseline {
+    let new_gitlinks: BTreeSet<&PathBuf> = now.gitlinks.difference(&baseline.gitlinks).collect();
+    if now.entries == baseline.entries && new_gitlinks.is_empty() {
         return Vec::new();
     }
-    let paths: BTreeSet<&PathBuf> = baseline
+    let mut paths: BTreeSet<&PathBuf> = baseline
         .entries
         .iter()
         .chain(now.entries.iter())
         .filter(|(k, _)| baseline.entries.get(k) != now.entries.get(k))
         .map(|((p, _), _)| p)
         .collect();
+    paths.extend(new_gitlinks.iter().copied());
     let zero_len = baseline
         .entries
         .values()
@@ -558,10 +556,18 @@ fn check_index(
     cmd.args(["update-index", "-z", "--index-info"]);
     let restored = run(cmd, Some(&input))
         .and_then(|_| read_index(git, worktree, gitdir, protected))
-        .is_ok_and(|again| again == *baseline);
+        .is_ok_and(|again| {
+            again.entries == baseline.entries && again.gitlinks.is_subset(&baseline.gitlinks)
+        });
     paths
         .into_iter()
-        .map(|p| change(worktree.join(p), "staged", restored))
+        .map(|p| {
+            let what = match new_gitlinks.contains(p) {
+                true => "gitlink staged",
+                false => "staged",
+            };
+            change(worktree.join(p), what, restored)
+        })
         .collect()
 }
 
@@ -571,11 +577,12 @@ fn read_index(
     gitdir: &Path,
     protected: &Protected,
 ) -> Result<IndexBaseline, String> {
+    // The whole index: gitlinks may be anywhere.
     let mut cmd = hardened_git(git, worktree, Some(gitdir));
-    cmd.args(["ls-files", "-s", "-z", "--"]);
-    cmd.args(protected.pathspecs());
+    cmd.args(["ls-files", "-s", "-z"]);
     let out = run(cmd, None).map_err(|e| format!("ls-files: {e}"))?;
     let mut entries = BTreeMap::new();
+    let mut gitlinks = BTreeSet::new();
     for record in out.split(|b| *b == 0).filter(|r| !r.is_empty()) {
         let bad = || {
             format!(
@@ -592,11 +599,14 @@ fn read_index(
             return Err(bad());
         };
         let stage: u8 = stage.parse().map_err(|_| bad())?;
+        if mode == GITLINK {
+            gitlinks.insert(path.clone());
+        }
         if protected.covers(&path) {
             entries.insert((path, stage), (mode.to_string(), oid.to_string()));
         }
     }
-    Ok(IndexBaseline { entries })
+    Ok(IndexBaseline { entries, gitlinks })
 }
 
 /// Put a file of the gitdir back as it was: its bytes through a new file

@@ -716,3 +716,69 @@ fn a_ref_to_a_missing_object_is_put_back_and_fails_closed() {
     );
     assert_eq!(r.run(&["rev-parse", "main"]), base);
 }
+
+/// A nested repository at `rel` with one commit (`git add` of it stages a
+/// gitlink, mode 160000).
+fn nested_repo(r: &Repo, rel: &str) {
+    let dir = r.ws.join(rel);
+    std::fs::create_dir_all(&dir).unwrap();
+    git_in(&dir, &["init", "-q", "-b", "main"]);
+    std::fs::write(dir.join("f"), "x\n").unwrap();
+    git_in(&dir, &["add", "f"]);
+    git_in(&dir, &["commit", "-qm", "nested"]);
+}
+
+fn gitlinks_in_index(r: &Repo) -> Vec<String> {
+    r.run(&["ls-files", "-s"])
+        .lines()
+        .filter(|l| l.starts_with("160000 "))
+        .map(|l| l.split('\t').nth(1).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_staged_new_gitlink_is_unstaged_and_the_rest_stays_staged() {
+    let r = Repo::new();
+    let before = r.state();
+    nested_repo(&r, "sub");
+    r.write("lib.rs", "fn kept() {}\n");
+    r.run(&["add", "sub", "lib.rs"]);
+    assert_eq!(
+        gitlinks_in_index(&r),
+        ["sub"],
+        "control: git staged a gitlink"
+    );
+    let changes = r.check(&before);
+    assert_reverted(&changes, "sub", "gitlink staged");
+    assert!(gitlinks_in_index(&r).is_empty());
+    assert_eq!(r.run(&["diff", "--cached", "--name-only"]), "lib.rs");
+}
+
+#[test]
+fn a_committed_new_gitlink_is_undone_and_a_bumped_existing_one_stays() {
+    let r = Repo::new();
+    let head = r.run(&["rev-parse", "HEAD"]);
+    let before = r.state();
+    nested_repo(&r, "deep/sub");
+    r.run(&["add", "deep/sub"]);
+    r.run(&["commit", "-qm", "add a repository"]);
+    let bad = r.run(&["rev-parse", "HEAD"]);
+    let changes = r.check(&before);
+    assert_reverted(&changes, "deep/sub", "committed");
+    assert!(!r.reachable_from_refs(&bad));
+    assert_eq!(r.run(&["rev-parse", "HEAD"]), head);
+    assert!(gitlinks_in_index(&r).is_empty(), "the index too");
+
+    // A gitlink there before the command (a submodule the project has) may
+    // move to another commit: that is data, not a new repository.
+    r.run(&["add", "deep/sub"]);
+    r.run(&["commit", "-qm", "the user's submodule"]);
+    let before = r.state();
+    std::fs::write(r.ws.join("deep/sub/f"), "y\n").unwrap();
+    git_in(&r.ws.join("deep/sub"), &["commit", "-qam", "bump"]);
+    r.run(&["add", "deep/sub"]);
+    r.run(&["commit", "-qm", "bump the submodule"]);
+    let good = r.run(&["rev-parse", "HEAD"]);
+    assert!(r.check(&before).is_empty());
+    assert_eq!(r.run(&["rev-parse", "HEAD"]), good);
+}

@@ -22,8 +22,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::SandboxError;
+use super::git_nested::NestedRepos;
 use super::guard_scope::{MAX_GUARDED_BYTES, Node, Scope, collect, scope_of};
 use super::guard_swap::{Identity, put_back};
+use super::prepare::Prepared;
 
 /// A change to a guarded path, found after the command and undone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +58,10 @@ struct Tree {
     /// A git directory's own identity: swapped, it is moved back
     /// ([`super::guard_swap`]).
     identity: Option<Identity>,
+    /// A nested repository ([`super::git_nested`]): removed whole by the
+    /// command, it stays removed (nothing of it is left to execute).
+    #[serde(default)]
+    optional: bool,
 }
 
 /// A guard's snapshot as data, for the journal ([`super::journal`]).
@@ -63,6 +69,8 @@ struct Tree {
 pub struct GuardSnapshot {
     trees: Vec<Tree>,
     search: Vec<PathBuf>,
+    #[serde(default)]
+    nested: Option<NestedRepos>,
 }
 
 /// Snapshots of every guarded path; restores them when finished or dropped.
@@ -72,16 +80,64 @@ pub struct Guard {
     /// Where a swapped git directory may have been moved: the hierarchies
     /// the command could write.
     search: Vec<PathBuf>,
+    /// The workspace's nested repositories before the command: new ones
+    /// are neutralised afterwards.
+    nested: Option<NestedRepos>,
     finished: bool,
 }
 
 impl Guard {
+    /// The guard of one prepared command: its guarded paths and, under
+    /// `sandbox.git = "commit"`, the workspace's nested repositories.
+    pub fn for_command(prepared: &Prepared) -> Result<Self, String> {
+        let mut guard = Guard::snapshot(&prepared.guarded, &prepared.writable)?;
+        if let Some(nested) = &prepared.nested {
+            guard.watch_nested(nested.clone())?;
+        }
+        Ok(guard)
+    }
+
+    /// Guard the nested repositories found before the command (each like
+    /// a gitdir of `.git/modules/`, but optional) and neutralise new ones
+    /// after it.
+    fn watch_nested(&mut self, nested: NestedRepos) -> Result<(), String> {
+        let mut total = 0u64;
+        for root in nested.guarded_paths() {
+            if self.trees.iter().any(|t| root.starts_with(&t.root)) {
+                continue; // a submodule checkout's `.git` file, guarded already
+            }
+            let scope = match std::fs::symlink_metadata(&root) {
+                Ok(m) if m.is_dir() => Scope::GitDir,
+                _ => Scope::Whole,
+            };
+            let mut before = BTreeMap::new();
+            collect(&root, scope, &mut before, &mut total, false)?;
+            if total > MAX_GUARDED_BYTES {
+                self.finished = true;
+                return Err(format!(
+                    "the nested repositories' configuration and hooks hold more than {} MiB;                      refusing to run with them writable",
+                    MAX_GUARDED_BYTES >> 20
+                ));
+            }
+            self.trees.push(Tree {
+                root,
+                scope,
+                before,
+                identity: None,
+                optional: true,
+            });
+        }
+        self.nested = Some(nested);
+        Ok(())
+    }
+
     /// Snapshot `protected` paths (each may or may not exist yet) for a
     /// command that can write the hierarchies `writable`.
     pub fn snapshot(protected: &[PathBuf], writable: &[PathBuf]) -> Result<Self, String> {
         let mut guard = Guard {
             trees: Vec::new(),
             search: writable.to_vec(),
+            nested: None,
             finished: false,
         };
         let mut total = 0u64;
@@ -104,6 +160,7 @@ impl Guard {
                 identity: (scope == Scope::GitDir)
                     .then(|| Identity::of_dir(root))
                     .flatten(),
+                optional: false,
             });
         }
         Ok(guard)
@@ -114,6 +171,7 @@ impl Guard {
         GuardSnapshot {
             trees: self.trees.clone(),
             search: self.search.clone(),
+            nested: self.nested.clone(),
         }
     }
 
@@ -123,20 +181,21 @@ impl Guard {
         Guard {
             trees: s.trees.clone(),
             search: s.search.clone(),
+            nested: s.nested.as_ref().map(NestedRepos::uncached),
             finished: false,
         }
     }
 
     /// Whether anything is guarded at all.
     pub fn is_empty(&self) -> bool {
-        self.trees.is_empty()
+        self.trees.is_empty() && self.nested.is_none()
     }
 
     /// What differs from the snapshot, changing nothing (a swapped git
     /// directory is reported as `replaced`, not moved back).
     pub(super) fn differences(&self) -> Vec<ProtectedChange> {
         let mut changes = Vec::new();
-        for tree in &self.trees {
+        for tree in self.trees.iter().filter(|t| !t.removed_whole()) {
             if let Some(id) = tree.identity
                 && Identity::of_dir(&tree.root) != Some(id)
             {
@@ -162,6 +221,9 @@ impl Guard {
                 }
             }
         }
+        if let Some(nested) = &self.nested {
+            changes.extend(nested.new_markers(false));
+        }
         changes
     }
 
@@ -184,13 +246,17 @@ impl Guard {
     /// Compare with the snapshot and restore; returns what differed.
     fn verify_and_restore(&self) -> Vec<ProtectedChange> {
         let mut changes = Vec::new();
-        for Tree {
-            root,
-            scope,
-            before,
-            identity,
-        } in &self.trees
-        {
+        if let Some(nested) = &self.nested {
+            changes.extend(nested.move_back());
+        }
+        for tree in self.trees.iter().filter(|t| !t.removed_whole()) {
+            let Tree {
+                root,
+                scope,
+                before,
+                identity,
+                optional: _,
+            } = tree;
             if let Some(id) = identity {
                 match put_back(root, *id, &self.search) {
                     Ok(false) => {}
@@ -237,7 +303,18 @@ impl Guard {
                 changes.push(change(path, kind, restored));
             }
         }
+        // Last: a tree restored above may have been what made a marker.
+        if let Some(nested) = &self.nested {
+            changes.extend(nested.new_markers(true));
+        }
         changes
+    }
+}
+
+impl Tree {
+    /// An optional tree whose root is gone (not even a dangling link).
+    fn removed_whole(&self) -> bool {
+        self.optional && std::fs::symlink_metadata(&self.root).is_err()
     }
 }
 

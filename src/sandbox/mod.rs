@@ -69,6 +69,7 @@ pub mod git_commits;
 pub mod git_config;
 pub mod git_credentials;
 mod git_links;
+mod git_nested;
 mod git_ref_state;
 mod grant_paths;
 pub mod guard;

@@ -22,6 +22,7 @@ use super::SandboxError;
 use super::deny;
 use super::devices;
 use super::env::{ScrubbedEnv, scrub};
+use super::git_nested::NestedRepos;
 use super::landlock_apply::{self, BuiltRuleset, Layer};
 use super::network::{self, NetworkAccess};
 use super::plan::{self, PlanInput, PlanRule, Rights};
@@ -68,6 +69,9 @@ pub struct Prepared {
     pub writable: Vec<PathBuf>,
     /// Protected paths a grant overlaps: snapshotted and verified.
     pub guarded: Vec<PathBuf>,
+    /// Under `sandbox.git = "commit"`: the workspace's nested repositories
+    /// before the command (guarded; new ones neutralised after it).
+    pub(super) nested: Option<NestedRepos>,
     pub deny: Vec<PathBuf>,
     pub notes: Vec<String>,
     layers: Layers,
@@ -257,6 +261,7 @@ pub fn prepare(
             rules: Arc::default(),
             writable: Vec::new(),
             guarded: Vec::new(),
+            nested: None,
             deny,
             notes,
             layers: Layers::None,
@@ -269,12 +274,22 @@ pub fn prepare(
     // once the command and everything it started are dead) instead of
     // carved out, because a carve-out splits the workspace root and a split
     // directory takes no new entries (see the module doc of `plan`).
-    let (workspace_guarded, carved): (Vec<PathBuf>, Vec<PathBuf>) =
-        policy.protected.iter().cloned().partition(|p| {
-            policy.mode == SandboxMode::WorkspaceWrite
-                && policy.git == GitMode::Commit
-                && p.starts_with(&policy.workspace)
-        });
+    let guards_workspace =
+        policy.mode == SandboxMode::WorkspaceWrite && policy.git == GitMode::Commit;
+    let (workspace_guarded, carved): (Vec<PathBuf>, Vec<PathBuf>) = policy
+        .protected
+        .iter()
+        .cloned()
+        .partition(|p| guards_workspace && p.starts_with(&policy.workspace));
+    // A nested repository anywhere in the writable workspace is
+    // configuration a later git executes (`super::git_nested`).
+    let nested = match guards_workspace {
+        true => Some(
+            NestedRepos::scan(&policy.workspace, reuse == Reuse::PerProcess)
+                .map_err(SandboxError::Config)?,
+        ),
+        false => None,
+    };
     let mut writable: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
     if policy.mode == SandboxMode::WorkspaceWrite {
         let carve = deny.iter().chain(&carved).cloned().collect();
@@ -359,6 +374,7 @@ pub fn prepare(
         rules,
         writable: record,
         guarded,
+        nested,
         deny,
         notes,
         layers,

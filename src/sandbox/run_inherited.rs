@@ -40,8 +40,7 @@ pub fn run_inherited(
     let Begun { req, prepared, env } = begin(policy, req, &tmp, Reuse::Off, &given_terminals())?;
     let req = &req;
     let commits = CommitGuard::begin(policy, &prepared.guarded)?;
-    let guard =
-        Guard::snapshot(&prepared.guarded, &prepared.writable).map_err(SandboxError::Request)?;
+    let guard = Guard::for_command(&prepared).map_err(SandboxError::Request)?;
     let journal = Journal::for_guard(&policy.workspace, &guard, &prepared.writable)?;
     let vars = command_env(&env.vars, &Default::default(), tmp.path());
     let sandbox = match prepared.sandboxed {

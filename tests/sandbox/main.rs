@@ -34,6 +34,7 @@ mod escape_write;
 mod git_guard;
 mod launch_no_alloc;
 mod lifecycle;
+mod nested_repos;
 mod redteam;
 mod refusal_hints;
 mod reuse;
