@@ -9,7 +9,7 @@ use crate::run_support;
 use crate::sandbox_support;
 
 use run_support::{RunFixture, events};
-use sandbox_support::{require, require_tool};
+use sandbox_support::{require_pytest, require_tool};
 
 fn write(dir: &std::path::Path, files: &[(&str, &str)]) {
     for (name, text) in files {
@@ -21,14 +21,7 @@ fn write(dir: &std::path::Path, files: &[(&str, &str)]) {
 
 #[test]
 fn cargo_npm_and_pytest_projects_pass_through_warden_run_under_ci() {
-    let pytest = std::process::Command::new("python3")
-        .args(["-c", "import pytest"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !require_tool("cargo")
-        || !require_tool("npm")
-        || !require(pytest, "pytest is not installed for python3")
-    {
+    if !require_tool("cargo") || !require_tool("npm") || !require_pytest() {
         return;
     }
     let f = RunFixture::new();

@@ -10,7 +10,7 @@ use crate::sandbox_support;
 use std::path::Path;
 use std::process::Command;
 
-use sandbox_support::{Fixture, git_stdout, require, require_tool};
+use sandbox_support::{Fixture, git_stdout, require_pytest, require_tool};
 
 #[tokio::test]
 async fn new_root_entries_a_venv_and_pytest_s_cache_at_the_root() {
@@ -25,13 +25,7 @@ async fn new_root_entries_a_venv_and_pytest_s_cache_at_the_root() {
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert!(f.ws.join(".venv/pyvenv.cfg").is_file());
 
-    let probe = Command::new("python3")
-        .args(["-c", "import pytest"])
-        .output();
-    if !require(
-        probe.is_ok_and(|o| o.status.success()),
-        "pytest is not installed for python3",
-    ) {
+    if !require_pytest() {
         return;
     }
     std::fs::write(

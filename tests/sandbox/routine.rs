@@ -4,7 +4,7 @@ use crate::sandbox_support;
 
 use std::path::{Path, PathBuf};
 
-use sandbox_support::{Fixture, git, require, require_tool};
+use sandbox_support::{Fixture, git, require_pytest, require_tool};
 use warden::decision::Grants;
 use warden::sandbox::RefusalKind;
 
@@ -235,13 +235,7 @@ async fn a_git_grant_cannot_plant_hooks_or_config() {
 #[tokio::test]
 async fn pytest_runs_on_a_tiny_project() {
     let f = Fixture::new();
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import pytest"])
-        .output();
-    if !require(
-        probe.is_ok_and(|o| o.status.success()),
-        "pytest is not installed for python3",
-    ) {
+    if !require_pytest() {
         return;
     }
     let dir = f.ws.join("py");

@@ -10,7 +10,7 @@ use crate::sandbox_support;
 
 use std::path::Path;
 
-use sandbox_support::{Fixture, require, require_tool};
+use sandbox_support::{Fixture, require_pytest, require_tool};
 use warden::config::LoadOptions;
 use warden::decision::Grants;
 use warden::sandbox::{ExecOutput, SandboxPolicy};
@@ -166,13 +166,7 @@ async fn pytest_runs_a_tiny_project_under_ci() {
     if !require_tool("python3") {
         return;
     }
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import pytest"])
-        .output();
-    if !require(
-        probe.is_ok_and(|o| o.status.success()),
-        "pytest is not installed for python3",
-    ) {
+    if !require_pytest() {
         return;
     }
     let f = Fixture::new();

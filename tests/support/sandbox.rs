@@ -191,6 +191,16 @@ pub fn require(ok: bool, why: &str) -> bool {
     false
 }
 
+/// Whether `python3` can import pytest ([`require`]: under `CI=true` its
+/// absence fails the test).
+pub fn require_pytest() -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import pytest"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    require(found, "pytest is not installed for python3")
+}
+
 pub fn has(cmd: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd}")])
